@@ -1,0 +1,282 @@
+//! The jail file: its types (which are also the source of `schema/jail.schema.json`), and the
+//! loader that reads a TOML file into them, collecting every problem with its position.
+//!
+//! Every value that the validator may complain about is kept as [`Sp<T>`]: the value plus the
+//! byte range it came from, so that an error can point at the exact spot in the file.
+
+mod load;
+pub mod units;
+
+pub use load::{KNOWN_KEYS, load_str};
+pub use units::{Duration, Size};
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// A value with the byte range of the jail file it was read from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sp<T> {
+    pub value: T,
+    pub span: Range<usize>,
+}
+
+impl<T> Sp<T> {
+    pub fn new(value: T, span: Range<usize>) -> Self {
+        Sp { value, span }
+    }
+}
+
+impl<T: Serialize> Serialize for Sp<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Sp<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(g)
+    }
+}
+
+/// One jail: what it runs, in which root, with which namespaces, mounts and limits.
+///
+/// Paths in this file are relative to the file itself.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "procjail jail file")]
+pub struct JailFile {
+    /// The jail's hostname (RFC 1123, at most 64 bytes). Needs the uts namespace.
+    /// Default: the file's name without `.toml`, when that is a valid hostname.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<Sp<String>>,
+    /// The root filesystem the command sees.
+    pub rootfs: Option<Rootfs>,
+    /// Which namespaces the jail gets.
+    #[serde(default)]
+    pub namespaces: Namespaces,
+    /// The mounts a runc user expects without asking; each can be switched off.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// The jail's own mounts, made in order after the defaults.
+    #[serde(default)]
+    pub mounts: Vec<Mount>,
+    /// Resource limits: cgroup limits and rlimits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// What runs in the jail.
+    pub command: Option<Command>,
+    /// Who is PID 1 in the jail.
+    #[serde(default)]
+    pub init: Init,
+}
+
+/// The root filesystem.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rootfs {
+    /// A directory on the host, relative to the jail file. Must not be `/`.
+    pub path: Sp<String>,
+    /// How to make the rootfs when `path` is missing: `"busybox"` makes it from the host's
+    /// static busybox (Debian's `busybox-static`). Default: not made; a missing rootfs is an error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<Sp<RootfsFrom>>,
+    /// Mount the rootfs read-only in the jail. Default: false.
+    #[serde(default)]
+    pub readonly: bool,
+}
+
+/// Ways procjail can make a missing rootfs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RootfsFrom {
+    /// A static busybox from /bin/busybox (package busybox-static), with its applets linked.
+    Busybox,
+}
+
+/// Namespaces: each one on (true) or off (false).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Namespaces {
+    /// PID namespace: the jail's first process is PID 1. Default: true.
+    pub pid: Sp<bool>,
+    /// Mount namespace. Required: a jail needs its own mount table to pivot_root. Default: true.
+    pub mount: Sp<bool>,
+    /// UTS namespace: the jail's own hostname. Default: true.
+    pub uts: Sp<bool>,
+    /// IPC namespace: System V IPC and POSIX message queues. Default: true.
+    pub ipc: Sp<bool>,
+    /// Network namespace: only a loopback device, down. Default: true.
+    pub net: Sp<bool>,
+    /// Cgroup namespace, entered after the jail is in its cgroup. Default: true.
+    pub cgroup: Sp<bool>,
+}
+
+impl Default for Namespaces {
+    fn default() -> Self {
+        let on = Sp::new(true, 0..0);
+        Namespaces {
+            pid: on.clone(),
+            mount: on.clone(),
+            uts: on.clone(),
+            ipc: on.clone(),
+            net: on.clone(),
+            cgroup: on,
+        }
+    }
+}
+
+/// The default mounts. Each is a visible step in the plan.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Defaults {
+    /// A fresh procfs at /proc (nosuid, nodev, noexec). Needs the pid namespace. Default: true.
+    pub proc: Sp<bool>,
+    /// A minimal /dev on tmpfs: null, zero, full, random, urandom, tty bound from the host,
+    /// and the fd, stdin, stdout, stderr, ptmx links. Default: true.
+    pub dev: Sp<bool>,
+    /// A new devpts instance at /dev/pts. Needs `dev`. Default: true.
+    pub devpts: Sp<bool>,
+    /// A tmpfs at /dev/shm (nosuid, nodev, 64MiB). Needs `dev`. Default: true.
+    pub shm: Sp<bool>,
+    /// sysfs at /sys, read-only. Needs the net namespace.
+    /// Default: true when the net namespace is on, else false.
+    pub sysfs: Option<Sp<bool>>,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        let on = Sp::new(true, 0..0);
+        Defaults {
+            proc: on.clone(),
+            dev: on.clone(),
+            devpts: on.clone(),
+            shm: on,
+            sysfs: None,
+        }
+    }
+}
+
+/// One mount of the jail.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mount {
+    /// `"bind"` (a host path) or `"tmpfs"` (a fresh memory filesystem).
+    #[serde(rename = "type")]
+    pub kind: Sp<MountKind>,
+    /// bind: the host path, relative to the jail file. Must exist. Not allowed for tmpfs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Sp<String>>,
+    /// Where in the jail: an absolute path, without `..`, not under /proc.
+    pub target: Sp<String>,
+    /// Mount read-only (a bind is remounted read-only). Default: false.
+    #[serde(default)]
+    pub readonly: bool,
+    /// tmpfs: its size in bytes or with a unit ("16MiB"). Default: the kernel's (half of RAM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<Sp<Size>>,
+    /// tmpfs: the mode of its root as an octal string, e.g. "1777". Default: "755".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Sp<String>>,
+}
+
+/// Kinds of mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    Bind,
+    Tmpfs,
+}
+
+/// Resource limits. Cgroup limits are written to the jail's cgroup; rlimits are set on the
+/// command with setrlimit (soft and hard alike).
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// cgroup: memory limit (memory.max / memory.limit_in_bytes). Bytes or "64MiB".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Sp<Size>>,
+    /// cgroup: memory + swap limit (v2: memory.swap.max = this - memory;
+    /// v1: memory.memsw.limit_in_bytes). At least `memory`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_swap: Option<Sp<Size>>,
+    /// cgroup: the most processes and threads at once (pids.max). At least 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids: Option<Sp<i64>>,
+    /// cgroup: CPUs' worth of time, e.g. 0.5 → cpu.max "50000 100000"
+    /// (v1: cpu.cfs_quota_us 50000, cpu.cfs_period_us 100000). From 0.01 to 1024.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<Sp<f64>>,
+    /// cgroup: relative CPU weight, 1 to 10000 (v2 cpu.weight; default 100). On v1 written as
+    /// cpu.shares = 2 + (weight - 1) * 262142 / 9999, the conversion runc and crun use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_weight: Option<Sp<i64>>,
+    /// rlimit RLIMIT_NOFILE: the most open descriptors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nofile: Option<Sp<i64>>,
+    /// rlimit RLIMIT_NPROC: the most processes of the user (counted host-wide for that uid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nproc: Option<Sp<i64>>,
+    /// rlimit RLIMIT_CORE: the largest core dump, bytes or with a unit; 0 for none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub core: Option<Sp<Size>>,
+    /// rlimit RLIMIT_FSIZE: the largest file the command may write.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fsize: Option<Sp<Size>>,
+    /// rlimit RLIMIT_STACK: the main thread's stack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<Sp<Size>>,
+    /// rlimit RLIMIT_AS: the address space (virtual memory).
+    #[serde(rename = "as", skip_serializing_if = "Option::is_none")]
+    pub address_space: Option<Sp<Size>>,
+    /// rlimit RLIMIT_CPU: CPU time, as a duration ("10s"); SIGXCPU then SIGKILL past it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_time: Option<Sp<Duration>>,
+}
+
+/// The command run in the jail.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Command {
+    /// The program and its arguments. argv[0] is a path in the rootfs, or a name looked up
+    /// in the jail's PATH.
+    pub argv: Sp<Vec<String>>,
+    /// The whole environment of the command: nothing is inherited from procjail's.
+    /// Default: { PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<Sp<BTreeMap<String, String>>>,
+    /// The working directory in the jail, an absolute path. Default: "/".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<Sp<String>>,
+}
+
+/// PID 1 of the jail.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Init {
+    /// `"builtin"`: procjail's small init is PID 1; it forwards signals, reaps zombies and ends
+    /// what is left when the command exits. `"none"`: the command itself is PID 1.
+    /// Default: "builtin".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Sp<InitMode>>,
+    /// How long the init waits after SIGTERM before SIGKILL, when the command has exited
+    /// and other processes are left, or when the jail is stopped. Default: "3s".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grace: Option<Sp<Duration>>,
+}
+
+/// Who is PID 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InitMode {
+    Builtin,
+    None,
+}

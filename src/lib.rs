@@ -1,0 +1,9 @@
+//! procjail: run a process in a jail described by a TOML file, and show exactly what the kernel
+//! is asked to do.
+//!
+//! The front half is pure: [`config`] reads the file, [`spec`] validates it against the
+//! [`host`] facts, and [`plan`] turns it into an ordered list of steps. The back half walks the
+//! same steps: the printer shows them, the executor performs them.
+
+pub mod config;
+pub mod diag;
