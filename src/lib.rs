@@ -7,3 +7,15 @@
 
 pub mod config;
 pub mod diag;
+pub mod cgroups;
+pub mod cli;
+pub mod exec;
+pub mod host;
+pub mod init;
+pub mod limits;
+pub mod mounts;
+pub mod namespaces;
+pub mod plan;
+pub mod rootfs;
+pub mod spec;
+pub mod teardown;

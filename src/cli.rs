@@ -1,0 +1,164 @@
+//! The command line: raw arguments → validated arguments → one function per command.
+//! Errors come back up to [`main`], which prints each one once and picks the exit code.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Duration;
+use crate::diag::FileErrors;
+use crate::host::{CgroupKind, Host};
+use crate::plan::{self, print::Style};
+use crate::spec;
+
+/// Exit code when procjail itself failed (bad jail file, a failed step, a leak).
+pub const EXIT_FAILED: i32 = 125;
+
+#[derive(Debug, Parser)]
+#[command(name = "procjail", version, about = "Run a process in a jail described by a TOML file, and show exactly what the kernel is asked to do.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate jail files and print one line for each.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the plan of a jail: every step `up` would take, without taking any.
+    Plan {
+        file: PathBuf,
+        /// Plan for another kind of host instead of this one.
+        #[arg(long, value_enum)]
+        host: Option<CgroupKind>,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the jail in the foreground and tear it down when it ends.
+    Up {
+        file: PathBuf,
+        /// Print each step as it runs: index, side, syscall, result, time.
+        #[arg(long)]
+        trace: bool,
+        /// Stop the jail after this long (SIGTERM, then SIGKILL after the grace period).
+        #[arg(long, value_parser = parse_duration)]
+        timeout: Option<Duration>,
+        /// Write the end-of-run report as JSON to this file.
+        #[arg(long)]
+        json_report: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of jail files.
+    Schema,
+    /// Make a rootfs by hand.
+    Rootfs {
+        /// What to make it from.
+        #[arg(value_parser = ["busybox"])]
+        from: String,
+        /// The folder to make (must not exist).
+        dir: PathBuf,
+        /// Print each step as it runs.
+        #[arg(long)]
+        trace: bool,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    Duration::parse(s).map_err(|e| format!("{} ({})", e.message, e.hint))
+}
+
+/// Runs the command line and returns the exit code. Every error is printed here, once.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            report_error(&e);
+            exit_code_of(&e)
+        }
+    }
+}
+
+/// The exit code for an error: a step error knows its own (126, 127), everything else is 125.
+pub fn exit_code_of(e: &anyhow::Error) -> i32 {
+    e.downcast_ref::<crate::exec::RunError>().map_or(EXIT_FAILED, |r| r.exit_code())
+}
+
+fn report_error(e: &anyhow::Error) {
+    let color = Style::for_stream(std::io::stderr().is_terminal()).color;
+    if let Some(fe) = e.downcast_ref::<FileErrors>() {
+        eprintln!("{}", fe.render(color));
+    } else {
+        let head = if color { "\x1b[1;31mprocjail\x1b[0m" } else { "procjail" };
+        eprintln!("{head}: {e:#}");
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Check { files } => check(&files),
+        Command::Plan { file, host, json } => {
+            let host = host.map_or_else(Host::detect, Host::standard);
+            let spec = spec::load(&file, &host)?;
+            let plan = plan::build(&spec, &host);
+            if json {
+                println!("{}", plan::print::json(&plan));
+            } else {
+                print!("{}", plan::print::text(&plan, Style::for_stream(std::io::stdout().is_terminal())));
+            }
+            Ok(0)
+        }
+        Command::Up { file, trace, timeout, json_report } => {
+            let host = Host::detect();
+            let spec = spec::load(&file, &host)?;
+            let plan = plan::build(&spec, &host);
+            let opts = crate::exec::Options { trace, timeout, json_report };
+            crate::exec::up(&plan, &opts)
+        }
+        Command::Schema => {
+            println!("{}", schema_json());
+            Ok(0)
+        }
+        Command::Rootfs { from: _, dir, trace } => {
+            let host = Host::detect();
+            let dir = std::path::absolute(&dir)?;
+            let plan = plan::build_rootfs(&dir, &crate::rootfs::missing_parents(&dir), &host);
+            crate::exec::run_parent_only(&plan, trace)?;
+            eprintln!("made a busybox rootfs at {}", dir.display());
+            Ok(0)
+        }
+    }
+}
+
+/// The JSON Schema of jail files, as committed in schema/jail.schema.json.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(crate::config::JailFile);
+    serde_json::to_string_pretty(&schema).expect("the schema serializes")
+}
+
+fn check(files: &[PathBuf]) -> anyhow::Result<i32> {
+    let host = Host::detect();
+    let color = Style::for_stream(std::io::stderr().is_terminal()).color;
+    let mut bad = 0;
+    for file in files {
+        match check_one(file, &host) {
+            Ok(line) => println!("ok     {line}"),
+            Err(e) => {
+                bad += 1;
+                eprintln!("{}\n", e.render(color));
+                println!("error  {} ({} problem{})", file.display(), e.diags.len(), if e.diags.len() == 1 { "" } else { "s" });
+            }
+        }
+    }
+    Ok(if bad == 0 { 0 } else { EXIT_FAILED })
+}
+
+fn check_one(file: &Path, host: &Host) -> Result<String, FileErrors> {
+    let spec = spec::load(file, host)?;
+    let plan = plan::build(&spec, host);
+    Ok(format!("{} (jail {}, {} steps)", file.display(), spec.name, plan.len()))
+}

@@ -1,0 +1,166 @@
+//! Facts about the host that the plan depends on, as a plain value.
+//!
+//! [`Host::detect`] reads them once at start (mountinfo, uid, capabilities, rlimits); everything
+//! after that takes a `&Host`, so a plan for another kind of host is one `--host` away and the
+//! planner is testable anywhere.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// How cgroups are mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CgroupKind {
+    /// Legacy: one hierarchy per controller, no cgroup2.
+    V1,
+    /// Controllers on v1, plus a cgroup2 hierarchy (usually /sys/fs/cgroup/unified) without them.
+    Hybrid,
+    /// Unified: one cgroup2 hierarchy with every controller.
+    V2,
+}
+
+/// The v1 controllers procjail uses, and where each hierarchy is mounted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct V1Mounts {
+    pub memory: PathBuf,
+    pub pids: PathBuf,
+    pub cpu: PathBuf,
+    pub freezer: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Host {
+    pub cgroup: CgroupKind,
+    /// v1 hierarchies (v1 and hybrid).
+    pub v1: Option<V1Mounts>,
+    /// The cgroup2 mount (v2: every controller; hybrid: none, but cgroup.kill and events).
+    pub unified: Option<PathBuf>,
+    /// Whether cgroup2 has `cgroup.kill` (Linux 5.14+).
+    pub cgroup_kill: bool,
+    pub uid: u32,
+    /// Without CAP_SYS_RESOURCE a hard rlimit can only be lowered.
+    pub cap_sys_resource: bool,
+    /// procjail's own hard rlimits, by `limits` key (nofile, nproc, ...); u64::MAX = unlimited.
+    pub hard_limits: BTreeMap<String, u64>,
+}
+
+impl Host {
+    /// The standard layout of a host of this kind, as `--host` gives it: cgroups under
+    /// /sys/fs/cgroup, running as root with every capability and no hard limits.
+    pub fn standard(kind: CgroupKind) -> Host {
+        let root = PathBuf::from("/sys/fs/cgroup");
+        let v1 = V1Mounts {
+            memory: root.join("memory"),
+            pids: root.join("pids"),
+            cpu: root.join("cpu"),
+            freezer: root.join("freezer"),
+        };
+        let (v1, unified) = match kind {
+            CgroupKind::V1 => (Some(v1), None),
+            CgroupKind::Hybrid => (Some(v1), Some(root.join("unified"))),
+            CgroupKind::V2 => (None, Some(root)),
+        };
+        Host {
+            cgroup: kind,
+            v1,
+            unified,
+            cgroup_kill: true,
+            uid: 0,
+            cap_sys_resource: true,
+            hard_limits: BTreeMap::new(),
+        }
+    }
+
+    /// The hard limit procjail runs under for a `limits` key, if it is finite.
+    pub fn hard_limit(&self, key: &str) -> Option<u64> {
+        self.hard_limits.get(key).copied().filter(|v| *v != u64::MAX)
+    }
+
+    /// Reads the facts of this host. Reads only: /proc/self/mountinfo, /proc/self/status,
+    /// getrlimit, and whether cgroup.kill exists.
+    pub fn detect() -> Host {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut v1 = BTreeMap::new();
+        let mut unified = None;
+        for line in mountinfo.lines() {
+            let Some((left, right)) = line.split_once(" - ") else { continue };
+            let mount_point = left.split(' ').nth(4).unwrap_or("");
+            let mut r = right.split(' ');
+            let fstype = r.next().unwrap_or("");
+            let super_opts = r.nth(1).unwrap_or("");
+            match fstype {
+                "cgroup2" if unified.is_none() => unified = Some(PathBuf::from(mount_point)),
+                "cgroup" => {
+                    for opt in super_opts.split(',') {
+                        if ["memory", "pids", "cpu", "freezer"].contains(&opt) {
+                            v1.entry(opt.to_string()).or_insert_with(|| PathBuf::from(mount_point));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let fallback = Host::standard(CgroupKind::V1).v1.expect("v1 layout");
+        let mut take = |name: &str, default: PathBuf| v1.remove(name).unwrap_or(default);
+        let v1_mounts = V1Mounts {
+            memory: take("memory", fallback.memory),
+            pids: take("pids", fallback.pids),
+            cpu: take("cpu", fallback.cpu),
+            freezer: take("freezer", fallback.freezer),
+        };
+        let has_v1 = mountinfo.contains(" - cgroup ");
+        let cgroup = match (has_v1, &unified) {
+            (true, Some(_)) => CgroupKind::Hybrid,
+            (true, None) => CgroupKind::V1,
+            (false, _) => CgroupKind::V2,
+        };
+        let kill_probe = unified.as_ref().map(|u| u.join("cgroup.kill"));
+        let cgroup_kill = has_cgroup_kill(kill_probe);
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let cap_eff = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0);
+        Host {
+            cgroup,
+            v1: (cgroup != CgroupKind::V2).then_some(v1_mounts),
+            unified: unified.or_else(|| (cgroup == CgroupKind::V2).then(|| PathBuf::from("/sys/fs/cgroup"))),
+            cgroup_kill,
+            uid: nix::unistd::getuid().as_raw(),
+            // CAP_SYS_RESOURCE is capability 24.
+            cap_sys_resource: cap_eff & (1 << 24) != 0,
+            hard_limits: crate::limits::RLIMITS
+                .iter()
+                .map(|r| {
+                    let hard = nix::sys::resource::getrlimit(r.resource).map_or(u64::MAX, |(_, h)| h);
+                    (r.key.to_string(), if hard == libc::RLIM_INFINITY { u64::MAX } else { hard })
+                })
+                .collect(),
+        }
+    }
+}
+
+/// cgroup.kill exists in every non-root cgroup of a kernel that has it; the root has none, so
+/// look one level down, or fall back on the kernel version (5.14).
+fn has_cgroup_kill(probe: Option<PathBuf>) -> bool {
+    let Some(probe) = probe else { return false };
+    if probe.exists() {
+        return true;
+    }
+    if let Some(dir) = probe.parent()
+        && let Ok(entries) = std::fs::read_dir(dir)
+    {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                return e.path().join("cgroup.kill").exists();
+            }
+        }
+    }
+    let release = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+    let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (5, 14)
+}

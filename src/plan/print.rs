@@ -1,0 +1,184 @@
+//! The first walker: shows the plan to a person (numbered steps grouped by phase, fitted to a
+//! 100-column terminal) or to a program (JSON).
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{Plan, Side, Step};
+use crate::spec::Origin;
+
+pub const WIDTH: usize = 100;
+
+/// Colour codes, empty when colour is off.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    /// Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
+    pub fn for_stream(is_terminal: bool) -> Style {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style { color: is_terminal && !no_color }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    pub fn bold(&self, t: &str) -> String {
+        self.paint("1", t)
+    }
+
+    pub fn dim(&self, t: &str) -> String {
+        self.paint("2", t)
+    }
+
+    pub fn side(&self, side: Side) -> String {
+        let code = match side {
+            Side::Parent => "36",
+            Side::Child => "33",
+            Side::Command => "35",
+        };
+        self.paint(code, &format!("[{}]", side.as_str()))
+    }
+}
+
+/// Where a step came from, as the printer shows it: `busybox.toml:14 [[mounts]] #2`, `default`.
+pub fn origin(file: &Path, o: &Origin) -> String {
+    match o {
+        Origin::Default => "default".into(),
+        Origin::File { line, what } => {
+            let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+            format!("{name}:{line} {what}")
+        }
+    }
+}
+
+/// The plan for a person.
+pub fn text(plan: &Plan, style: Style) -> String {
+    let total = plan.len();
+    let width = total.to_string().len();
+    let mut out = format!(
+        "{} {} (jail {}, host cgroup {}): {} steps\n",
+        style.bold("plan for"),
+        plan.file.display(),
+        plan.jail,
+        serde_json::to_value(plan.host.cgroup).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        total
+    );
+    for phase in &plan.phases {
+        out.push_str(&format!("\n{} {}\n", style.bold(phase.name), style.side(phase.side)));
+        for step in &phase.steps {
+            out.push_str(&step_lines(plan, step, width, style));
+        }
+    }
+    out
+}
+
+/// One step: `  7  mount(...)` with its origin on the right, or on the next line when the
+/// syscall is long; a long syscall wraps after a comma.
+fn step_lines(plan: &Plan, step: &Step, width: usize, style: Style) -> String {
+    let indent = width + 4;
+    let call = step.op.to_string();
+    let from = origin(&plan.file, &step.origin);
+    let need = match (step.needs, from.as_str()) {
+        (Some(n), "default") => format!("if step {n} ran"),
+        (Some(n), _) => format!("{from}, if step {n} ran"),
+        (None, "default") => String::new(),
+        (None, _) => from,
+    };
+    let lines = wrap(&call, WIDTH - indent);
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let num = if i == 0 { format!("{:>width$}", step.index) } else { " ".repeat(width) };
+        out.push_str(&format!("  {num}  {line}"));
+        let last = i + 1 == lines.len();
+        if last && !need.is_empty() {
+            let used = indent + line.chars().count();
+            if used + 2 + need.chars().count() <= WIDTH {
+                let pad = WIDTH - used - need.chars().count();
+                out.push_str(&format!("{}{}", " ".repeat(pad), style.dim(&need)));
+            } else {
+                out.push_str(&format!("\n{}{}", " ".repeat(indent + 2), style.dim(&format!("← {need}"))));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Splits `text` into lines of at most `max` characters, after ", " where possible.
+fn wrap(text: &str, max: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest: &str = text;
+    let mut first = true;
+    loop {
+        let room = if first { max } else { max - 2 };
+        let prefix = if first { "" } else { "  " };
+        if rest.chars().count() <= room {
+            lines.push(format!("{prefix}{rest}"));
+            return lines;
+        }
+        let cut_at = rest.char_indices().nth(room).map_or(rest.len(), |(i, _)| i);
+        let head = &rest[..cut_at];
+        let split = head
+            .rfind(", ")
+            .map(|i| i + 2)
+            .filter(|i| *i > room / 3)
+            .or_else(|| head.rfind(' ').map(|i| i + 1).filter(|i| *i > room / 3))
+            .unwrap_or(cut_at);
+        lines.push(format!("{prefix}{}", rest[..split].trim_end()));
+        rest = &rest[split..];
+        first = false;
+    }
+}
+
+#[derive(Serialize)]
+struct JsonStep<'a> {
+    #[serde(flatten)]
+    step: &'a Step,
+    syscall: String,
+}
+
+#[derive(Serialize)]
+struct JsonPhase<'a> {
+    name: &'a str,
+    side: Side,
+    steps: Vec<JsonStep<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonPlan<'a> {
+    version: u32,
+    jail: &'a str,
+    file: &'a Path,
+    host: &'a crate::host::Host,
+    steps: usize,
+    phases: Vec<JsonPhase<'a>>,
+}
+
+/// The plan for programs: see "plan --json" in the README for the shape.
+pub fn json(plan: &Plan) -> String {
+    let phases = plan
+        .phases
+        .iter()
+        .map(|p| JsonPhase {
+            name: p.name,
+            side: p.side,
+            steps: p.steps.iter().map(|s| JsonStep { step: s, syscall: s.op.to_string() }).collect(),
+        })
+        .collect();
+    let doc = JsonPlan { version: 1, jail: &plan.jail, file: &plan.file, host: &plan.host, steps: plan.len(), phases };
+    serde_json::to_string_pretty(&doc).expect("a plan serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wraps_after_commas() {
+        let lines = super::wrap("call(\"aaaa\", \"bbbb\", \"cccc\")", 16);
+        assert_eq!(lines, vec!["call(\"aaaa\",", "  \"bbbb\",", "  \"cccc\")"]);
+    }
+}
