@@ -1,0 +1,167 @@
+//! Shared helpers: running procjail, a busybox rootfs, jail files in temp folders, and the
+//! snapshot of the host that every real-kernel test compares before and after.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_procjail")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Real-kernel tests need root. They never skip: without root they fail, and say why.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root (namespaces, mounts and cgroups are real): run the suite as root"
+    );
+}
+
+/// A busybox rootfs shared by the tests, made once with `procjail rootfs busybox`.
+pub fn rootfs() -> &'static Path {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        let dir = repo().join("target/test-rootfs/busybox");
+        if !dir.join("bin/busybox").exists() {
+            let _ = std::fs::remove_dir_all(&dir);
+            let out = Command::new(bin()).args(["rootfs", "busybox"]).arg(&dir).output().expect("run procjail rootfs");
+            assert!(out.status.success(), "procjail rootfs failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        dir
+    })
+}
+
+/// A jail file in a fresh temp folder. `{rootfs}` in the text becomes the shared rootfs.
+pub struct Jail {
+    pub dir: tempfile::TempDir,
+    pub file: PathBuf,
+}
+
+pub fn jail(name: &str, toml: &str) -> Jail {
+    let dir = tempfile::Builder::new().prefix("procjail-test-").tempdir().expect("temp dir");
+    let text = toml.replace("{rootfs}", &rootfs().display().to_string());
+    let file = dir.path().join(format!("{name}.toml"));
+    std::fs::write(&file, text).expect("write jail file");
+    Jail { dir, file }
+}
+
+/// A jail with the shared rootfs and `body` after the rootfs table.
+pub fn simple(name: &str, body: &str) -> Jail {
+    jail(name, &format!("[rootfs]\npath = \"{{rootfs}}\"\n\n{body}"))
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Runs procjail with these arguments, stdin closed.
+pub fn procjail(args: &[&str]) -> Run {
+    let out = Command::new(bin()).args(args).stdin(Stdio::null()).output().expect("run procjail");
+    Run::from(out)
+}
+
+/// `procjail up FILE` with the host checked before and after.
+pub fn up(j: &Jail) -> Run {
+    up_with(j, &[])
+}
+
+pub fn up_with(j: &Jail, extra: &[&str]) -> Run {
+    require_root();
+    let before = Snapshot::take(&j.file);
+    let mut args = vec!["up"];
+    args.extend_from_slice(extra);
+    let file = j.file.display().to_string();
+    args.push(&file);
+    let run = procjail(&args);
+    Snapshot::take(&j.file).assert_same(&before, &run);
+    run
+}
+
+/// What a jail could leave on the host: mounts, its cgroups, its state, its processes.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    pub mounts: BTreeSet<String>,
+    pub cgroups: BTreeSet<PathBuf>,
+    pub state: BTreeSet<PathBuf>,
+    pub processes: BTreeSet<i32>,
+}
+
+impl Snapshot {
+    /// The host as seen for the jail of `file` (its name is the file's stem).
+    pub fn take(file: &Path) -> Snapshot {
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let mounts = mountinfo.lines().map(|l| l.split(' ').nth(4).unwrap_or("").to_string()).collect();
+        let mut cgroups = BTreeSet::new();
+        for hierarchy in cgroup_hierarchies() {
+            let dir = hierarchy.join("procjail").join(&name);
+            if dir.exists() {
+                cgroups.insert(dir);
+            }
+        }
+        let state = ["/run/procjail"].iter().map(|d| Path::new(d).join(&name)).filter(|p| p.exists()).collect();
+        Snapshot { mounts, cgroups, state, processes: jail_processes(&name) }
+    }
+
+    pub fn assert_same(&self, before: &Snapshot, run: &Run) {
+        let leaked: Vec<&String> = self.mounts.difference(&before.mounts).collect();
+        assert!(leaked.is_empty(), "mounts leaked onto the host: {leaked:?}\n{run:?}");
+        assert!(self.cgroups.is_empty(), "cgroups left: {:?}\n{run:?}", self.cgroups);
+        assert!(self.state.is_empty(), "state left: {:?}\n{run:?}", self.state);
+        assert!(self.processes.is_empty(), "processes of the jail left: {:?}\n{run:?}", self.processes);
+    }
+}
+
+/// Every cgroup hierarchy mounted on this host.
+pub fn cgroup_hierarchies() -> Vec<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mountinfo
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let fstype = right.split(' ').next()?;
+            let point = left.split(' ').nth(4)?;
+            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(point))
+        })
+        .collect()
+}
+
+/// Processes whose cgroup path names this jail (in any hierarchy).
+pub fn jail_processes(name: &str) -> BTreeSet<i32> {
+    let needle = format!("/procjail/{name}");
+    let mut out = BTreeSet::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if let Ok(cg) = std::fs::read_to_string(entry.path().join("cgroup"))
+            && cg.lines().any(|l| l.ends_with(&needle) || l.contains(&format!("{needle}/")))
+        {
+            out.insert(pid);
+        }
+    }
+    out
+}

@@ -1,0 +1,6 @@
+//! procjail's one integration test binary (as ripgrep has one): every test runs the real
+//! `procjail` binary against the real kernel, busybox and cgroupfs, as root, and checks that
+//! the host is as it was afterwards.
+
+mod common;
+mod up;
