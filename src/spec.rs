@@ -110,10 +110,15 @@ pub fn load(path: &Path, host: &Host) -> Result<Spec, FileErrors> {
 
 /// Validates the text of a jail file found at `path` (paths in it are relative to its folder).
 pub fn from_str(path: &Path, text: &str, host: &Host) -> Result<Spec, Vec<Diag>> {
-    let file = config::load_str(text)?;
-    let mut v = Validator { text, dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(), diags: Vec::new() };
+    let (file, read_problems) = config::load_str(text)?;
+    let mut v = Validator { text, dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(), diags: read_problems };
     let spec = v.spec(path, &file, host);
-    if v.diags.is_empty() { Ok(spec) } else { Err(v.diags) }
+    if v.diags.is_empty() {
+        return Ok(spec);
+    }
+    v.diags.sort_by_key(|d| (d.span.start, d.span.end));
+    v.diags.dedup();
+    Err(v.diags)
 }
 
 struct Validator<'t> {
@@ -260,9 +265,9 @@ impl Validator<'_> {
                 (path, origin, false)
             }
             Err(_) if r.from.as_ref().map(|f| f.value) == Some(RootfsFrom::Busybox) => (path, origin, true),
-            Err(e) => {
+            Err(_) => {
                 self.err(
-                    Diag::new(r.path.span.clone(), "rootfs.path", format!("{} does not exist ({e})", path.display()))
+                    Diag::new(r.path.span.clone(), "rootfs.path", format!("{} does not exist", path.display()))
                         .accepted(accepted)
                         .hint(format!("make it with `procjail rootfs busybox {}`, or add from = \"busybox\"", path.display())),
                 );

@@ -34,8 +34,10 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ("init", &["mode", "grace"]),
 ];
 
-/// Parses `text` (the contents of a jail file). On success, the file; otherwise every problem.
-pub fn load_str(text: &str) -> Result<JailFile, Vec<Diag>> {
+/// Parses `text` (the contents of a jail file) into the file and the problems found reading it.
+/// A TOML syntax error is `Err`: nothing can be read past it. Otherwise the file is as complete
+/// as it could be read, so the validator can look for more problems in what was understood.
+pub fn load_str(text: &str) -> Result<(JailFile, Vec<Diag>), Vec<Diag>> {
     let (root, errors) = DeTable::parse_recoverable(text);
     let diags = RefCell::new(Vec::new());
     for e in errors {
@@ -51,12 +53,12 @@ pub fn load_str(text: &str) -> Result<JailFile, Vec<Diag>> {
     let mut t = Table { name: String::new(), kind: "", span: whole, map: root.get_ref(), diags: &diags };
     let file = JailFile {
         hostname: t.string("hostname"),
-        rootfs: t.table("rootfs").map(|mut r| read_rootfs(&mut r)),
+        rootfs: t.table("rootfs").and_then(|mut r| read_rootfs(&mut r)),
         namespaces: t.table("namespaces").map(|mut n| read_namespaces(&mut n)).unwrap_or_default(),
         defaults: t.table("defaults").map(|mut d| read_defaults(&mut d)).unwrap_or_default(),
-        mounts: t.array_of_tables("mounts").into_iter().map(|mut m| read_mount(&mut m)).collect(),
+        mounts: t.array_of_tables("mounts").into_iter().filter_map(|mut m| read_mount(&mut m)).collect(),
         limits: t.table("limits").map(|mut l| read_limits(&mut l)).unwrap_or_default(),
-        command: t.table("command").map(|mut c| read_command(&mut c)),
+        command: t.table("command").and_then(|mut c| read_command(&mut c)),
         init: t.table("init").map(|mut i| read_init(&mut i)).unwrap_or_default(),
     };
     t.finish();
@@ -74,16 +76,17 @@ pub fn load_str(text: &str) -> Result<JailFile, Vec<Diag>> {
                 .hint("add:\n[command]\nargv = [\"/bin/sh\", \"-c\", \"echo hello\"]"),
         );
     }
-    let diags = diags.into_inner();
-    if diags.is_empty() { Ok(file) } else { Err(diags) }
+    Ok((file, diags.into_inner()))
 }
 
-fn read_rootfs(t: &mut Table) -> Rootfs {
+/// A table whose required keys are missing or wrong reads as None: its problems are reported,
+/// and the validator does not pile more on top.
+fn read_rootfs(t: &mut Table) -> Option<Rootfs> {
     let from = t.choice("from", &[("busybox", RootfsFrom::Busybox)]);
     let readonly = t.bool("readonly").is_some_and(|b| b.value);
     let path = t.required(|t| t.string("path"), "path", "a directory, relative to the jail file");
     t.finish();
-    Rootfs { path: path.unwrap_or_else(|| Sp::new(String::new(), t.span.clone())), from, readonly }
+    Some(Rootfs { path: path?, from, readonly })
 }
 
 fn read_namespaces(t: &mut Table) -> Namespaces {
@@ -110,23 +113,16 @@ fn read_defaults(t: &mut Table) -> Defaults {
     defaults
 }
 
-fn read_mount(t: &mut Table) -> Mount {
+fn read_mount(t: &mut Table) -> Option<Mount> {
     let kind = t.required(
         |t| t.choice("type", &[("bind", MountKind::Bind), ("tmpfs", MountKind::Tmpfs)]),
         "type",
         "\"bind\" or \"tmpfs\"",
     );
     let target = t.required(|t| t.string("target"), "target", "an absolute path in the jail");
-    let mount = Mount {
-        kind: kind.unwrap_or_else(|| Sp::new(MountKind::Tmpfs, t.span.clone())),
-        source: t.string("source"),
-        target: target.unwrap_or_else(|| Sp::new(String::new(), t.span.clone())),
-        readonly: t.bool("readonly").is_some_and(|b| b.value),
-        size: t.size("size"),
-        mode: t.string("mode"),
-    };
+    let (source, readonly, size, mode) = (t.string("source"), t.bool("readonly"), t.size("size"), t.string("mode"));
     t.finish();
-    mount
+    Some(Mount { kind: kind?, source, target: target?, readonly: readonly.is_some_and(|b| b.value), size, mode })
 }
 
 fn read_limits(t: &mut Table) -> Limits {
@@ -148,15 +144,11 @@ fn read_limits(t: &mut Table) -> Limits {
     limits
 }
 
-fn read_command(t: &mut Table) -> Command {
+fn read_command(t: &mut Table) -> Option<Command> {
     let argv = t.required(|t| t.string_list("argv"), "argv", "an array of strings: [\"/bin/sh\", \"-c\", \"...\"]");
-    let command = Command {
-        argv: argv.unwrap_or_else(|| Sp::new(Vec::new(), t.span.clone())),
-        env: t.string_map("env"),
-        cwd: t.string("cwd"),
-    };
+    let (env, cwd) = (t.string_map("env"), t.string("cwd"));
     t.finish();
-    command
+    Some(Command { argv: argv?, env, cwd })
 }
 
 fn read_init(t: &mut Table) -> Init {
@@ -404,8 +396,8 @@ impl<'a, 'i> Table<'a, 'i> {
             if known.contains(&key) {
                 continue;
             }
-            let table = if self.name.is_empty() { "the top level".to_string() } else { format!("[{}]", self.name) };
-            let mut d = Diag::new(k.span(), self.key_path(key), format!("unknown key `{key}` in {table}"))
+            let table = if self.name.is_empty() { "at the top level".to_string() } else { format!("in [{}]", self.name) };
+            let mut d = Diag::new(k.span(), self.key_path(key), format!("unknown key `{key}` {table}"))
                 .accepted(format!("one of: {}", known.join(", ")));
             if let Some(m) = did_you_mean(key, known.iter().copied()) {
                 d = d.hint(format!("did you mean `{m}`?"));

@@ -58,7 +58,8 @@ pub struct JailFile {
     /// Default: the file's name without `.toml`, when that is a valid hostname.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<Sp<String>>,
-    /// The root filesystem the command sees.
+    /// The root filesystem the command sees. Required.
+    #[schemars(required)]
     pub rootfs: Option<Rootfs>,
     /// Which namespaces the jail gets.
     #[serde(default)]
@@ -72,7 +73,8 @@ pub struct JailFile {
     /// Resource limits: cgroup limits and rlimits.
     #[serde(default)]
     pub limits: Limits,
-    /// What runs in the jail.
+    /// What runs in the jail. Required.
+    #[schemars(required)]
     pub command: Option<Command>,
     /// Who is PID 1 in the jail.
     #[serde(default)]

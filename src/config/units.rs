@@ -103,11 +103,13 @@ fn parse_with_units(text: &str, units: &[(&str, u64)], what: &str, base: &str) -
                 hint: format!("add one of: {}", names.join(", ")),
             });
         }
-        let hint = match unit.trim() {
-            u if u != unit => format!("remove the space: \"{number}{u}\""),
+        let trimmed = unit.trim();
+        let known = units.iter().any(|(n, _)| *n == trimmed);
+        let hint = match trimmed {
             "MB" | "mb" | "Mb" => format!("procjail reads binary units: write \"{number}MiB\" or \"{number}M\""),
             "GB" | "gb" | "Gb" => format!("procjail reads binary units: write \"{number}GiB\" or \"{number}G\""),
             "KB" | "kb" | "Kb" | "k" => format!("procjail reads binary units: write \"{number}KiB\" or \"{number}K\""),
+            u if known => format!("remove the space: \"{number}{u}\""),
             _ => format!("write a number then one of: {}", names.join(", ")),
         };
         return Err(UnitError { message: format!("unknown unit \"{unit}\" in {what} \"{text}\""), hint });
@@ -207,7 +209,8 @@ mod tests {
         assert_eq!(Size::parse("1.5GiB"), Ok(Size(3 << 29)));
         assert_eq!(Size::parse("100"), Ok(Size(100)));
         assert_eq!(Size::parse("100B"), Ok(Size(100)));
-        assert!(Size::parse("64 MB").unwrap_err().hint.contains("remove the space"));
+        assert!(Size::parse("64 MiB").unwrap_err().hint.contains("remove the space"));
+        assert!(Size::parse("64 MB").unwrap_err().hint.contains("\"64MiB\""));
         assert!(Size::parse("64MB").unwrap_err().hint.contains("64MiB"));
         assert!(Size::parse("1e99").unwrap_err().message.contains("unknown unit \"e99\""));
         assert!(Size::parse("64MiX").unwrap_err().message.contains("unknown unit"));

@@ -3,4 +3,5 @@
 //! the host is as it was afterwards.
 
 mod common;
+mod check;
 mod up;
