@@ -16,7 +16,11 @@ use crate::spec;
 pub const EXIT_FAILED: i32 = 125;
 
 #[derive(Debug, Parser)]
-#[command(name = "procjail", version, about = "Run a process in a jail described by a TOML file, and show exactly what the kernel is asked to do.")]
+#[command(
+    name = "procjail",
+    version,
+    about = "Run a process in a jail described by a TOML file, and show exactly what the kernel is asked to do."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -85,7 +89,8 @@ pub fn main() -> i32 {
 
 /// The exit code for an error: a step error knows its own (126, 127), everything else is 125.
 pub fn exit_code_of(e: &anyhow::Error) -> i32 {
-    e.downcast_ref::<crate::exec::RunError>().map_or(EXIT_FAILED, |r| r.exit_code())
+    e.downcast_ref::<crate::exec::RunError>()
+        .map_or(EXIT_FAILED, |r| r.exit_code())
 }
 
 fn report_error(e: &anyhow::Error) {
@@ -93,7 +98,11 @@ fn report_error(e: &anyhow::Error) {
     if let Some(fe) = e.downcast_ref::<FileErrors>() {
         eprintln!("{}", fe.render(color));
     } else {
-        let head = if color { "\x1b[1;31mprocjail\x1b[0m" } else { "procjail" };
+        let head = if color {
+            "\x1b[1;31mprocjail\x1b[0m"
+        } else {
+            "procjail"
+        };
         eprintln!("{head}: {e:#}");
     }
 }
@@ -108,22 +117,38 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             if json {
                 println!("{}", plan::print::json(&plan));
             } else {
-                print!("{}", plan::print::text(&plan, Style::for_stream(std::io::stdout().is_terminal())));
+                print!(
+                    "{}",
+                    plan::print::text(&plan, Style::for_stream(std::io::stdout().is_terminal()))
+                );
             }
             Ok(0)
         }
-        Command::Up { file, trace, timeout, json_report } => {
+        Command::Up {
+            file,
+            trace,
+            timeout,
+            json_report,
+        } => {
             let host = Host::detect();
             let spec = spec::load(&file, &host)?;
             let plan = plan::build(&spec, &host);
-            let opts = crate::exec::Options { trace, timeout, json_report };
+            let opts = crate::exec::Options {
+                trace,
+                timeout,
+                json_report,
+            };
             crate::exec::up(&plan, &opts)
         }
         Command::Schema => {
             print!("{}", schema_json());
             Ok(0)
         }
-        Command::Rootfs { from: _, dir, trace } => {
+        Command::Rootfs {
+            from: _,
+            dir,
+            trace,
+        } => {
             let host = Host::detect();
             let dir = std::path::absolute(&dir)?;
             let plan = plan::build_rootfs(&dir, &crate::rootfs::missing_parents(&dir), &host);
@@ -138,14 +163,21 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
 pub fn schema_json() -> String {
     use schemars::generate::SchemaSettings;
     use schemars::transform::RecursiveTransform;
-    let settings = SchemaSettings::draft2020_12().with(|s| s.transforms.push(Box::new(RecursiveTransform(toml_has_no_null))));
-    let schema = settings.into_generator().into_root_schema_for::<crate::config::JailFile>();
+    let settings = SchemaSettings::draft2020_12().with(|s| {
+        s.transforms
+            .push(Box::new(RecursiveTransform(toml_has_no_null)))
+    });
+    let schema = settings
+        .into_generator()
+        .into_root_schema_for::<crate::config::JailFile>();
     serde_json::to_string_pretty(&schema).expect("the schema serializes") + "\n"
 }
 
 /// TOML has no null: an optional key is one that may be left out, never one set to null.
 fn toml_has_no_null(schema: &mut schemars::Schema) {
-    let Some(obj) = schema.as_object_mut() else { return };
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
     if let Some(serde_json::Value::Array(types)) = obj.get_mut("type") {
         types.retain(|t| t != "null");
         if types.len() == 1 {
@@ -154,7 +186,10 @@ fn toml_has_no_null(schema: &mut schemars::Schema) {
         }
     }
     if let Some(serde_json::Value::Array(any)) = obj.get("anyOf").cloned() {
-        let rest: Vec<_> = any.into_iter().filter(|v| v.get("type").and_then(|t| t.as_str()) != Some("null")).collect();
+        let rest: Vec<_> = any
+            .into_iter()
+            .filter(|v| v.get("type").and_then(|t| t.as_str()) != Some("null"))
+            .collect();
         obj.remove("anyOf");
         if let [one] = rest.as_slice() {
             for (k, v) in one.as_object().into_iter().flatten() {
@@ -182,7 +217,12 @@ fn check(files: &[PathBuf]) -> anyhow::Result<i32> {
             Err(e) => {
                 bad += 1;
                 eprintln!("{}\n", e.render(color));
-                println!("error  {} ({} problem{})", file.display(), e.diags.len(), if e.diags.len() == 1 { "" } else { "s" });
+                println!(
+                    "error  {} ({} problem{})",
+                    file.display(),
+                    e.diags.len(),
+                    if e.diags.len() == 1 { "" } else { "s" }
+                );
             }
         }
     }
@@ -192,5 +232,10 @@ fn check(files: &[PathBuf]) -> anyhow::Result<i32> {
 fn check_one(file: &Path, host: &Host) -> Result<String, FileErrors> {
     let spec = spec::load(file, host)?;
     let plan = plan::build(&spec, host);
-    Ok(format!("{} (jail {}, {} steps)", file.display(), spec.name, plan.len()))
+    Ok(format!(
+        "{} (jail {}, {} steps)",
+        file.display(),
+        spec.name,
+        plan.len()
+    ))
 }

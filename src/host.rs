@@ -75,7 +75,10 @@ impl Host {
 
     /// The hard limit procjail runs under for a `limits` key, if it is finite.
     pub fn hard_limit(&self, key: &str) -> Option<u64> {
-        self.hard_limits.get(key).copied().filter(|v| *v != u64::MAX)
+        self.hard_limits
+            .get(key)
+            .copied()
+            .filter(|v| *v != u64::MAX)
     }
 
     /// Reads the facts of this host. Reads only: /proc/self/mountinfo, /proc/self/status,
@@ -85,7 +88,9 @@ impl Host {
         let mut v1 = BTreeMap::new();
         let mut unified = None;
         for line in mountinfo.lines() {
-            let Some((left, right)) = line.split_once(" - ") else { continue };
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
             let mount_point = left.split(' ').nth(4).unwrap_or("");
             let mut r = right.split(' ');
             let fstype = r.next().unwrap_or("");
@@ -95,7 +100,8 @@ impl Host {
                 "cgroup" => {
                     for opt in super_opts.split(',') {
                         if ["memory", "pids", "cpu", "freezer"].contains(&opt) {
-                            v1.entry(opt.to_string()).or_insert_with(|| PathBuf::from(mount_point));
+                            v1.entry(opt.to_string())
+                                .or_insert_with(|| PathBuf::from(mount_point));
                         }
                     }
                 }
@@ -127,7 +133,8 @@ impl Host {
         Host {
             cgroup,
             v1: (cgroup != CgroupKind::V2).then_some(v1_mounts),
-            unified: unified.or_else(|| (cgroup == CgroupKind::V2).then(|| PathBuf::from("/sys/fs/cgroup"))),
+            unified: unified
+                .or_else(|| (cgroup == CgroupKind::V2).then(|| PathBuf::from("/sys/fs/cgroup"))),
             cgroup_kill,
             uid: nix::unistd::getuid().as_raw(),
             // CAP_SYS_RESOURCE is capability 24.
@@ -135,8 +142,16 @@ impl Host {
             hard_limits: crate::limits::RLIMITS
                 .iter()
                 .map(|r| {
-                    let hard = nix::sys::resource::getrlimit(r.resource).map_or(u64::MAX, |(_, h)| h);
-                    (r.key.to_string(), if hard == libc::RLIM_INFINITY { u64::MAX } else { hard })
+                    let hard =
+                        nix::sys::resource::getrlimit(r.resource).map_or(u64::MAX, |(_, h)| h);
+                    (
+                        r.key.to_string(),
+                        if hard == libc::RLIM_INFINITY {
+                            u64::MAX
+                        } else {
+                            hard
+                        },
+                    )
                 })
                 .collect(),
         }
@@ -159,8 +174,12 @@ fn has_cgroup_kill(probe: Option<PathBuf>) -> bool {
             }
         }
     }
-    let release = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
-    let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse::<u32>().ok());
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     (major, minor) >= (5, 14)
 }

@@ -5,10 +5,10 @@
 //! [`host`] facts, and [`plan`] turns it into an ordered list of steps. The back half walks the
 //! same steps: the printer shows them, the executor performs them.
 
-pub mod config;
-pub mod diag;
 pub mod cgroups;
 pub mod cli;
+pub mod config;
+pub mod diag;
 pub mod exec;
 pub mod host;
 pub mod init;

@@ -38,10 +38,21 @@ pub fn clone_flags(spec: &Spec) -> CloneFlags {
 pub fn plan_spawn(b: &mut Builder, spec: &Spec, cg: &Cgroups) -> usize {
     b.phase("spawn", Side::Parent);
     b.step(Op::SocketPair, Origin::Default);
-    let clone = b.step(Op::Clone { flags: clone_flags(spec) }, Origin::Default);
+    let clone = b.step(
+        Op::Clone {
+            flags: clone_flags(spec),
+        },
+        Origin::Default,
+    );
     b.step(Op::Close { end: 1 }, Origin::Default);
     cgroups::plan_join(b, cg);
-    b.step(Op::SyncSend { end: 0, msg: GO.into() }, Origin::Default);
+    b.step(
+        Op::SyncSend {
+            end: 0,
+            msg: GO.into(),
+        },
+        Origin::Default,
+    );
     clone
 }
 
@@ -50,9 +61,20 @@ pub fn plan_child_start(b: &mut Builder, spec: &Spec) {
     b.phase("enter", Side::Child);
     b.step(Op::Close { end: 0 }, Origin::Default);
     b.step(Op::Pdeathsig, Origin::Default);
-    b.step(Op::SyncRecv { end: 1, msg: GO.into() }, Origin::Default);
+    b.step(
+        Op::SyncRecv {
+            end: 1,
+            msg: GO.into(),
+        },
+        Origin::Default,
+    );
     if spec.namespaces.cgroup {
-        b.step(Op::Unshare { flags: CloneFlags::CLONE_NEWCGROUP }, Origin::Default);
+        b.step(
+            Op::Unshare {
+                flags: CloneFlags::CLONE_NEWCGROUP,
+            },
+            Origin::Default,
+        );
     }
 }
 
@@ -75,7 +97,12 @@ use crate::exec::{Ctx, Failure, StepResult};
 use crate::plan::Step;
 
 pub fn socketpair(ctx: &mut Ctx) -> StepResult {
-    let (a, b) = nix::sys::socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+    let (a, b) = nix::sys::socket::socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?;
     ctx.sync = [Some(a), Some(b)];
     Ok(())
 }
@@ -109,7 +136,10 @@ pub fn send(end: u8, msg: &str, ctx: &mut Ctx) -> StepResult {
     let fd = ctx.sync[usize::from(end)].as_ref().ok_or(Errno::EBADF)?;
     match nix::unistd::write(fd, msg.as_bytes()) {
         Ok(_) => Ok(()),
-        Err(Errno::EPIPE) => Err(Failure::new(Errno::EPIPE, "the jail's first process is gone")),
+        Err(Errno::EPIPE) => Err(Failure::new(
+            Errno::EPIPE,
+            "the jail's first process is gone",
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -122,7 +152,13 @@ pub fn recv(end: u8, msg: &str, ctx: &mut Ctx) -> StepResult {
         return Err(Failure::new(Errno::EPIPE, "the supervisor is gone"));
     }
     if &buf[..n] != msg.as_bytes() {
-        return Err(Failure::new(Errno::EPROTO, format!("expected {msg:?}, got {:?}", String::from_utf8_lossy(&buf[..n]))));
+        return Err(Failure::new(
+            Errno::EPROTO,
+            format!(
+                "expected {msg:?}, got {:?}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+        ));
     }
     Ok(())
 }
@@ -159,5 +195,8 @@ pub fn parse_failure(msg: &[u8]) -> Option<(usize, Failure)> {
     let mut parts = text.splitn(3, ' ');
     let index = parts.next()?.parse().ok()?;
     let errno = Errno::from_raw(parts.next()?.parse().ok()?);
-    Some((index, Failure::new(errno, parts.next().unwrap_or("").to_string())))
+    Some((
+        index,
+        Failure::new(errno, parts.next().unwrap_or("").to_string()),
+    ))
 }

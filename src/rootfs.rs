@@ -11,24 +11,114 @@ pub const BUSYBOX: &str = "/bin/busybox";
 
 /// The applets linked into /bin: the ones a shell session and the experiments use.
 pub const APPLETS: &[&str] = &[
-    "[", "[[", "ash", "awk", "base64", "basename", "cat", "chmod", "chown", "chroot", "cmp", "cp",
-    "cut", "date", "dd", "df", "diff", "dirname", "dmesg", "du", "echo", "env", "expr", "false",
-    "fallocate", "find", "free", "grep", "head", "hexdump", "hostname", "id", "ip", "kill",
-    "killall", "less", "ln", "ls", "md5sum", "mkdir", "mkfifo", "mknod", "mktemp", "more", "mount",
-    "mv", "nc", "nproc", "nsenter", "od", "pidof", "printf", "ps", "pwd", "readlink", "realpath",
-    "rm", "rmdir", "sed", "seq", "setsid", "sh", "sha256sum", "sleep", "sort", "stat", "strings",
-    "sync", "tail", "tar", "tee", "test", "timeout", "top", "touch", "tr", "true", "truncate",
-    "tty", "umount", "uname", "uniq", "unshare", "uptime", "usleep", "vi", "watch", "wc", "which",
-    "whoami", "xargs", "yes",
+    "[",
+    "[[",
+    "ash",
+    "awk",
+    "base64",
+    "basename",
+    "cat",
+    "chmod",
+    "chown",
+    "chroot",
+    "cmp",
+    "cp",
+    "cut",
+    "date",
+    "dd",
+    "df",
+    "diff",
+    "dirname",
+    "dmesg",
+    "du",
+    "echo",
+    "env",
+    "expr",
+    "false",
+    "fallocate",
+    "find",
+    "free",
+    "grep",
+    "head",
+    "hexdump",
+    "hostname",
+    "id",
+    "ip",
+    "kill",
+    "killall",
+    "less",
+    "ln",
+    "ls",
+    "md5sum",
+    "mkdir",
+    "mkfifo",
+    "mknod",
+    "mktemp",
+    "more",
+    "mount",
+    "mv",
+    "nc",
+    "nproc",
+    "nsenter",
+    "od",
+    "pidof",
+    "printf",
+    "ps",
+    "pwd",
+    "readlink",
+    "realpath",
+    "rm",
+    "rmdir",
+    "sed",
+    "seq",
+    "setsid",
+    "sh",
+    "sha256sum",
+    "sleep",
+    "sort",
+    "stat",
+    "strings",
+    "sync",
+    "tail",
+    "tar",
+    "tee",
+    "test",
+    "timeout",
+    "top",
+    "touch",
+    "tr",
+    "true",
+    "truncate",
+    "tty",
+    "umount",
+    "uname",
+    "uniq",
+    "unshare",
+    "uptime",
+    "usleep",
+    "vi",
+    "watch",
+    "wc",
+    "which",
+    "whoami",
+    "xargs",
+    "yes",
 ];
 
 /// The folders of the rootfs, made before the binary is copied in.
-pub const DIRS: &[&str] = &["bin", "dev", "etc", "proc", "root", "sys", "tmp", "usr", "usr/bin", "var"];
+pub const DIRS: &[&str] = &[
+    "bin", "dev", "etc", "proc", "root", "sys", "tmp", "usr", "usr/bin", "var",
+];
 
 /// The folders above `root` that do not exist yet, outermost first (read from the host once,
 /// when the jail file is validated).
 pub fn missing_parents(root: &Path) -> Vec<std::path::PathBuf> {
-    let mut out: Vec<_> = root.ancestors().skip(1).take_while(|p| !p.as_os_str().is_empty() && !p.exists()).map(Path::to_path_buf).collect();
+    let mut out: Vec<_> = root
+        .ancestors()
+        .skip(1)
+        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+        .map(Path::to_path_buf)
+        .collect();
     out.reverse();
     out
 }
@@ -37,16 +127,51 @@ pub fn missing_parents(root: &Path) -> Vec<std::path::PathBuf> {
 pub fn plan(b: &mut Builder, root: &Path, parents: &[std::path::PathBuf], origin: &Origin) {
     b.phase("rootfs", Side::Parent);
     for p in parents {
-        b.step(Op::Mkdir { path: p.clone(), mode: 0o755, exist_ok: true }, origin.clone());
+        b.step(
+            Op::Mkdir {
+                path: p.clone(),
+                mode: 0o755,
+                exist_ok: true,
+            },
+            origin.clone(),
+        );
     }
-    b.step(Op::Mkdir { path: root.to_path_buf(), mode: 0o755, exist_ok: false }, origin.clone());
+    b.step(
+        Op::Mkdir {
+            path: root.to_path_buf(),
+            mode: 0o755,
+            exist_ok: false,
+        },
+        origin.clone(),
+    );
     for d in DIRS {
         let mode = if *d == "tmp" { 0o1777 } else { 0o755 };
-        b.step(Op::Mkdir { path: root.join(d), mode, exist_ok: false }, origin.clone());
+        b.step(
+            Op::Mkdir {
+                path: root.join(d),
+                mode,
+                exist_ok: false,
+            },
+            origin.clone(),
+        );
     }
-    b.step(Op::CopyFile { from: BUSYBOX.into(), to: root.join("bin/busybox"), mode: 0o755 }, origin.clone());
+    b.step(
+        Op::CopyFile {
+            from: BUSYBOX.into(),
+            to: root.join("bin/busybox"),
+            mode: 0o755,
+        },
+        origin.clone(),
+    );
     let names = APPLETS.iter().map(|s| s.to_string()).collect();
-    b.step(Op::Symlinks { target: "busybox".into(), dir: root.join("bin"), names }, origin.clone());
+    b.step(
+        Op::Symlinks {
+            target: "busybox".into(),
+            dir: root.join("bin"),
+            names,
+        },
+        origin.clone(),
+    );
 }
 
 // ---- performing the steps ----
@@ -71,7 +196,13 @@ pub fn mkdir(path: &Path, mode: u32, exist_ok: bool) -> StepResult {
 
 pub fn copy_file(from: &Path, to: &Path, mode: u32) -> StepResult {
     if !from.exists() {
-        return Err(Failure::new(Errno::ENOENT, format!("{} is missing: apt-get install busybox-static", from.display())));
+        return Err(Failure::new(
+            Errno::ENOENT,
+            format!(
+                "{} is missing: apt-get install busybox-static",
+                from.display()
+            ),
+        ));
     }
     std::fs::copy(from, to)?;
     std::fs::set_permissions(to, std::fs::Permissions::from_mode(mode))?;
@@ -80,7 +211,8 @@ pub fn copy_file(from: &Path, to: &Path, mode: u32) -> StepResult {
 
 pub fn symlinks(target: &str, dir: &Path, names: &[String]) -> StepResult {
     for name in names {
-        std::os::unix::fs::symlink(target, dir.join(name)).map_err(|e| Failure::from(e).with_detail(name))?;
+        std::os::unix::fs::symlink(target, dir.join(name))
+            .map_err(|e| Failure::from(e).with_detail(name))?;
     }
     Ok(())
 }

@@ -83,18 +83,36 @@ impl Duration {
 }
 
 /// Parses `<number><unit>` where the number is decimal digits with at most one `.`.
-fn parse_with_units(text: &str, units: &[(&str, u64)], what: &str, base: &str) -> Result<u64, UnitError> {
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+fn parse_with_units(
+    text: &str,
+    units: &[(&str, u64)],
+    what: &str,
+    base: &str,
+) -> Result<u64, UnitError> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let names: Vec<&str> = units.iter().map(|(n, _)| *n).filter(|n| !n.is_empty()).collect();
-    let example = if what == "size" { "\"64MiB\"" } else { "\"2s\"" };
+    let names: Vec<&str> = units
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !n.is_empty())
+        .collect();
+    let example = if what == "size" {
+        "\"64MiB\""
+    } else {
+        "\"2s\""
+    };
     if number.is_empty() {
         let message = if text.starts_with('-') {
             format!("a {what} cannot be negative: \"{text}\"")
         } else {
             format!("\"{text}\" is not a {what}: it must start with a number")
         };
-        return Err(UnitError { message, hint: format!("write a number then a unit, like {example}") });
+        return Err(UnitError {
+            message,
+            hint: format!("write a number then a unit, like {example}"),
+        });
     }
     let Some(&(_, factor)) = units.iter().find(|(n, _)| *n == unit) else {
         if unit.is_empty() {
@@ -106,13 +124,22 @@ fn parse_with_units(text: &str, units: &[(&str, u64)], what: &str, base: &str) -
         let trimmed = unit.trim();
         let known = units.iter().any(|(n, _)| *n == trimmed);
         let hint = match trimmed {
-            "MB" | "mb" | "Mb" => format!("procjail reads binary units: write \"{number}MiB\" or \"{number}M\""),
-            "GB" | "gb" | "Gb" => format!("procjail reads binary units: write \"{number}GiB\" or \"{number}G\""),
-            "KB" | "kb" | "Kb" | "k" => format!("procjail reads binary units: write \"{number}KiB\" or \"{number}K\""),
+            "MB" | "mb" | "Mb" => {
+                format!("procjail reads binary units: write \"{number}MiB\" or \"{number}M\"")
+            }
+            "GB" | "gb" | "Gb" => {
+                format!("procjail reads binary units: write \"{number}GiB\" or \"{number}G\"")
+            }
+            "KB" | "kb" | "Kb" | "k" => {
+                format!("procjail reads binary units: write \"{number}KiB\" or \"{number}K\"")
+            }
             u if known => format!("remove the space: \"{number}{u}\""),
             _ => format!("write a number then one of: {}", names.join(", ")),
         };
-        return Err(UnitError { message: format!("unknown unit \"{unit}\" in {what} \"{text}\""), hint });
+        return Err(UnitError {
+            message: format!("unknown unit \"{unit}\" in {what} \"{text}\""),
+            hint,
+        });
     };
     let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
     if frac.contains('.') || (whole.is_empty() && frac.is_empty()) {
@@ -125,7 +152,11 @@ fn parse_with_units(text: &str, units: &[(&str, u64)], what: &str, base: &str) -
         message: format!("{what} \"{text}\" is too large: it does not fit in 64 bits of {base}"),
         hint: format!("write a smaller {what}"),
     };
-    let whole_value: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| overflow())? };
+    let whole_value: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| overflow())?
+    };
     let mut value = whole_value.checked_mul(factor).ok_or_else(overflow)?;
     if !frac.is_empty() {
         // frac/10^len * factor must be a whole number of base units.
@@ -133,13 +164,15 @@ fn parse_with_units(text: &str, units: &[(&str, u64)], what: &str, base: &str) -
         let frac_value: u128 = frac[..digits as usize].parse().map_err(|_| overflow())?;
         let scaled = frac_value * u128::from(factor);
         let denom = 10u128.pow(digits);
-        if scaled % denom != 0 || frac.len() > 18 {
+        if !scaled.is_multiple_of(denom) || frac.len() > 18 {
             return Err(UnitError {
                 message: format!("{what} \"{text}\" is not a whole number of {base}"),
                 hint: format!("use a smaller unit, like {example}"),
             });
         }
-        value = value.checked_add((scaled / denom) as u64).ok_or_else(overflow)?;
+        value = value
+            .checked_add((scaled / denom) as u64)
+            .ok_or_else(overflow)?;
     }
     Ok(value)
 }
@@ -147,8 +180,13 @@ fn parse_with_units(text: &str, units: &[(&str, u64)], what: &str, base: &str) -
 impl fmt::Display for Size {
     /// The shortest exact form: "64MiB", "1536KiB", "100" (bytes).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (name, factor) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-            if self.0 >= factor && self.0 % factor == 0 {
+        for (name, factor) in [
+            ("TiB", 1u64 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ] {
+            if self.0 >= factor && self.0.is_multiple_of(factor) {
                 return write!(f, "{}{name}", self.0 / factor);
             }
         }
@@ -159,7 +197,7 @@ impl fmt::Display for Size {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (name, factor) in [("h", 3_600_000u64), ("m", 60_000), ("s", 1000)] {
-            if self.0 >= factor && self.0 % factor == 0 {
+            if self.0 >= factor && self.0.is_multiple_of(factor) {
                 return write!(f, "{}{name}", self.0 / factor);
             }
         }
@@ -209,15 +247,45 @@ mod tests {
         assert_eq!(Size::parse("1.5GiB"), Ok(Size(3 << 29)));
         assert_eq!(Size::parse("100"), Ok(Size(100)));
         assert_eq!(Size::parse("100B"), Ok(Size(100)));
-        assert!(Size::parse("64 MiB").unwrap_err().hint.contains("remove the space"));
+        assert!(
+            Size::parse("64 MiB")
+                .unwrap_err()
+                .hint
+                .contains("remove the space")
+        );
         assert!(Size::parse("64 MB").unwrap_err().hint.contains("\"64MiB\""));
         assert!(Size::parse("64MB").unwrap_err().hint.contains("64MiB"));
-        assert!(Size::parse("1e99").unwrap_err().message.contains("unknown unit \"e99\""));
-        assert!(Size::parse("64MiX").unwrap_err().message.contains("unknown unit"));
+        assert!(
+            Size::parse("1e99")
+                .unwrap_err()
+                .message
+                .contains("unknown unit \"e99\"")
+        );
+        assert!(
+            Size::parse("64MiX")
+                .unwrap_err()
+                .message
+                .contains("unknown unit")
+        );
         assert!(Size::parse("-1").unwrap_err().message.contains("negative"));
-        assert!(Size::parse("99999999999999999999").unwrap_err().message.contains("too large"));
-        assert!(Size::parse("17179869184GiB").unwrap_err().message.contains("too large"));
-        assert!(Size::parse("0.3B").unwrap_err().message.contains("whole number"));
+        assert!(
+            Size::parse("99999999999999999999")
+                .unwrap_err()
+                .message
+                .contains("too large")
+        );
+        assert!(
+            Size::parse("17179869184GiB")
+                .unwrap_err()
+                .message
+                .contains("too large")
+        );
+        assert!(
+            Size::parse("0.3B")
+                .unwrap_err()
+                .message
+                .contains("whole number")
+        );
         assert_eq!(Size(64 << 20).to_string(), "64MiB");
         assert_eq!(Size(1000).to_string(), "1000");
     }

@@ -15,16 +15,27 @@ use super::{Failure, StepResult};
 /// The path relative to the rootfs: "/dev/pts" → "dev/pts" ("." for "/").
 fn relative(path: &Path) -> &Path {
     let rel = path.strip_prefix("/").unwrap_or(path);
-    if rel.as_os_str().is_empty() { Path::new(".") } else { rel }
+    if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    }
 }
 
 /// Opens `path` inside the root. `no_symlinks`: refuse any symlink on the way.
-pub fn open(root: &impl AsFd, path: &Path, flags: OFlag, no_symlinks: bool) -> Result<OwnedFd, Errno> {
+pub fn open(
+    root: &impl AsFd,
+    path: &Path,
+    flags: OFlag,
+    no_symlinks: bool,
+) -> Result<OwnedFd, Errno> {
     let mut resolve = ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS;
     if no_symlinks {
         resolve |= ResolveFlag::RESOLVE_NO_SYMLINKS;
     }
-    let how = OpenHow::new().flags(flags | OFlag::O_CLOEXEC).resolve(resolve);
+    let how = OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC)
+        .resolve(resolve);
     openat2(root.as_fd(), relative(path), how)
 }
 
@@ -36,13 +47,19 @@ pub fn make(root: &impl AsFd, path: &Path, dir: bool, real_dir: bool) -> StepRes
             let st = fstat(&fd)?;
             let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
             if dir && !is_dir {
-                return Err(Failure::new(Errno::ENOTDIR, format!("{} in the rootfs is not a directory", path.display())));
+                return Err(Failure::new(
+                    Errno::ENOTDIR,
+                    format!("{} in the rootfs is not a directory", path.display()),
+                ));
             }
             Ok(())
         }
         Err(Errno::ELOOP) if real_dir => Err(Failure::new(
             Errno::ELOOP,
-            format!("{} in the rootfs is a symlink; it must be a real directory", path.display()),
+            format!(
+                "{} in the rootfs is a symlink; it must be a real directory",
+                path.display()
+            ),
         )),
         Err(Errno::ENOENT) => create(root, path, dir),
         Err(e) => Err(e.into()),
@@ -50,10 +67,13 @@ pub fn make(root: &impl AsFd, path: &Path, dir: bool, real_dir: bool) -> StepRes
 }
 
 fn create(root: &impl AsFd, path: &Path, dir: bool) -> StepResult {
-    let names: Vec<&OsStr> = path.components().filter_map(|c| match c {
-        Component::Normal(n) => Some(n),
-        _ => None,
-    }).collect();
+    let names: Vec<&OsStr> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect();
     let mut parent = std::path::PathBuf::from("/");
     for (i, name) in names.iter().enumerate() {
         let last = i + 1 == names.len();
@@ -74,4 +94,3 @@ fn create(root: &impl AsFd, path: &Path, dir: bool) -> StepResult {
     }
     Ok(())
 }
-

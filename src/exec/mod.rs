@@ -42,7 +42,10 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(errno: Errno, detail: impl Into<String>) -> Failure {
-        Failure { errno, detail: detail.into() }
+        Failure {
+            errno,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -55,13 +58,19 @@ impl Failure {
 
 impl From<Errno> for Failure {
     fn from(errno: Errno) -> Failure {
-        Failure { errno, detail: String::new() }
+        Failure {
+            errno,
+            detail: String::new(),
+        }
     }
 }
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
-        Failure { errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)), detail: String::new() }
+        Failure {
+            errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            detail: String::new(),
+        }
     }
 }
 
@@ -155,7 +164,11 @@ impl std::fmt::Display for RunError {
 /// Runs one step: the one dispatch from op to the subsystem that performs it.
 fn apply(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
     match &step.op {
-        Op::Mkdir { path, mode, exist_ok } => rootfs::mkdir(path, *mode, *exist_ok),
+        Op::Mkdir {
+            path,
+            mode,
+            exist_ok,
+        } => rootfs::mkdir(path, *mode, *exist_ok),
         Op::CopyFile { from, to, mode } => rootfs::copy_file(from, to, *mode),
         Op::Symlinks { target, dir, names } => rootfs::symlinks(target, dir, names),
         Op::Write { path, value } => cgroups::write(path, value, ctx),
@@ -167,9 +180,22 @@ fn apply(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
         Op::Pdeathsig => namespaces::pdeathsig(),
         Op::Unshare { flags } => namespaces::unshare(*flags),
         Op::Sethostname { name } => namespaces::sethostname(name),
-        Op::Mount { source, target, target_in_root, fstype, flags, data } => {
-            mounts::mount(source.as_deref(), target, target_in_root.as_ref(), fstype.as_deref(), *flags, data.as_deref(), ctx)
-        }
+        Op::Mount {
+            source,
+            target,
+            target_in_root,
+            fstype,
+            flags,
+            data,
+        } => mounts::mount(
+            source.as_deref(),
+            target,
+            target_in_root.as_ref(),
+            fstype.as_deref(),
+            *flags,
+            data.as_deref(),
+            ctx,
+        ),
         Op::OpenRoot { path } => mounts::open_root(path, ctx),
         Op::MountPoint { at, dir } => mounts::mount_point(at, *dir, ctx),
         Op::SymlinkIn { target, at } => mounts::symlink_in(target, at, ctx),
@@ -199,7 +225,12 @@ fn apply(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
 /// Runs a step with tracing; records it as done.
 fn run_step(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
     let start = Instant::now();
-    if ctx.trace && matches!(step.op, Op::Execve { .. } | Op::InitLoop { .. } | Op::Wait { .. }) {
+    if ctx.trace
+        && matches!(
+            step.op,
+            Op::Execve { .. } | Op::InitLoop { .. } | Op::Wait { .. }
+        )
+    {
         // These do not return (or not soon): say so before.
         eprintln!("{}", trace_line(plan, step, "…", None));
     }
@@ -209,7 +240,10 @@ fn run_step(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
             Ok(()) => "ok".to_string(),
             Err(f) => format!("{:?}", f.errno),
         };
-        eprintln!("{}", trace_line(plan, step, &outcome, Some(start.elapsed())));
+        eprintln!(
+            "{}",
+            trace_line(plan, step, &outcome, Some(start.elapsed()))
+        );
     }
     if result.is_ok() {
         ctx.done.insert(step.index);
@@ -217,8 +251,15 @@ fn run_step(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
     result
 }
 
-fn trace_line(plan: &Plan, step: &Step, outcome: &str, took: Option<std::time::Duration>) -> String {
-    let took = took.map_or(String::new(), |d| format!(" ({:.3} ms)", d.as_secs_f64() * 1000.0));
+fn trace_line(
+    plan: &Plan,
+    step: &Step,
+    outcome: &str,
+    took: Option<std::time::Duration>,
+) -> String {
+    let took = took.map_or(String::new(), |d| {
+        format!(" ({:.3} ms)", d.as_secs_f64() * 1000.0)
+    });
     format!("procjail: trace: {} = {outcome}{took}", plan.describe(step))
 }
 
@@ -250,7 +291,11 @@ pub fn up(plan: &Plan, opts: &Options) -> anyhow::Result<i32> {
     ctx.mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let _signals = supervise::SignalGuard::block()?;
     let mut error: Option<RunError> = None;
-    let teardown_at = plan.phases.iter().position(|p| p.name == "teardown").unwrap_or(plan.phases.len());
+    let teardown_at = plan
+        .phases
+        .iter()
+        .position(|p| p.name == "teardown")
+        .unwrap_or(plan.phases.len());
     'walk: for phase in &plan.phases[..teardown_at] {
         for step in &phase.steps {
             if step.side != ctx.side {
@@ -281,7 +326,9 @@ pub fn up(plan: &Plan, opts: &Options) -> anyhow::Result<i32> {
             }
         }
     }
-    let teardown_errors = teardown::run(plan, &plan.phases[teardown_at..], &mut ctx, |s, c| run_step(s, c, plan));
+    let teardown_errors = teardown::run(plan, &plan.phases[teardown_at..], &mut ctx, |s, c| {
+        run_step(s, c, plan)
+    });
     ctx.report.print(&plan.jail, error.is_none());
     if let Some(path) = &opts.json_report {
         ctx.report.write_json(path, &plan.jail)?;

@@ -36,7 +36,10 @@ impl Report {
             self.exit_code = Some(libc::WEXITSTATUS(status));
         } else if libc::WIFSIGNALED(status) {
             let sig = libc::WTERMSIG(status);
-            self.signal = Some(nix::sys::signal::Signal::try_from(sig).map_or(format!("signal {sig}"), |s| s.to_string()));
+            self.signal = Some(
+                nix::sys::signal::Signal::try_from(sig)
+                    .map_or(format!("signal {sig}"), |s| s.to_string()),
+            );
         }
     }
 
@@ -107,5 +110,9 @@ impl Report {
 
 fn human(bytes: u64) -> String {
     let s = Size(bytes);
-    if bytes >= 1 << 20 { format!("{:.1}MiB", bytes as f64 / (1 << 20) as f64) } else { s.to_string() }
+    if bytes >= 1 << 20 {
+        format!("{:.1}MiB", bytes as f64 / (1 << 20) as f64)
+    } else {
+        s.to_string()
+    }
 }

@@ -64,7 +64,8 @@ pub struct RootPath {
 impl RootPath {
     /// The host path a person reads: root + path.
     pub fn host(&self) -> PathBuf {
-        self.root.join(self.path.strip_prefix("/").unwrap_or(&self.path))
+        self.root
+            .join(self.path.strip_prefix("/").unwrap_or(&self.path))
     }
 }
 
@@ -85,13 +86,28 @@ pub enum Counter {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     /// mkdir(path, mode). `exist_ok`: EEXIST is fine (shared parents, mount points).
-    Mkdir { path: PathBuf, mode: u32, exist_ok: bool },
+    Mkdir {
+        path: PathBuf,
+        mode: u32,
+        exist_ok: bool,
+    },
     /// Copies a file (copy_file_range) and sets its mode.
-    CopyFile { from: PathBuf, to: PathBuf, mode: u32 },
+    CopyFile {
+        from: PathBuf,
+        to: PathBuf,
+        mode: u32,
+    },
     /// symlink(target, dir/name) for each name.
-    Symlinks { target: String, dir: PathBuf, names: Vec<String> },
+    Symlinks {
+        target: String,
+        dir: PathBuf,
+        names: Vec<String>,
+    },
     /// write(path, value) to a cgroupfs file.
-    Write { path: PathBuf, value: Value },
+    Write {
+        path: PathBuf,
+        value: Value,
+    },
     /// socketpair for the parent/child sync channel.
     SocketPair,
     /// clone() with namespace flags; the child continues with the child steps.
@@ -101,11 +117,19 @@ pub enum Op {
     },
     /// Closes one end of the sync channel: each side keeps only its own (0: the parent's,
     /// 1: the jail's), so that either sees EOF when the other is gone or has exec'd.
-    Close { end: u8 },
+    Close {
+        end: u8,
+    },
     /// A sync point: one side writes a message on its end.
-    SyncSend { end: u8, msg: String },
+    SyncSend {
+        end: u8,
+        msg: String,
+    },
     /// A sync point: one side waits for a message on its end.
-    SyncRecv { end: u8, msg: String },
+    SyncRecv {
+        end: u8,
+        msg: String,
+    },
     /// prctl(PR_SET_PDEATHSIG, SIGKILL), then the check that the parent is still there.
     Pdeathsig,
     /// unshare(flags) in the child (the cgroup namespace, after the move into the cgroup).
@@ -125,21 +149,35 @@ pub enum Op {
         data: Option<String>,
     },
     /// Opens the rootfs (O_PATH) that in-root paths are resolved against.
-    OpenRoot { path: PathBuf },
+    OpenRoot {
+        path: PathBuf,
+    },
     /// Makes a mount point inside the rootfs, if it is missing: a directory, or an empty file
     /// for a file bind. /proc and /dev must be real directories.
-    MountPoint { at: RootPath, dir: bool },
+    MountPoint {
+        at: RootPath,
+        dir: bool,
+    },
     /// symlink(target, linkpath) inside the rootfs.
-    SymlinkIn { target: String, at: RootPath },
-    Chdir { path: PathBuf },
+    SymlinkIn {
+        target: String,
+        at: RootPath,
+    },
+    Chdir {
+        path: PathBuf,
+    },
     /// pivot_root(".", "."): the old root is stacked under the new one, then detached.
-    PivotRoot { new_root: PathBuf },
+    PivotRoot {
+        new_root: PathBuf,
+    },
     Umount2 {
         target: PathBuf,
         #[serde(serialize_with = "render::ser_mnt_flags")]
         flags: MntFlags,
     },
-    Sethostname { name: String },
+    Sethostname {
+        name: String,
+    },
     /// prctl(PR_SET_DUMPABLE, 0): no ptrace, no /proc/PID/exe or mem from others in the jail.
     NotDumpable,
     /// Blocks every signal, so the init can wait for them.
@@ -151,29 +189,51 @@ pub enum Op {
     /// Restores the signal mask and SIGPIPE etc. to defaults (Rust ignores SIGPIPE at start).
     ResetSignals,
     /// setrlimit(resource, {value, value}).
-    Setrlimit { key: String, resource: String, value: u64 },
+    Setrlimit {
+        key: String,
+        resource: String,
+        value: u64,
+    },
     /// close_range(3, ~0U, CLOSE_RANGE_CLOEXEC): nothing but 0, 1, 2 survives the exec.
     CloseFds,
     /// execve (or a PATH lookup, when argv[0] has no '/').
-    Execve { argv: Vec<String>, env: Vec<(String, String)> },
+    Execve {
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+    },
     /// The built-in init's loop: forward signals, reap, end the rest after the command exits.
-    InitLoop { grace_ms: u64 },
+    InitLoop {
+        grace_ms: u64,
+    },
     /// The parent waits for the command's exec: EOF on the sync channel, or an error report.
     AwaitExec,
     /// wait4 for the jail's first process, forwarding signals to it.
-    Wait { grace_ms: u64 },
+    Wait {
+        grace_ms: u64,
+    },
     /// Reads a counter for the report.
-    ReadCounter { path: PathBuf, counter: Counter },
+    ReadCounter {
+        path: PathBuf,
+        counter: Counter,
+    },
     /// kill(pid, SIGKILL) for the jail's first process if it is still there (setup failed).
     KillChild,
     /// Kills every process in a cgroup: cgroup.kill (v2, hybrid) or each pid in cgroup.procs
     /// (v1, while frozen).
-    KillCgroup { path: PathBuf, kill_file: bool },
+    KillCgroup {
+        path: PathBuf,
+        kill_file: bool,
+    },
     /// Waits until a cgroup has no process left.
-    WaitEmpty { path: PathBuf },
+    WaitEmpty {
+        path: PathBuf,
+    },
     /// rmdir(path), retried while the kernel still says EBUSY. `shared`: a parent that other
     /// jails may use, removed only when it is empty.
-    Rmdir { path: PathBuf, shared: bool },
+    Rmdir {
+        path: PathBuf,
+        shared: bool,
+    },
     /// Checks the host's mount table is as it was before the run.
     CheckMounts,
 }
@@ -222,6 +282,12 @@ impl Plan {
 
     /// `step 7/23 [child] mount(...)`, as errors and traces name a step.
     pub fn describe(&self, step: &Step) -> String {
-        format!("step {}/{} [{}] {}", step.index, self.len(), step.side.as_str(), step.op)
+        format!(
+            "step {}/{} [{}] {}",
+            step.index,
+            self.len(),
+            step.side.as_str(),
+            step.op
+        )
     }
 }

@@ -31,8 +31,16 @@ pub fn rootfs() -> &'static Path {
         let dir = repo().join("target/test-rootfs/busybox");
         if !dir.join("bin/busybox").exists() {
             let _ = std::fs::remove_dir_all(&dir);
-            let out = Command::new(bin()).args(["rootfs", "busybox"]).arg(&dir).output().expect("run procjail rootfs");
-            assert!(out.status.success(), "procjail rootfs failed: {}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new(bin())
+                .args(["rootfs", "busybox"])
+                .arg(&dir)
+                .output()
+                .expect("run procjail rootfs");
+            assert!(
+                out.status.success(),
+                "procjail rootfs failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         dir
     })
@@ -45,7 +53,10 @@ pub struct Jail {
 }
 
 pub fn jail(name: &str, toml: &str) -> Jail {
-    let dir = tempfile::Builder::new().prefix("procjail-test-").tempdir().expect("temp dir");
+    let dir = tempfile::Builder::new()
+        .prefix("procjail-test-")
+        .tempdir()
+        .expect("temp dir");
     let text = toml.replace("{rootfs}", &rootfs().display().to_string());
     let file = dir.path().join(format!("{name}.toml"));
     std::fs::write(&file, text).expect("write jail file");
@@ -75,13 +86,21 @@ impl Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
 /// Runs procjail with these arguments, stdin closed.
 pub fn procjail(args: &[&str]) -> Run {
-    let out = Command::new(bin()).args(args).stdin(Stdio::null()).output().expect("run procjail");
+    let out = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run procjail");
     Run::from(out)
 }
 
@@ -116,7 +135,10 @@ impl Snapshot {
     pub fn take(file: &Path) -> Snapshot {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let mounts = mountinfo.lines().map(|l| l.split(' ').nth(4).unwrap_or("").to_string()).collect();
+        let mounts = mountinfo
+            .lines()
+            .map(|l| l.split(' ').nth(4).unwrap_or("").to_string())
+            .collect();
         let mut cgroups = BTreeSet::new();
         for hierarchy in cgroup_hierarchies() {
             let dir = hierarchy.join("procjail").join(&name);
@@ -124,16 +146,40 @@ impl Snapshot {
                 cgroups.insert(dir);
             }
         }
-        let state = ["/run/procjail"].iter().map(|d| Path::new(d).join(&name)).filter(|p| p.exists()).collect();
-        Snapshot { mounts, cgroups, state, processes: jail_processes(&name) }
+        let state = ["/run/procjail"]
+            .iter()
+            .map(|d| Path::new(d).join(&name))
+            .filter(|p| p.exists())
+            .collect();
+        Snapshot {
+            mounts,
+            cgroups,
+            state,
+            processes: jail_processes(&name),
+        }
     }
 
     pub fn assert_same(&self, before: &Snapshot, run: &Run) {
         let leaked: Vec<&String> = self.mounts.difference(&before.mounts).collect();
-        assert!(leaked.is_empty(), "mounts leaked onto the host: {leaked:?}\n{run:?}");
-        assert!(self.cgroups.is_empty(), "cgroups left: {:?}\n{run:?}", self.cgroups);
-        assert!(self.state.is_empty(), "state left: {:?}\n{run:?}", self.state);
-        assert!(self.processes.is_empty(), "processes of the jail left: {:?}\n{run:?}", self.processes);
+        assert!(
+            leaked.is_empty(),
+            "mounts leaked onto the host: {leaked:?}\n{run:?}"
+        );
+        assert!(
+            self.cgroups.is_empty(),
+            "cgroups left: {:?}\n{run:?}",
+            self.cgroups
+        );
+        assert!(
+            self.state.is_empty(),
+            "state left: {:?}\n{run:?}",
+            self.state
+        );
+        assert!(
+            self.processes.is_empty(),
+            "processes of the jail left: {:?}\n{run:?}",
+            self.processes
+        );
     }
 }
 
@@ -156,9 +202,13 @@ pub fn jail_processes(name: &str) -> BTreeSet<i32> {
     let needle = format!("/procjail/{name}");
     let mut out = BTreeSet::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         if let Ok(cg) = std::fs::read_to_string(entry.path().join("cgroup"))
-            && cg.lines().any(|l| l.ends_with(&needle) || l.contains(&format!("{needle}/")))
+            && cg
+                .lines()
+                .any(|l| l.ends_with(&needle) || l.contains(&format!("{needle}/")))
         {
             out.insert(pid);
         }

@@ -2,6 +2,7 @@
 //! `procjail` binary against the real kernel, busybox and cgroupfs, as root, and checks that
 //! the host is as it was afterwards.
 
-mod common;
 mod check;
+mod common;
+mod plans;
 mod up;

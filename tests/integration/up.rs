@@ -4,7 +4,10 @@ use crate::common::*;
 
 #[test]
 fn hello_from_the_jail_hostname() {
-    let j = jail("hello", "hostname = \"jailhost\"\n[rootfs]\npath = \"{rootfs}\"\n[command]\nargv = [\"/bin/sh\", \"-c\", \"echo hello from $(hostname)\"]\n");
+    let j = jail(
+        "hello",
+        "hostname = \"jailhost\"\n[rootfs]\npath = \"{rootfs}\"\n[command]\nargv = [\"/bin/sh\", \"-c\", \"echo hello from $(hostname)\"]\n",
+    );
     let host_before = nix::unistd::gethostname().unwrap();
     let run = up(&j);
     assert_eq!(run.code, 0, "{run:?}");
