@@ -139,10 +139,13 @@ path = "rootfs"
 argv = ["/bin/true"]
 EOF
 
-SPEC_CMD=$(have runc && echo runc || { have crun && echo crun; } || true)
+# The OCI bundle: the default spec of runc (or crun), edited.
+SPEC_CMD=
+mkdir -p "$BUNDLE"
+for c in runc crun; do
+    if have "$c" && (cd "$BUNDLE" && rm -f config.json && "$c" spec) >/dev/null 2>&1; then SPEC_CMD=$c; break; fi
+done
 if [[ -n $SPEC_CMD ]]; then
-    mkdir -p "$BUNDLE"
-    (cd "$BUNDLE" && "$SPEC_CMD" spec)
     # The default spec, with: our rootfs, writable like the others', /bin/true, no terminal,
     # and the namespaces pid, mount, uts, ipc, network (no user namespace). Default mounts kept.
     if have jq; then
@@ -201,6 +204,7 @@ for n in "${NAMES[@]}"; do
         runc) have runc || WHY[$n]="runc is not installed" ;;
     esac
     if [[ $n == crun* || $n == runc ]] && [[ -z $SPEC_CMD ]]; then WHY[$n]="no OCI bundle (neither runc nor crun to write a spec)"; fi
+    if [[ $n == crun-wrapper && -n ${WHY[crun]:-} ]]; then WHY[$n]="crun did not run"; fi
     if [[ -n ${WHY[$n]:-} ]]; then continue; fi
     # One run with its output kept: if it fails, say why and leave the runtime out.
     A=(); argv_for "$n" probe
@@ -209,7 +213,7 @@ for n in "${NAMES[@]}"; do
     fi
 done
 
-declare -A MED RSS SYS
+declare -A MED MIN RSS SYS
 ACTIVE=()
 for n in "${NAMES[@]}"; do
     if [[ -n ${WHY[$n]:-} ]]; then say "$n: not run: ${WHY[$n]}"; else ACTIVE+=("$n"); fi
@@ -238,7 +242,10 @@ if [[ $TIMER == loop ]]; then
         done
     done
     for n in "${ACTIVE[@]}"; do
-        if [[ -z ${WHY[$n]:-} ]]; then MED[$n]=$(median <"$RES/$n.times" | awk '{printf "%.2f", $1 / 1000}'); fi
+        if [[ -z ${WHY[$n]:-} ]]; then
+            MED[$n]=$(median <"$RES/$n.times" | awk '{printf "%.2f", $1 / 1000}')
+            MIN[$n]=$(sort -n "$RES/$n.times" | awk 'NR == 1 {printf "%.2f", $1 / 1000}')
+        fi
     done
 fi
 
@@ -247,9 +254,10 @@ for n in "${ACTIVE[@]}"; do
         say "$n: $RUNS runs (hyperfine)..."
         if hyperfine --style none --shell sh --warmup "$WARMUP" --runs "$RUNS" \
                --export-json "$RES/$n.hyperfine.json" "$(sh_for "$n")" >/dev/null 2>"$RES/$n.hyperfine.err"; then
-            if have jq; then s=$(jq '.results[0].median' "$RES/$n.hyperfine.json")
-            else s=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["median"])' "$RES/$n.hyperfine.json"); fi
-            MED[$n]=$(awk -v s="$s" 'BEGIN {printf "%.2f", s * 1000}')
+            if have jq; then s=$(jq -r '.results[0] | "\(.median) \(.min)"' "$RES/$n.hyperfine.json")
+            else s=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(r["median"], r["min"])' "$RES/$n.hyperfine.json"); fi
+            MED[$n]=$(awk -v s="${s% *}" 'BEGIN {printf "%.2f", s * 1000}')
+            MIN[$n]=$(awk -v s="${s#* }" 'BEGIN {printf "%.2f", s * 1000}')
         else
             WHY[$n]="hyperfine failed: $(tail -n 2 "$RES/$n.hyperfine.err" | tr '\n' ' ')"
         fi
@@ -287,8 +295,8 @@ if awk -v l="${LOAD_BEFORE%% *}" -v c="$(nproc)" 'BEGIN {exit !(l > c / 4)}'; th
 fi
 echo "runtimes: $(bwrap --version 2>/dev/null || true), $(crun --version 2>/dev/null | head -n 1 || true), runc $(runc --version 2>/dev/null | awk 'NR == 1 {print $3}' || true)"
 echo
-printf '%-22s %10s %9s %12s %9s\n' runtime "median ms" "vs bwrap" "peak RSS" syscalls
-printf '%-22s %10s %9s %12s %9s\n' ---------------------- ---------- --------- ------------ ---------
+printf '%-22s %10s %9s %8s %12s %9s\n' runtime "median ms" "vs bwrap" "min ms" "peak RSS" syscalls
+printf '%-22s %10s %9s %8s %12s %9s\n' ---------------------- ---------- --------- -------- ------------ ---------
 for n in "${NAMES[@]}"; do
     m=${MED[$n]:-}; r=${RSS[$n]:-}; s=${SYS[$n]:-}
     ratio=-; [[ -n $m && -n $B ]] && ratio=$(awk -v a="$m" -v b="$B" 'BEGIN {printf "%.2fx", a / b}')
@@ -296,7 +304,7 @@ for n in "${NAMES[@]}"; do
     if [[ -n ${WHY[$n]:-} && -z $m ]]; then
         printf '%-22s %s\n' "${LABEL[$n]}" "not run: ${WHY[$n]}"
     else
-        printf '%-22s %10s %9s %12s %9s\n' "${LABEL[$n]}" "${m:--}" "$ratio" "$rss" "${s:--}"
+        printf '%-22s %10s %9s %8s %12s %9s\n' "${LABEL[$n]}" "${m:--}" "$ratio" "${MIN[$n]:--}" "$rss" "${s:--}"
     fi
 done
 echo

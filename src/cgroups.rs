@@ -71,50 +71,20 @@ fn hierarchies(spec: &Spec, host: &Host) -> Vec<(PathBuf, Vec<&'static str>)> {
 /// Makes the folders and writes the limits (phase "cgroups").
 pub fn plan_setup(b: &mut Builder, spec: &Spec, host: &Host) -> Cgroups {
     b.phase("cgroups", Side::Parent);
-    let mut cg = Cgroups {
-        kind: Some(host.cgroup),
-        ..Cgroups::default()
-    };
+    let mut cg = Cgroups { kind: Some(host.cgroup), ..Cgroups::default() };
     for (root, controllers) in hierarchies(spec, host) {
         let parent = root.join(PARENT);
-        let step = b.step(
-            Op::Mkdir {
-                path: parent.clone(),
-                mode: 0o755,
-                exist_ok: true,
-            },
-            Origin::Default,
-        );
-        cg.dirs.push(Dir {
-            path: parent.clone(),
-            mkdir_step: step,
-            shared: true,
-        });
+        let step = b.step(Op::Mkdir { path: parent.clone(), mode: 0o755, exist_ok: true }, Origin::Default);
+        cg.dirs.push(Dir { path: parent.clone(), mkdir_step: step, shared: true });
         if !controllers.is_empty() {
             let enable: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
             let value = Value::Text(enable.join(" "));
-            b.step(
-                Op::Write {
-                    path: parent.join("cgroup.subtree_control"),
-                    value,
-                },
-                Origin::Default,
-            );
+            b.step(Op::Write { path: parent.join("cgroup.subtree_control"), value }, Origin::Default);
         }
         let leaf = parent.join(&spec.name);
-        let step = b.step(
-            Op::Mkdir {
-                path: leaf.clone(),
-                mode: 0o755,
-                exist_ok: false,
-            },
-            Origin::Default,
-        );
-        let dir = Dir {
-            path: leaf.clone(),
-            mkdir_step: step,
-            shared: false,
-        };
+        b.step(Op::Reclaim { path: leaf.clone() }, Origin::Default);
+        let step = b.step(Op::Mkdir { path: leaf.clone(), mode: 0o755, exist_ok: false }, Origin::Default);
+        let dir = Dir { path: leaf.clone(), mkdir_step: step, shared: false };
         cg.dirs.push(dir.clone());
         cg.leaves.push(dir);
         limit_writes(b, spec, host, &root, &leaf, &mut cg);
@@ -123,23 +93,10 @@ pub fn plan_setup(b: &mut Builder, spec: &Spec, host: &Host) -> Cgroups {
 }
 
 /// The limit files of one hierarchy, as (file, value, origin).
-fn limit_writes(
-    b: &mut Builder,
-    spec: &Spec,
-    host: &Host,
-    root: &Path,
-    leaf: &Path,
-    cg: &mut Cgroups,
-) {
+fn limit_writes(b: &mut Builder, spec: &Spec, host: &Host, root: &Path, leaf: &Path, cg: &mut Cgroups) {
     let l = &spec.limits;
     let mut w = |file: &str, value: String, origin: &Origin| {
-        b.step(
-            Op::Write {
-                path: leaf.join(file),
-                value: Value::Text(value),
-            },
-            origin.clone(),
-        );
+        b.step(Op::Write { path: leaf.join(file), value: Value::Text(value) }, origin.clone());
     };
     let v1 = host.v1.as_ref();
     let v2 = host.cgroup == CgroupKind::V2;
@@ -147,28 +104,12 @@ fn limit_writes(
         cg.memory = Some(leaf.to_path_buf());
         cg.pids = cg.pids.clone().or_else(|| v2.then(|| leaf.to_path_buf()));
         if let Some(m) = &l.memory {
-            w(
-                if v2 {
-                    "memory.max"
-                } else {
-                    "memory.limit_in_bytes"
-                },
-                m.value.to_string(),
-                &m.origin,
-            );
+            w(if v2 { "memory.max" } else { "memory.limit_in_bytes" }, m.value.to_string(), &m.origin);
             if let Some(s) = &l.memory_swap {
                 if v2 {
-                    w(
-                        "memory.swap.max",
-                        (s.value - m.value).to_string(),
-                        &s.origin,
-                    );
+                    w("memory.swap.max", (s.value - m.value).to_string(), &s.origin);
                 } else {
-                    w(
-                        "memory.memsw.limit_in_bytes",
-                        s.value.to_string(),
-                        &s.origin,
-                    );
+                    w("memory.memsw.limit_in_bytes", s.value.to_string(), &s.origin);
                 }
             }
         }
@@ -193,11 +134,7 @@ fn limit_writes(
             if v2 {
                 w("cpu.weight", wt.value.to_string(), &wt.origin);
             } else {
-                w(
-                    "cpu.shares",
-                    weight_to_shares(wt.value).to_string(),
-                    &wt.origin,
-                );
+                w("cpu.shares", weight_to_shares(wt.value).to_string(), &wt.origin);
             }
         }
     }
@@ -207,10 +144,7 @@ fn limit_writes(
 pub fn plan_join(b: &mut Builder, cg: &Cgroups) {
     for leaf in &cg.leaves {
         b.step_needing(
-            Op::Write {
-                path: leaf.path.join("cgroup.procs"),
-                value: Value::ChildPid,
-            },
+            Op::Write { path: leaf.path.join("cgroup.procs"), value: Value::ChildPid },
             Origin::Default,
             leaf.mkdir_step,
         );
@@ -220,46 +154,24 @@ pub fn plan_join(b: &mut Builder, cg: &Cgroups) {
 /// Reads the counters of the report (phase "report").
 pub fn plan_report(b: &mut Builder, cg: &Cgroups) {
     let v2 = cg.kind == Some(CgroupKind::V2);
-    let needs = |p: &Path| {
-        cg.leaves
-            .iter()
-            .find(|l| l.path == p)
-            .map_or(0, |l| l.mkdir_step)
-    };
+    let needs = |p: &Path| cg.leaves.iter().find(|l| l.path == p).map_or(0, |l| l.mkdir_step);
     if let Some(m) = &cg.memory {
-        let events = if v2 {
-            "memory.events"
-        } else {
-            "memory.oom_control"
-        };
-        let peak = if v2 {
-            "memory.peak"
-        } else {
-            "memory.max_usage_in_bytes"
-        };
+        let events = if v2 { "memory.events" } else { "memory.oom_control" };
+        let peak = if v2 { "memory.peak" } else { "memory.max_usage_in_bytes" };
         b.step_needing(
-            Op::ReadCounter {
-                path: m.join(events),
-                counter: Counter::OomKills,
-            },
+            Op::ReadCounter { path: m.join(events), counter: Counter::OomKills },
             Origin::Default,
             needs(m),
         );
         b.step_needing(
-            Op::ReadCounter {
-                path: m.join(peak),
-                counter: Counter::MemoryPeak,
-            },
+            Op::ReadCounter { path: m.join(peak), counter: Counter::MemoryPeak },
             Origin::Default,
             needs(m),
         );
     }
     if let Some(p) = &cg.pids {
         b.step_needing(
-            Op::ReadCounter {
-                path: p.join("pids.events"),
-                counter: Counter::PidsMaxHit,
-            },
+            Op::ReadCounter { path: p.join("pids.events"), counter: Counter::PidsMaxHit },
             Origin::Default,
             needs(p),
         );
@@ -268,31 +180,17 @@ pub fn plan_report(b: &mut Builder, cg: &Cgroups) {
 
 /// Kills what is left, waits for the cgroups to empty and removes them (phase "teardown").
 pub fn plan_teardown(b: &mut Builder, host: &Host, cg: &Cgroups) {
-    let unified_leaf = host
-        .unified
-        .as_ref()
-        .and_then(|u| cg.leaves.iter().find(|l| l.path.starts_with(u)));
-    let freezer_leaf = host
-        .v1
-        .as_ref()
-        .and_then(|v| cg.leaves.iter().find(|l| l.path.starts_with(&v.freezer)));
+    let unified_leaf = host.unified.as_ref().and_then(|u| cg.leaves.iter().find(|l| l.path.starts_with(u)));
+    let freezer_leaf =
+        host.v1.as_ref().and_then(|v| cg.leaves.iter().find(|l| l.path.starts_with(&v.freezer)));
     match (unified_leaf, freezer_leaf) {
         (Some(leaf), _) if host.cgroup_kill => {
             b.step_needing(
-                Op::KillCgroup {
-                    path: leaf.path.clone(),
-                    kill_file: true,
-                },
+                Op::KillCgroup { path: leaf.path.clone(), kill_file: true },
                 Origin::Default,
                 leaf.mkdir_step,
             );
-            b.step_needing(
-                Op::WaitEmpty {
-                    path: leaf.path.clone(),
-                },
-                Origin::Default,
-                leaf.mkdir_step,
-            );
+            b.step_needing(Op::WaitEmpty { path: leaf.path.clone() }, Origin::Default, leaf.mkdir_step);
         }
         (unified, freezer) => {
             // No cgroup.kill: freeze so nothing forks while we kill, kill each pid, thaw.
@@ -304,47 +202,25 @@ pub fn plan_teardown(b: &mut Builder, host: &Host, cg: &Cgroups) {
             let file = leaf.path.join(state);
             let step = leaf.mkdir_step;
             b.step_needing(
-                Op::Write {
-                    path: file.clone(),
-                    value: Value::Text(frozen.into()),
-                },
+                Op::Write { path: file.clone(), value: Value::Text(frozen.into()) },
                 Origin::Default,
                 step,
             );
             b.step_needing(
-                Op::KillCgroup {
-                    path: leaf.path.clone(),
-                    kill_file: false,
-                },
+                Op::KillCgroup { path: leaf.path.clone(), kill_file: false },
                 Origin::Default,
                 step,
             );
             b.step_needing(
-                Op::Write {
-                    path: file,
-                    value: Value::Text(thawed.into()),
-                },
+                Op::Write { path: file, value: Value::Text(thawed.into()) },
                 Origin::Default,
                 step,
             );
-            b.step_needing(
-                Op::WaitEmpty {
-                    path: leaf.path.clone(),
-                },
-                Origin::Default,
-                step,
-            );
+            b.step_needing(Op::WaitEmpty { path: leaf.path.clone() }, Origin::Default, step);
         }
     }
     for dir in cg.dirs.iter().filter(|d| !d.shared) {
-        b.step_needing(
-            Op::Rmdir {
-                path: dir.path.clone(),
-                shared: false,
-            },
-            Origin::Default,
-            dir.mkdir_step,
-        );
+        b.step_needing(Op::Rmdir { path: dir.path.clone(), shared: false }, Origin::Default, dir.mkdir_step);
     }
 }
 
@@ -363,10 +239,7 @@ use crate::exec::{Ctx, Failure, Report, StepResult};
 pub fn write(path: &Path, value: &Value, ctx: &Ctx) -> StepResult {
     let text = match value {
         Value::Text(t) => t.clone(),
-        Value::ChildPid => ctx
-            .child
-            .ok_or_else(|| Failure::new(Errno::ESRCH, "no child yet"))?
-            .to_string(),
+        Value::ChildPid => ctx.child.ok_or_else(|| Failure::new(Errno::ESRCH, "no child yet"))?.to_string(),
     };
     let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
     f.write_all(text.as_bytes())?;
@@ -381,9 +254,7 @@ pub fn procs(dir: &Path) -> std::io::Result<Vec<i32>> {
 
 pub fn kill(dir: &Path, kill_file: bool) -> StepResult {
     if kill_file {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(dir.join("cgroup.kill"))?;
+        let mut f = std::fs::OpenOptions::new().write(true).open(dir.join("cgroup.kill"))?;
         f.write_all(b"1")?;
         return Ok(());
     }
@@ -410,11 +281,7 @@ pub fn wait_empty(dir: &Path) -> StepResult {
         if start.elapsed() > EMPTY_TIMEOUT {
             return Err(Failure::new(
                 Errno::EBUSY,
-                format!(
-                    "{} process(es) still in {}: {left:?}",
-                    left.len(),
-                    dir.display()
-                ),
+                format!("{} process(es) still in {}: {left:?}", left.len(), dir.display()),
             ));
         }
         std::thread::sleep(pause);
@@ -440,6 +307,23 @@ pub fn rmdir(dir: &Path, shared: bool) -> StepResult {
     }
 }
 
+/// A leftover of a killed supervisor is empty (its jail died with it): remove it. One with
+/// processes belongs to a jail of the same name that is running.
+pub fn reclaim(dir: &Path) -> StepResult {
+    let left = match procs(dir) {
+        Ok(left) => left,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if !left.is_empty() {
+        return Err(Failure::new(
+            Errno::EBUSY,
+            format!("a jail of this name is running: {} has processes {left:?}", dir.display()),
+        ));
+    }
+    rmdir(dir, false)
+}
+
 /// Reads a counter of the report. A file this kernel does not have leaves it unknown.
 pub fn read_counter(path: &Path, counter: Counter, report: &mut Report) -> StepResult {
     let text = match std::fs::read_to_string(path) {
@@ -448,10 +332,7 @@ pub fn read_counter(path: &Path, counter: Counter, report: &mut Report) -> StepR
         Err(e) => return Err(e.into()),
     };
     let field = |name: &str| {
-        text.lines().find_map(|l| {
-            l.strip_prefix(name)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        })
+        text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<u64>().ok()))
     };
     match counter {
         Counter::OomKills => report.oom_kills = field("oom_kill "),

@@ -89,8 +89,7 @@ pub fn main() -> i32 {
 
 /// The exit code for an error: a step error knows its own (126, 127), everything else is 125.
 pub fn exit_code_of(e: &anyhow::Error) -> i32 {
-    e.downcast_ref::<crate::exec::RunError>()
-        .map_or(EXIT_FAILED, |r| r.exit_code())
+    e.downcast_ref::<crate::exec::RunError>().map_or(EXIT_FAILED, |r| r.exit_code())
 }
 
 fn report_error(e: &anyhow::Error) {
@@ -98,11 +97,7 @@ fn report_error(e: &anyhow::Error) {
     if let Some(fe) = e.downcast_ref::<FileErrors>() {
         eprintln!("{}", fe.render(color));
     } else {
-        let head = if color {
-            "\x1b[1;31mprocjail\x1b[0m"
-        } else {
-            "procjail"
-        };
+        let head = if color { "\x1b[1;31mprocjail\x1b[0m" } else { "procjail" };
         eprintln!("{head}: {e:#}");
     }
 }
@@ -117,38 +112,22 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             if json {
                 println!("{}", plan::print::json(&plan));
             } else {
-                print!(
-                    "{}",
-                    plan::print::text(&plan, Style::for_stream(std::io::stdout().is_terminal()))
-                );
+                print!("{}", plan::print::text(&plan, Style::for_stream(std::io::stdout().is_terminal())));
             }
             Ok(0)
         }
-        Command::Up {
-            file,
-            trace,
-            timeout,
-            json_report,
-        } => {
+        Command::Up { file, trace, timeout, json_report } => {
             let host = Host::detect();
             let spec = spec::load(&file, &host)?;
             let plan = plan::build(&spec, &host);
-            let opts = crate::exec::Options {
-                trace,
-                timeout,
-                json_report,
-            };
+            let opts = crate::exec::Options { trace, timeout, json_report };
             crate::exec::up(&plan, &opts)
         }
         Command::Schema => {
             print!("{}", schema_json());
             Ok(0)
         }
-        Command::Rootfs {
-            from: _,
-            dir,
-            trace,
-        } => {
+        Command::Rootfs { from: _, dir, trace } => {
             let host = Host::detect();
             let dir = std::path::absolute(&dir)?;
             let plan = plan::build_rootfs(&dir, &crate::rootfs::missing_parents(&dir), &host);
@@ -163,13 +142,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
 pub fn schema_json() -> String {
     use schemars::generate::SchemaSettings;
     use schemars::transform::RecursiveTransform;
-    let settings = SchemaSettings::draft2020_12().with(|s| {
-        s.transforms
-            .push(Box::new(RecursiveTransform(toml_has_no_null)))
-    });
-    let schema = settings
-        .into_generator()
-        .into_root_schema_for::<crate::config::JailFile>();
+    let settings = SchemaSettings::draft2020_12()
+        .with(|s| s.transforms.push(Box::new(RecursiveTransform(toml_has_no_null))));
+    let schema = settings.into_generator().into_root_schema_for::<crate::config::JailFile>();
     serde_json::to_string_pretty(&schema).expect("the schema serializes") + "\n"
 }
 
@@ -186,10 +161,8 @@ fn toml_has_no_null(schema: &mut schemars::Schema) {
         }
     }
     if let Some(serde_json::Value::Array(any)) = obj.get("anyOf").cloned() {
-        let rest: Vec<_> = any
-            .into_iter()
-            .filter(|v| v.get("type").and_then(|t| t.as_str()) != Some("null"))
-            .collect();
+        let rest: Vec<_> =
+            any.into_iter().filter(|v| v.get("type").and_then(|t| t.as_str()) != Some("null")).collect();
         obj.remove("anyOf");
         if let [one] = rest.as_slice() {
             for (k, v) in one.as_object().into_iter().flatten() {
@@ -232,10 +205,5 @@ fn check(files: &[PathBuf]) -> anyhow::Result<i32> {
 fn check_one(file: &Path, host: &Host) -> Result<String, FileErrors> {
     let spec = spec::load(file, host)?;
     let plan = plan::build(&spec, host);
-    Ok(format!(
-        "{} (jail {}, {} steps)",
-        file.display(),
-        spec.name,
-        plan.len()
-    ))
+    Ok(format!("{} (jail {}, {} steps)", file.display(), spec.name, plan.len()))
 }

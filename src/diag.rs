@@ -22,13 +22,7 @@ pub struct Diag {
 
 impl Diag {
     pub fn new(span: Range<usize>, key: impl Into<String>, message: impl Into<String>) -> Diag {
-        Diag {
-            span,
-            key: key.into(),
-            message: message.into(),
-            accepted: None,
-            hint: None,
-        }
+        Diag { span, key: key.into(), message: message.into(), accepted: None, hint: None }
     }
 
     pub fn accepted(mut self, accepted: impl Into<String>) -> Diag {
@@ -68,20 +62,12 @@ impl FileErrors {
 
     /// The cargo-style report, coloured when `color` is set.
     pub fn render(&self, color: bool) -> String {
-        let renderer = if color {
-            Renderer::styled()
-        } else {
-            Renderer::plain()
-        };
+        let renderer = if color { Renderer::styled() } else { Renderer::plain() };
         let path = self.path.display().to_string();
         let mut out = String::new();
         for d in &self.diags {
             let span = clamp(&self.source_text, d.span.clone());
-            let label = d
-                .accepted
-                .as_deref()
-                .map(|a| format!("accepted: {a}"))
-                .unwrap_or_default();
+            let label = d.accepted.as_deref().map(|a| format!("accepted: {a}")).unwrap_or_default();
             let title = format!("{}: {}", d.key, d.message);
             let mut report = vec![
                 Level::ERROR.primary_title(title).element(
@@ -92,9 +78,7 @@ impl FileErrors {
                 ),
             ];
             if let Some(hint) = &d.hint {
-                report.push(Group::with_title(
-                    Level::HELP.secondary_title(hint.as_str()),
-                ));
+                report.push(Group::with_title(Level::HELP.secondary_title(hint.as_str())));
             }
             out.push_str(&renderer.render(&report));
             out.push_str("\n\n");
@@ -102,11 +86,7 @@ impl FileErrors {
         let n = self.diags.len();
         out.push_str(&format!(
             "{}: {} problem{} in {path}",
-            if color {
-                "\x1b[1;31merror\x1b[0m"
-            } else {
-                "error"
-            },
+            if color { "\x1b[1;31merror\x1b[0m" } else { "error" },
             n,
             if n == 1 { "" } else { "s" }
         ));
@@ -115,10 +95,7 @@ impl FileErrors {
 
     /// One line per problem: `file:line:col: key: message`.
     pub fn short(&self) -> Vec<String> {
-        self.diags
-            .iter()
-            .map(|d| format!("{}: {}: {}", self.position(d), d.key, d.message))
-            .collect()
+        self.diags.iter().map(|d| format!("{}: {}: {}", self.position(d), d.key, d.message)).collect()
     }
 }
 
@@ -140,10 +117,7 @@ fn clamp(text: &str, span: Range<usize>) -> Range<usize> {
         end += 1;
     }
     if start == end && start == text.len() && start > 0 {
-        start = text[..start]
-            .char_indices()
-            .next_back()
-            .map_or(0, |(i, _)| i);
+        start = text[..start].char_indices().next_back().map_or(0, |(i, _)| i);
     }
     start..end
 }
@@ -154,10 +128,7 @@ pub fn show(path: &Path) -> String {
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (levenshtein(word, c), c))
@@ -187,10 +158,7 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(
-            did_you_mean("hostnme", ["hostname", "rootfs"]),
-            Some("hostname")
-        );
+        assert_eq!(did_you_mean("hostnme", ["hostname", "rootfs"]), Some("hostname"));
         assert_eq!(did_you_mean("memroy", ["memory", "pids"]), Some("memory"));
         assert_eq!(did_you_mean("zzz", ["memory", "pids"]), None);
     }

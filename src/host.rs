@@ -75,10 +75,7 @@ impl Host {
 
     /// The hard limit procjail runs under for a `limits` key, if it is finite.
     pub fn hard_limit(&self, key: &str) -> Option<u64> {
-        self.hard_limits
-            .get(key)
-            .copied()
-            .filter(|v| *v != u64::MAX)
+        self.hard_limits.get(key).copied().filter(|v| *v != u64::MAX)
     }
 
     /// Reads the facts of this host. Reads only: /proc/self/mountinfo, /proc/self/status,
@@ -100,8 +97,7 @@ impl Host {
                 "cgroup" => {
                     for opt in super_opts.split(',') {
                         if ["memory", "pids", "cpu", "freezer"].contains(&opt) {
-                            v1.entry(opt.to_string())
-                                .or_insert_with(|| PathBuf::from(mount_point));
+                            v1.entry(opt.to_string()).or_insert_with(|| PathBuf::from(mount_point));
                         }
                     }
                 }
@@ -133,8 +129,7 @@ impl Host {
         Host {
             cgroup,
             v1: (cgroup != CgroupKind::V2).then_some(v1_mounts),
-            unified: unified
-                .or_else(|| (cgroup == CgroupKind::V2).then(|| PathBuf::from("/sys/fs/cgroup"))),
+            unified: unified.or_else(|| (cgroup == CgroupKind::V2).then(|| PathBuf::from("/sys/fs/cgroup"))),
             cgroup_kill,
             uid: nix::unistd::getuid().as_raw(),
             // CAP_SYS_RESOURCE is capability 24.
@@ -142,16 +137,8 @@ impl Host {
             hard_limits: crate::limits::RLIMITS
                 .iter()
                 .map(|r| {
-                    let hard =
-                        nix::sys::resource::getrlimit(r.resource).map_or(u64::MAX, |(_, h)| h);
-                    (
-                        r.key.to_string(),
-                        if hard == libc::RLIM_INFINITY {
-                            u64::MAX
-                        } else {
-                            hard
-                        },
-                    )
+                    let hard = nix::sys::resource::getrlimit(r.resource).map_or(u64::MAX, |(_, h)| h);
+                    (r.key.to_string(), if hard == libc::RLIM_INFINITY { u64::MAX } else { hard })
                 })
                 .collect(),
         }
@@ -174,12 +161,9 @@ fn has_cgroup_kill(probe: Option<PathBuf>) -> bool {
             }
         }
     }
-    let release = nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut parts = release
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|p| p.parse::<u32>().ok());
+    let release =
+        nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+    let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     (major, minor) >= (5, 14)
 }

@@ -31,40 +31,17 @@ pub fn plan(b: &mut Builder, spec: &Spec) {
     for (key, limit) in &spec.limits.rlimits {
         let r = by_key(key);
         let resource = resource_name(r.resource, r.name);
-        b.step(
-            Op::Setrlimit {
-                key: key.to_string(),
-                resource,
-                value: limit.value,
-            },
-            limit.origin.clone(),
-        );
+        b.step(Op::Setrlimit { key: key.to_string(), resource, value: limit.value }, limit.origin.clone());
     }
     if spec.cwd.as_os_str() != "/" {
-        b.step(
-            Op::Chdir {
-                path: spec.cwd.clone(),
-            },
-            spec.command_origin.clone(),
-        );
+        b.step(Op::Chdir { path: spec.cwd.clone() }, spec.command_origin.clone());
     }
     b.step(Op::CloseFds, d.clone());
-    b.step(
-        Op::Execve {
-            argv: spec.argv.clone(),
-            env: spec.env.clone(),
-        },
-        spec.command_origin.clone(),
-    );
+    b.step(Op::Execve { argv: spec.argv.clone(), env: spec.env.clone() }, spec.command_origin.clone());
     if builtin {
         b.phase("reap", Side::Child);
-        b.step(Op::Close { end: 1 }, d.clone());
-        b.step(
-            Op::InitLoop {
-                grace_ms: spec.grace_ms,
-            },
-            d,
-        );
+        b.step(Op::Close { channel: crate::plan::Channel::Sync, end: 1 }, d.clone());
+        b.step(Op::InitLoop { grace_ms: spec.grace_ms }, d);
     }
 }
 
@@ -125,17 +102,9 @@ pub fn reset_signals() -> StepResult {
 
 pub fn setrlimit(key: &str, value: u64) -> StepResult {
     let r = by_key(key);
-    let v = if value == u64::MAX {
-        libc::RLIM_INFINITY
-    } else {
-        value
-    };
+    let v = if value == u64::MAX { libc::RLIM_INFINITY } else { value };
     nix::sys::resource::setrlimit(r.resource, v, v).map_err(|e| {
-        let detail = if e == Errno::EPERM {
-            "raising a hard limit needs CAP_SYS_RESOURCE"
-        } else {
-            ""
-        };
+        let detail = if e == Errno::EPERM { "raising a hard limit needs CAP_SYS_RESOURCE" } else { "" };
         Failure::new(e, detail)
     })
 }
@@ -146,11 +115,7 @@ pub fn close_fds() -> StepResult {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range only changes flags of this process's descriptors.
     let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    if r < 0 {
-        Err(Errno::last().into())
-    } else {
-        Ok(())
-    }
+    if r < 0 { Err(Errno::last().into()) } else { Ok(()) }
 }
 
 fn cstring(s: &str) -> Result<CString, Failure> {
@@ -160,19 +125,14 @@ fn cstring(s: &str) -> Result<CString, Failure> {
 /// execve, or for a bare name a PATH lookup as execvp does it (EACCES wins over ENOENT).
 pub fn execve(argv: &[String], env: &[(String, String)]) -> StepResult {
     let args: Vec<CString> = argv.iter().map(|a| cstring(a)).collect::<Result<_, _>>()?;
-    let envs: Vec<CString> = env
-        .iter()
-        .map(|(k, v)| cstring(&format!("{k}={v}")))
-        .collect::<Result<_, _>>()?;
+    let envs: Vec<CString> =
+        env.iter().map(|(k, v)| cstring(&format!("{k}={v}"))).collect::<Result<_, _>>()?;
     let prog = &argv[0];
     if prog.contains('/') {
         let e = nix::unistd::execve(&args[0], &args, &envs).unwrap_err();
         return Err(exec_failure(e, prog));
     }
-    let path = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map_or(crate::spec::DEFAULT_PATH, |(_, v)| v.as_str());
+    let path = env.iter().find(|(k, _)| k == "PATH").map_or(crate::spec::DEFAULT_PATH, |(_, v)| v.as_str());
     let mut seen = Errno::ENOENT;
     for dir in path.split(':').filter(|d| !d.is_empty()) {
         let full = cstring(&format!("{dir}/{prog}"))?;
@@ -237,16 +197,16 @@ pub fn run_loop(grace_ms: u64, ctx: &mut Ctx) -> StepResult {
                 Ok(WaitStatus::StillAlive) => break,
                 Ok(ws) => {
                     if ws.pid() == Some(command) {
-                        status = Some(match ws {
-                            WaitStatus::Exited(_, code) => code,
-                            WaitStatus::Signaled(_, s, _) => 128 + s as i32,
+                        let (code, how) = match ws {
+                            WaitStatus::Exited(_, code) => (code, format!("exit {code}")),
+                            WaitStatus::Signaled(_, s, _) => (128 + s as i32, format!("signal {}", s as i32)),
                             _ => continue,
-                        });
+                        };
+                        status = Some(code);
+                        tell_supervisor(ctx, &how);
                     }
                 }
-                Err(Errno::ECHILD) => unsafe {
-                    libc::_exit(status.unwrap_or(crate::cli::EXIT_FAILED))
-                },
+                Err(Errno::ECHILD) => unsafe { libc::_exit(status.unwrap_or(crate::cli::EXIT_FAILED)) },
                 Err(_) => break,
             }
         }
@@ -263,15 +223,17 @@ pub fn run_loop(grace_ms: u64, ctx: &mut Ctx) -> StepResult {
     }
 }
 
+/// How the command ended, on the status channel: "exit N" or "signal N".
+fn tell_supervisor(ctx: &Ctx, how: &str) {
+    if let Some(fd) = ctx.status[1].as_ref() {
+        let _ = nix::unistd::write(fd, how.as_bytes());
+    }
+}
+
 /// sigtimedwait for any signal, or until the timeout; None on timeout or interruption.
 fn wait_signal(set: &SigSet, timeout: Option<Duration>) -> Option<Signal> {
-    let ts = timeout.map(|d| libc::timespec {
-        tv_sec: d.as_secs() as i64,
-        tv_nsec: d.subsec_nanos() as i64,
-    });
-    let tsp = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let ts = timeout.map(|d| libc::timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as i64 });
+    let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // SAFETY: valid set, info and timeout pointers.
     let sig = unsafe { libc::sigtimedwait(set.as_ref(), &mut info, tsp) };

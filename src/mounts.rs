@@ -27,10 +27,7 @@ pub const DEV_LINKS: &[(&str, &str)] = &[
 ];
 
 fn at(spec: &Spec, path: &str) -> RootPath {
-    RootPath {
-        root: spec.rootfs.clone(),
-        path: PathBuf::from(path),
-    }
+    RootPath { root: spec.rootfs.clone(), path: PathBuf::from(path) }
 }
 
 fn mount_in(
@@ -90,78 +87,33 @@ fn plan_defaults(b: &mut Builder, spec: &Spec) {
     let d = Origin::Default;
     let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     if spec.defaults.proc {
-        b.step(
-            Op::MountPoint {
-                at: at(spec, "/proc"),
-                dir: true,
-            },
-            d.clone(),
-        );
-        b.step(
-            mount_in(
-                at(spec, "/proc"),
-                Some("proc"),
-                Some("proc"),
-                nosuid_nodev_noexec,
-                None,
-            ),
-            d.clone(),
-        );
+        b.step(Op::MountPoint { at: at(spec, "/proc"), dir: true }, d.clone());
+        b.step(mount_in(at(spec, "/proc"), Some("proc"), Some("proc"), nosuid_nodev_noexec, None), d.clone());
     }
     if spec.defaults.dev {
-        b.step(
-            Op::MountPoint {
-                at: at(spec, "/dev"),
-                dir: true,
-            },
-            d.clone(),
-        );
+        b.step(Op::MountPoint { at: at(spec, "/dev"), dir: true }, d.clone());
         let flags = MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME;
         b.step(
-            mount_in(
-                at(spec, "/dev"),
-                Some("tmpfs"),
-                Some("tmpfs"),
-                flags,
-                Some("mode=755,size=65536k"),
-            ),
+            mount_in(at(spec, "/dev"), Some("tmpfs"), Some("tmpfs"), flags, Some("mode=755,size=65536k")),
             d.clone(),
         );
         for dev in DEVICES {
             let target = at(spec, &format!("/dev/{dev}"));
-            b.step(
-                Op::MountPoint {
-                    at: target.clone(),
-                    dir: false,
-                },
-                d.clone(),
-            );
+            b.step(Op::MountPoint { at: target.clone(), dir: false }, d.clone());
             let source = format!("/dev/{dev}");
-            b.step(
-                mount_in(target, Some(&source), None, MsFlags::MS_BIND, None),
-                d.clone(),
-            );
+            b.step(mount_in(target, Some(&source), None, MsFlags::MS_BIND, None), d.clone());
         }
         for (name, target) in DEV_LINKS {
             if *name == "ptmx" && !spec.defaults.devpts {
                 continue;
             }
             b.step(
-                Op::SymlinkIn {
-                    target: target.to_string(),
-                    at: at(spec, &format!("/dev/{name}")),
-                },
+                Op::SymlinkIn { target: target.to_string(), at: at(spec, &format!("/dev/{name}")) },
                 d.clone(),
             );
         }
         if spec.defaults.devpts {
-            b.step(
-                Op::MountPoint {
-                    at: at(spec, "/dev/pts"),
-                    dir: true,
-                },
-                d.clone(),
-            );
+            b.step(Op::MountPoint { at: at(spec, "/dev/pts"), dir: true }, d.clone());
             let data = "newinstance,ptmxmode=0666,mode=0620";
             b.step(
                 mount_in(
@@ -175,13 +127,7 @@ fn plan_defaults(b: &mut Builder, spec: &Spec) {
             );
         }
         if spec.defaults.shm {
-            b.step(
-                Op::MountPoint {
-                    at: at(spec, "/dev/shm"),
-                    dir: true,
-                },
-                d.clone(),
-            );
+            b.step(Op::MountPoint { at: at(spec, "/dev/shm"), dir: true }, d.clone());
             b.step(
                 mount_in(
                     at(spec, "/dev/shm"),
@@ -195,49 +141,20 @@ fn plan_defaults(b: &mut Builder, spec: &Spec) {
         }
     }
     if spec.defaults.sysfs {
-        b.step(
-            Op::MountPoint {
-                at: at(spec, "/sys"),
-                dir: true,
-            },
-            d.clone(),
-        );
+        b.step(Op::MountPoint { at: at(spec, "/sys"), dir: true }, d.clone());
         let flags = MsFlags::MS_RDONLY | nosuid_nodev_noexec;
-        b.step(
-            mount_in(at(spec, "/sys"), Some("sysfs"), Some("sysfs"), flags, None),
-            d,
-        );
+        b.step(mount_in(at(spec, "/sys"), Some("sysfs"), Some("sysfs"), flags, None), d);
     }
 }
 
 fn plan_mount(b: &mut Builder, spec: &Spec, m: &MountSpec, origin: &Origin) {
     match m {
-        MountSpec::Bind {
-            source,
-            target,
-            readonly,
-            is_dir,
-        } => {
-            let t = RootPath {
-                root: spec.rootfs.clone(),
-                path: target.clone(),
-            };
-            b.step(
-                Op::MountPoint {
-                    at: t.clone(),
-                    dir: *is_dir,
-                },
-                origin.clone(),
-            );
+        MountSpec::Bind { source, target, readonly, is_dir } => {
+            let t = RootPath { root: spec.rootfs.clone(), path: target.clone() };
+            b.step(Op::MountPoint { at: t.clone(), dir: *is_dir }, origin.clone());
             let src = source.to_string_lossy().into_owned();
             b.step(
-                mount_in(
-                    t.clone(),
-                    Some(&src),
-                    None,
-                    MsFlags::MS_BIND | MsFlags::MS_REC,
-                    None,
-                ),
+                mount_in(t.clone(), Some(&src), None, MsFlags::MS_BIND | MsFlags::MS_REC, None),
                 origin.clone(),
             );
             if *readonly {
@@ -245,23 +162,9 @@ fn plan_mount(b: &mut Builder, spec: &Spec, m: &MountSpec, origin: &Origin) {
                 b.step(mount_in(t, None, None, flags, None), origin.clone());
             }
         }
-        MountSpec::Tmpfs {
-            target,
-            size,
-            mode,
-            readonly,
-        } => {
-            let t = RootPath {
-                root: spec.rootfs.clone(),
-                path: target.clone(),
-            };
-            b.step(
-                Op::MountPoint {
-                    at: t.clone(),
-                    dir: true,
-                },
-                origin.clone(),
-            );
+        MountSpec::Tmpfs { target, size, mode, readonly } => {
+            let t = RootPath { root: spec.rootfs.clone(), path: target.clone() };
+            b.step(Op::MountPoint { at: t.clone(), dir: true }, origin.clone());
             let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
             if *readonly {
                 flags |= MsFlags::MS_RDONLY;
@@ -270,10 +173,7 @@ fn plan_mount(b: &mut Builder, spec: &Spec, m: &MountSpec, origin: &Origin) {
             if let Some(size) = size {
                 data.push_str(&format!(",size={}", size.0));
             }
-            b.step(
-                mount_in(t, Some("tmpfs"), Some("tmpfs"), flags, Some(&data)),
-                origin.clone(),
-            );
+            b.step(mount_in(t, Some("tmpfs"), Some("tmpfs"), flags, Some(&data)), origin.clone());
         }
     }
 }
@@ -282,25 +182,9 @@ fn plan_mount(b: &mut Builder, spec: &Spec, m: &MountSpec, origin: &Origin) {
 pub fn plan_pivot(b: &mut Builder, spec: &Spec) {
     b.phase("pivot", Side::Child);
     let d = Origin::Default;
-    b.step(
-        Op::Chdir {
-            path: spec.rootfs.clone(),
-        },
-        d.clone(),
-    );
-    b.step(
-        Op::PivotRoot {
-            new_root: spec.rootfs.clone(),
-        },
-        d.clone(),
-    );
-    b.step(
-        Op::Umount2 {
-            target: ".".into(),
-            flags: MntFlags::MNT_DETACH,
-        },
-        d.clone(),
-    );
+    b.step(Op::Chdir { path: spec.rootfs.clone() }, d.clone());
+    b.step(Op::PivotRoot { new_root: spec.rootfs.clone() }, d.clone());
+    b.step(Op::Umount2 { target: ".".into(), flags: MntFlags::MNT_DETACH }, d.clone());
     b.step(Op::Chdir { path: "/".into() }, d.clone());
     if spec.rootfs_readonly {
         let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
@@ -334,9 +218,7 @@ use nix::fcntl::OFlag;
 use crate::exec::{Ctx, Failure, StepResult, inroot};
 
 fn root(ctx: &Ctx) -> Result<&std::os::fd::OwnedFd, Failure> {
-    ctx.rootfd
-        .as_ref()
-        .ok_or_else(|| Failure::new(Errno::EBADF, "the rootfs is not open"))
+    ctx.rootfd.as_ref().ok_or_else(|| Failure::new(Errno::EBADF, "the rootfs is not open"))
 }
 
 pub fn mount(
@@ -377,12 +259,7 @@ pub fn mount_point(at: &RootPath, dir: bool, ctx: &Ctx) -> StepResult {
 pub fn symlink_in(target: &str, at: &RootPath, ctx: &Ctx) -> StepResult {
     let parent = at.path.parent().unwrap_or(Path::new("/"));
     let name = at.path.file_name().ok_or(Errno::EINVAL)?;
-    let dir = inroot::open(
-        root(ctx)?,
-        parent,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY,
-        false,
-    )?;
+    let dir = inroot::open(root(ctx)?, parent, OFlag::O_RDONLY | OFlag::O_DIRECTORY, false)?;
     match nix::unistd::symlinkat(target, dir, name) {
         Ok(()) | Err(Errno::EEXIST) => Ok(()),
         Err(e) => Err(e.into()),
@@ -390,8 +267,7 @@ pub fn symlink_in(target: &str, at: &RootPath, ctx: &Ctx) -> StepResult {
 }
 
 pub fn chdir(path: &Path) -> StepResult {
-    nix::unistd::chdir(path)
-        .map_err(|e| Failure::new(e, format!("cannot enter {}", path.display())))
+    nix::unistd::chdir(path).map_err(|e| Failure::new(e, format!("cannot enter {}", path.display())))
 }
 
 pub fn pivot_root() -> StepResult {

@@ -9,7 +9,8 @@
 use nix::sched::CloneFlags;
 
 use crate::cgroups::{self, Cgroups};
-use crate::plan::{Builder, Op, Side};
+use crate::config::InitMode;
+use crate::plan::{Builder, Channel, Op, Side};
 use crate::spec::{Origin, Spec};
 
 /// The message the supervisor sends once the child is in its cgroups.
@@ -37,44 +38,32 @@ pub fn clone_flags(spec: &Spec) -> CloneFlags {
 /// Returns the index of the clone step.
 pub fn plan_spawn(b: &mut Builder, spec: &Spec, cg: &Cgroups) -> usize {
     b.phase("spawn", Side::Parent);
-    b.step(Op::SocketPair, Origin::Default);
-    let clone = b.step(
-        Op::Clone {
-            flags: clone_flags(spec),
-        },
-        Origin::Default,
-    );
-    b.step(Op::Close { end: 1 }, Origin::Default);
+    let status = spec.init == InitMode::Builtin;
+    b.step(Op::SocketPair { channel: Channel::Sync }, Origin::Default);
+    if status {
+        b.step(Op::SocketPair { channel: Channel::Status }, Origin::Default);
+    }
+    let clone = b.step(Op::Clone { flags: clone_flags(spec) }, Origin::Default);
+    b.step(Op::Close { channel: Channel::Sync, end: 1 }, Origin::Default);
+    if status {
+        b.step(Op::Close { channel: Channel::Status, end: 1 }, Origin::Default);
+    }
     cgroups::plan_join(b, cg);
-    b.step(
-        Op::SyncSend {
-            end: 0,
-            msg: GO.into(),
-        },
-        Origin::Default,
-    );
+    b.step(Op::SyncSend { end: 0, msg: GO.into() }, Origin::Default);
     clone
 }
 
 /// The first steps of the child: die with the supervisor, wait for "go", enter the cgroup ns.
 pub fn plan_child_start(b: &mut Builder, spec: &Spec) {
     b.phase("enter", Side::Child);
-    b.step(Op::Close { end: 0 }, Origin::Default);
+    b.step(Op::Close { channel: Channel::Sync, end: 0 }, Origin::Default);
+    if spec.init == InitMode::Builtin {
+        b.step(Op::Close { channel: Channel::Status, end: 0 }, Origin::Default);
+    }
     b.step(Op::Pdeathsig, Origin::Default);
-    b.step(
-        Op::SyncRecv {
-            end: 1,
-            msg: GO.into(),
-        },
-        Origin::Default,
-    );
+    b.step(Op::SyncRecv { end: 1, msg: GO.into() }, Origin::Default);
     if spec.namespaces.cgroup {
-        b.step(
-            Op::Unshare {
-                flags: CloneFlags::CLONE_NEWCGROUP,
-            },
-            Origin::Default,
-        );
+        b.step(Op::Unshare { flags: CloneFlags::CLONE_NEWCGROUP }, Origin::Default);
     }
 }
 
@@ -96,14 +85,10 @@ use nix::unistd::Pid;
 use crate::exec::{Ctx, Failure, StepResult};
 use crate::plan::Step;
 
-pub fn socketpair(ctx: &mut Ctx) -> StepResult {
-    let (a, b) = nix::sys::socket::socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )?;
-    ctx.sync = [Some(a), Some(b)];
+pub fn socketpair(channel: Channel, ctx: &mut Ctx) -> StepResult {
+    let (a, b) =
+        nix::sys::socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+    *ctx.channel(channel) = [Some(a), Some(b)];
     Ok(())
 }
 
@@ -127,8 +112,8 @@ pub fn clone(flags: CloneFlags, ctx: &mut Ctx) -> StepResult {
     }
 }
 
-pub fn close(end: u8, ctx: &mut Ctx) -> StepResult {
-    ctx.sync[usize::from(end)] = None;
+pub fn close(channel: Channel, end: u8, ctx: &mut Ctx) -> StepResult {
+    ctx.channel(channel)[usize::from(end)] = None;
     Ok(())
 }
 
@@ -136,10 +121,7 @@ pub fn send(end: u8, msg: &str, ctx: &mut Ctx) -> StepResult {
     let fd = ctx.sync[usize::from(end)].as_ref().ok_or(Errno::EBADF)?;
     match nix::unistd::write(fd, msg.as_bytes()) {
         Ok(_) => Ok(()),
-        Err(Errno::EPIPE) => Err(Failure::new(
-            Errno::EPIPE,
-            "the jail's first process is gone",
-        )),
+        Err(Errno::EPIPE) => Err(Failure::new(Errno::EPIPE, "the jail's first process is gone")),
         Err(e) => Err(e.into()),
     }
 }
@@ -154,10 +136,7 @@ pub fn recv(end: u8, msg: &str, ctx: &mut Ctx) -> StepResult {
     if &buf[..n] != msg.as_bytes() {
         return Err(Failure::new(
             Errno::EPROTO,
-            format!(
-                "expected {msg:?}, got {:?}",
-                String::from_utf8_lossy(&buf[..n])
-            ),
+            format!("expected {msg:?}, got {:?}", String::from_utf8_lossy(&buf[..n])),
         ));
     }
     Ok(())
@@ -195,8 +174,5 @@ pub fn parse_failure(msg: &[u8]) -> Option<(usize, Failure)> {
     let mut parts = text.splitn(3, ' ');
     let index = parts.next()?.parse().ok()?;
     let errno = Errno::from_raw(parts.next()?.parse().ok()?);
-    Some((
-        index,
-        Failure::new(errno, parts.next().unwrap_or("").to_string()),
-    ))
+    Some((index, Failure::new(errno, parts.next().unwrap_or("").to_string())))
 }

@@ -106,9 +106,7 @@ pub const APPLETS: &[&str] = &[
 ];
 
 /// The folders of the rootfs, made before the binary is copied in.
-pub const DIRS: &[&str] = &[
-    "bin", "dev", "etc", "proc", "root", "sys", "tmp", "usr", "usr/bin", "var",
-];
+pub const DIRS: &[&str] = &["bin", "dev", "etc", "proc", "root", "sys", "tmp", "usr", "usr/bin", "var"];
 
 /// The folders above `root` that do not exist yet, outermost first (read from the host once,
 /// when the jail file is validated).
@@ -127,51 +125,16 @@ pub fn missing_parents(root: &Path) -> Vec<std::path::PathBuf> {
 pub fn plan(b: &mut Builder, root: &Path, parents: &[std::path::PathBuf], origin: &Origin) {
     b.phase("rootfs", Side::Parent);
     for p in parents {
-        b.step(
-            Op::Mkdir {
-                path: p.clone(),
-                mode: 0o755,
-                exist_ok: true,
-            },
-            origin.clone(),
-        );
+        b.step(Op::Mkdir { path: p.clone(), mode: 0o755, exist_ok: true }, origin.clone());
     }
-    b.step(
-        Op::Mkdir {
-            path: root.to_path_buf(),
-            mode: 0o755,
-            exist_ok: false,
-        },
-        origin.clone(),
-    );
+    b.step(Op::Mkdir { path: root.to_path_buf(), mode: 0o755, exist_ok: false }, origin.clone());
     for d in DIRS {
         let mode = if *d == "tmp" { 0o1777 } else { 0o755 };
-        b.step(
-            Op::Mkdir {
-                path: root.join(d),
-                mode,
-                exist_ok: false,
-            },
-            origin.clone(),
-        );
+        b.step(Op::Mkdir { path: root.join(d), mode, exist_ok: false }, origin.clone());
     }
-    b.step(
-        Op::CopyFile {
-            from: BUSYBOX.into(),
-            to: root.join("bin/busybox"),
-            mode: 0o755,
-        },
-        origin.clone(),
-    );
+    b.step(Op::CopyFile { from: BUSYBOX.into(), to: root.join("bin/busybox"), mode: 0o755 }, origin.clone());
     let names = APPLETS.iter().map(|s| s.to_string()).collect();
-    b.step(
-        Op::Symlinks {
-            target: "busybox".into(),
-            dir: root.join("bin"),
-            names,
-        },
-        origin.clone(),
-    );
+    b.step(Op::Symlinks { target: "busybox".into(), dir: root.join("bin"), names }, origin.clone());
 }
 
 // ---- performing the steps ----
@@ -198,10 +161,7 @@ pub fn copy_file(from: &Path, to: &Path, mode: u32) -> StepResult {
     if !from.exists() {
         return Err(Failure::new(
             Errno::ENOENT,
-            format!(
-                "{} is missing: apt-get install busybox-static",
-                from.display()
-            ),
+            format!("{} is missing: apt-get install busybox-static", from.display()),
         ));
     }
     std::fs::copy(from, to)?;
@@ -211,8 +171,7 @@ pub fn copy_file(from: &Path, to: &Path, mode: u32) -> StepResult {
 
 pub fn symlinks(target: &str, dir: &Path, names: &[String]) -> StepResult {
     for name in names {
-        std::os::unix::fs::symlink(target, dir.join(name))
-            .map_err(|e| Failure::from(e).with_detail(name))?;
+        std::os::unix::fs::symlink(target, dir.join(name)).map_err(|e| Failure::from(e).with_detail(name))?;
     }
     Ok(())
 }

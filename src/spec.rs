@@ -41,18 +41,8 @@ pub struct Defaults {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum MountSpec {
-    Bind {
-        source: PathBuf,
-        target: PathBuf,
-        readonly: bool,
-        is_dir: bool,
-    },
-    Tmpfs {
-        target: PathBuf,
-        size: Option<Size>,
-        mode: u32,
-        readonly: bool,
-    },
+    Bind { source: PathBuf, target: PathBuf, readonly: bool, is_dir: bool },
+    Tmpfs { target: PathBuf, size: Option<Size>, mode: u32, readonly: bool },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,11 +103,7 @@ pub fn load(path: &Path, host: &Host) -> Result<Spec, FileErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| FileErrors {
         path: path.to_path_buf(),
         source_text: String::new(),
-        diags: vec![Diag::new(
-            0..0,
-            "file",
-            format!("cannot read {}: {e}", path.display()),
-        )],
+        diags: vec![Diag::new(0..0, "file", format!("cannot read {}: {e}", path.display()))],
     })?;
     from_str(path, &text, host).map_err(|diags| FileErrors {
         path: path.to_path_buf(),
@@ -129,11 +115,8 @@ pub fn load(path: &Path, host: &Host) -> Result<Spec, FileErrors> {
 /// Validates the text of a jail file found at `path` (paths in it are relative to its folder).
 pub fn from_str(path: &Path, text: &str, host: &Host) -> Result<Spec, Vec<Diag>> {
     let (file, read_problems) = config::load_str(text)?;
-    let mut v = Validator {
-        text,
-        dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
-        diags: read_problems,
-    };
+    let mut v =
+        Validator { text, dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(), diags: read_problems };
     let spec = v.spec(path, &file, host);
     if v.diags.is_empty() {
         return Ok(spec);
@@ -154,10 +137,7 @@ impl Validator<'_> {
         if sp.span == (0..0) {
             return Origin::Default;
         }
-        Origin::File {
-            line: line_col(self.text, sp.span.start).0,
-            what: what.into(),
-        }
+        Origin::File { line: line_col(self.text, sp.span.start).0, what: what.into() }
     }
 
     fn err(&mut self, d: Diag) {
@@ -166,17 +146,11 @@ impl Validator<'_> {
 
     fn host_path(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
-        let joined = if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.dir.join(p)
-        };
+        let joined = if p.is_absolute() { p.to_path_buf() } else { self.dir.join(p) };
         let absolute = if joined.is_absolute() {
             joined
         } else {
-            std::env::current_dir()
-                .unwrap_or_else(|_| PathBuf::from("/"))
-                .join(joined)
+            std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")).join(joined)
         };
         normalize(&absolute)
     }
@@ -186,36 +160,20 @@ impl Validator<'_> {
         let ns = self.namespaces(f);
         let defaults = self.defaults(f, &ns);
         let (rootfs, rootfs_origin, make_rootfs) = self.rootfs(f);
-        let rootfs_parents = if make_rootfs {
-            crate::rootfs::missing_parents(&rootfs)
-        } else {
-            Vec::new()
-        };
+        let rootfs_parents = if make_rootfs { crate::rootfs::missing_parents(&rootfs) } else { Vec::new() };
         let hostname = self.hostname(f, &ns, &name);
-        let mounts = f
-            .mounts
-            .iter()
-            .enumerate()
-            .filter_map(|(i, m)| self.mount(i + 1, m))
-            .collect::<Vec<_>>();
+        let mounts =
+            f.mounts.iter().enumerate().filter_map(|(i, m)| self.mount(i + 1, m)).collect::<Vec<_>>();
         self.duplicate_targets(f, &defaults);
         let limits = self.limits(f, host);
         let (argv, env, cwd, command_origin) = self.command(f);
         let init = f.init.mode.as_ref().map_or(InitMode::Builtin, |m| m.value);
         if init == InitMode::Builtin && !ns.pid {
-            let span = f
-                .init
-                .mode
-                .as_ref()
-                .map_or(f.namespaces.pid.span.clone(), |m| m.span.clone());
+            let span = f.init.mode.as_ref().map_or(f.namespaces.pid.span.clone(), |m| m.span.clone());
             self.err(
-                Diag::new(
-                    span,
-                    "init.mode",
-                    "the built-in init needs the pid namespace: it must be PID 1",
-                )
-                .accepted("init.mode = \"none\" when namespaces.pid = false")
-                .hint("turn namespaces.pid on, or set init.mode = \"none\""),
+                Diag::new(span, "init.mode", "the built-in init needs the pid namespace: it must be PID 1")
+                    .accepted("init.mode = \"none\" when namespaces.pid = false")
+                    .hint("turn namespaces.pid on, or set init.mode = \"none\""),
             );
         }
         Spec {
@@ -236,11 +194,7 @@ impl Validator<'_> {
             cwd,
             command_origin,
             init,
-            grace_ms: f
-                .init
-                .grace
-                .as_ref()
-                .map_or(DEFAULT_GRACE_MS, |g| g.value.0),
+            grace_ms: f.init.grace.as_ref().map_or(DEFAULT_GRACE_MS, |g| g.value.0),
         }
     }
 
@@ -248,13 +202,9 @@ impl Validator<'_> {
         let n = &f.namespaces;
         if !n.mount.value {
             self.err(
-                Diag::new(
-                    n.mount.span.clone(),
-                    "namespaces.mount",
-                    "a jail needs its own mount namespace",
-                )
-                .accepted("true")
-                .hint("remove the line: pivot_root and the jail's mounts need a mount namespace"),
+                Diag::new(n.mount.span.clone(), "namespaces.mount", "a jail needs its own mount namespace")
+                    .accepted("true")
+                    .hint("remove the line: pivot_root and the jail's mounts need a mount namespace"),
             );
         }
         Namespaces {
@@ -287,15 +237,10 @@ impl Validator<'_> {
                     Diag::new(
                         sp.span.clone(),
                         format!("defaults.{key}"),
-                        format!(
-                            "/dev/{} needs the default /dev",
-                            if key == "shm" { "shm" } else { "pts" }
-                        ),
+                        format!("/dev/{} needs the default /dev", if key == "shm" { "shm" } else { "pts" }),
                     )
                     .accepted("false when defaults.dev = false")
-                    .hint(format!(
-                        "set defaults.dev = true, or defaults.{key} = false"
-                    )),
+                    .hint(format!("set defaults.dev = true, or defaults.{key} = false")),
                 );
             }
         }
@@ -336,9 +281,7 @@ impl Validator<'_> {
                 );
                 (path, origin, false)
             }
-            Err(_) if r.from.as_ref().map(|f| f.value) == Some(RootfsFrom::Busybox) => {
-                (path, origin, true)
-            }
+            Err(_) if r.from.as_ref().map(|f| f.value) == Some(RootfsFrom::Busybox) => (path, origin, true),
             Err(_) => {
                 self.err(
                     Diag::new(
@@ -359,8 +302,7 @@ impl Validator<'_> {
 
     fn hostname(&mut self, f: &JailFile, ns: &Namespaces, name: &str) -> Option<(String, Origin)> {
         let Some(h) = &f.hostname else {
-            return (ns.uts && hostname_problem(name).is_none())
-                .then(|| (name.to_string(), Origin::Default));
+            return (ns.uts && hostname_problem(name).is_none()).then(|| (name.to_string(), Origin::Default));
         };
         if let Some(problem) = hostname_problem(&h.value) {
             self.err(
@@ -373,7 +315,9 @@ impl Validator<'_> {
             self.err(
                 Diag::new(h.span.clone(), "hostname", "a hostname needs the uts namespace, which is off")
                     .accepted("no hostname when namespaces.uts = false")
-                    .hint("turn namespaces.uts on, or remove hostname: without it the host's name would change"),
+                    .hint(
+                        "turn namespaces.uts on, or remove hostname: without it the host's name would change",
+                    ),
             );
         }
         Some((h.value.clone(), self.origin(h, "hostname")))
@@ -385,10 +329,9 @@ impl Validator<'_> {
         let target = self.target(&key, &m.target)?;
         let spec = match m.kind.value {
             MountKind::Bind => {
-                for (k, span) in [
-                    ("size", m.size.as_ref().map(|s| &s.span)),
-                    ("mode", m.mode.as_ref().map(|s| &s.span)),
-                ] {
+                for (k, span) in
+                    [("size", m.size.as_ref().map(|s| &s.span)), ("mode", m.mode.as_ref().map(|s| &s.span))]
+                {
                     if let Some(span) = span {
                         self.err(
                             Diag::new(
@@ -420,32 +363,18 @@ impl Validator<'_> {
                             format!("{key}.source"),
                             format!("the bind source {} does not exist", path.display()),
                         )
-                        .accepted(
-                            "an existing file or directory on the host, relative to the jail file",
-                        )
-                        .hint(format!(
-                            "create it (mkdir -p {}) or fix the path",
-                            path.display()
-                        )),
+                        .accepted("an existing file or directory on the host, relative to the jail file")
+                        .hint(format!("create it (mkdir -p {}) or fix the path", path.display())),
                     );
                     return None;
                 };
-                MountSpec::Bind {
-                    source: path,
-                    target,
-                    readonly: m.readonly,
-                    is_dir: meta.is_dir(),
-                }
+                MountSpec::Bind { source: path, target, readonly: m.readonly, is_dir: meta.is_dir() }
             }
             MountKind::Tmpfs => {
                 if let Some(s) = &m.source {
                     self.err(
-                        Diag::new(
-                            s.span.clone(),
-                            format!("{key}.source"),
-                            "a tmpfs has no source",
-                        )
-                        .hint("remove `source`, or use type = \"bind\""),
+                        Diag::new(s.span.clone(), format!("{key}.source"), "a tmpfs has no source")
+                            .hint("remove `source`, or use type = \"bind\""),
                     );
                 }
                 if let Some(s) = &m.size
@@ -492,17 +421,11 @@ impl Validator<'_> {
         let problem = if !p.is_absolute() {
             Some(format!("the target \"{}\" is not absolute", t.value))
         } else if p.components().any(|c| c == Component::ParentDir) {
-            Some(format!(
-                "the target \"{}\" has `..`: it could lead out of the rootfs",
-                t.value
-            ))
+            Some(format!("the target \"{}\" has `..`: it could lead out of the rootfs", t.value))
         } else if normalize(p) == Path::new("/") {
             Some("the target cannot be / itself: that is the rootfs".into())
         } else if normalize(p).starts_with("/proc") {
-            Some(format!(
-                "the target \"{}\" is under /proc, where the kernel's files live",
-                t.value
-            ))
+            Some(format!("the target \"{}\" is under /proc, where the kernel's files live", t.value))
         } else if t.value.contains('\0') {
             Some("the target has a NUL byte".into())
         } else {
@@ -516,9 +439,7 @@ impl Validator<'_> {
                     format!("write \"/{}\"", t.value.trim_start_matches("./"))
                 };
                 self.err(
-                    Diag::new(t.span.clone(), format!("{key}.target"), message)
-                        .accepted(accepted)
-                        .hint(hint),
+                    Diag::new(t.span.clone(), format!("{key}.target"), message).accepted(accepted).hint(hint),
                 );
                 None
             }
@@ -580,12 +501,8 @@ impl Validator<'_> {
             );
         } else if argv.value[0].is_empty() {
             self.err(
-                Diag::new(
-                    argv.span.clone(),
-                    "command.argv",
-                    "argv[0], the program, is empty",
-                )
-                .accepted("a path in the rootfs or a name looked up in PATH"),
+                Diag::new(argv.span.clone(), "command.argv", "argv[0], the program, is empty")
+                    .accepted("a path in the rootfs or a name looked up in PATH"),
             );
         }
         for (i, a) in argv.value.iter().enumerate() {
@@ -608,9 +525,7 @@ impl Validator<'_> {
                     let problem = if k.is_empty() {
                         Some("an environment name cannot be empty".to_string())
                     } else if k.contains('=') {
-                        Some(format!(
-                            "the name \"{k}\" has '=', which ends a name in the environment"
-                        ))
+                        Some(format!("the name \"{k}\" has '=', which ends a name in the environment"))
                     } else if k.contains('\0') || v.contains('\0') {
                         Some(format!("{k} has a NUL byte, which execve cannot pass"))
                     } else {
@@ -663,36 +578,22 @@ impl Validator<'_> {
                 );
                 return None;
             }
-            Some(Limit {
-                value: sp.value.0,
-                origin: v.origin(sp, format!("limits.{key}")),
-            })
+            Some(Limit { value: sp.value.0, origin: v.origin(sp, format!("limits.{key}")) })
         };
         out.memory = l.memory.as_ref().and_then(|m| positive(self, "memory", m));
-        out.memory_swap = l
-            .memory_swap
-            .as_ref()
-            .and_then(|m| positive(self, "memory_swap", m));
+        out.memory_swap = l.memory_swap.as_ref().and_then(|m| positive(self, "memory_swap", m));
         if let Some(sw) = &l.memory_swap {
             match &out.memory {
                 None => self.err(
-                    Diag::new(
-                        sw.span.clone(),
-                        "limits.memory_swap",
-                        "memory_swap needs memory",
-                    )
-                    .accepted("memory_swap together with memory")
-                    .hint("add limits.memory"),
+                    Diag::new(sw.span.clone(), "limits.memory_swap", "memory_swap needs memory")
+                        .accepted("memory_swap together with memory")
+                        .hint("add limits.memory"),
                 ),
                 Some(m) if sw.value.0 < m.value => self.err(
                     Diag::new(
                         sw.span.clone(),
                         "limits.memory_swap",
-                        format!(
-                            "memory_swap ({}) is less than memory ({})",
-                            sw.value,
-                            Size(m.value)
-                        ),
+                        format!("memory_swap ({}) is less than memory ({})", sw.value, Size(m.value)),
                     )
                     .accepted("memory + swap: at least `memory`"),
                 ),
@@ -711,10 +612,7 @@ impl Validator<'_> {
                     .hint("the jail's init and command need at least 2"),
                 );
             } else {
-                out.pids = Some(Limit {
-                    value: p.value as u64,
-                    origin: self.origin(p, "limits.pids"),
-                });
+                out.pids = Some(Limit { value: p.value as u64, origin: self.origin(p, "limits.pids") });
             }
         }
         if let Some(c) = &l.cpus {
@@ -728,10 +626,7 @@ impl Validator<'_> {
                     .accepted("a number of CPUs from 0.01 to 1024, like 0.5"),
                 );
             } else {
-                out.cpus = Some(Limit {
-                    value: c.value,
-                    origin: self.origin(c, "limits.cpus"),
-                });
+                out.cpus = Some(Limit { value: c.value, origin: self.origin(c, "limits.cpus") });
             }
         }
         if let Some(w) = &l.cpu_weight {
@@ -745,19 +640,12 @@ impl Validator<'_> {
                     .accepted("an integer from 1 to 10000 (100 is the default share)"),
                 );
             } else {
-                out.cpu_weight = Some(Limit {
-                    value: w.value as u64,
-                    origin: self.origin(w, "limits.cpu_weight"),
-                });
+                out.cpu_weight =
+                    Some(Limit { value: w.value as u64, origin: self.origin(w, "limits.cpu_weight") });
             }
         }
         let ints = [("nofile", &l.nofile), ("nproc", &l.nproc)];
-        let sizes = [
-            ("core", &l.core),
-            ("fsize", &l.fsize),
-            ("stack", &l.stack),
-            ("as", &l.address_space),
-        ];
+        let sizes = [("core", &l.core), ("fsize", &l.fsize), ("stack", &l.stack), ("as", &l.address_space)];
         let mut rl: Vec<(&'static str, Sp<i64>)> = Vec::new();
         for (k, v) in ints {
             if let Some(v) = v {
@@ -766,17 +654,11 @@ impl Validator<'_> {
         }
         for (k, v) in sizes {
             if let Some(v) = v {
-                rl.push((
-                    k,
-                    Sp::new(v.value.0.min(i64::MAX as u64) as i64, v.span.clone()),
-                ));
+                rl.push((k, Sp::new(v.value.0.min(i64::MAX as u64) as i64, v.span.clone())));
             }
         }
         if let Some(v) = &l.cpu_time {
-            rl.push((
-                "cpu_time",
-                Sp::new(v.value.0.div_ceil(1000) as i64, v.span.clone()),
-            ));
+            rl.push(("cpu_time", Sp::new(v.value.0.div_ceil(1000) as i64, v.span.clone())));
         }
         for r in crate::limits::RLIMITS {
             let Some((key, v)) = rl.iter().find(|(k, _)| *k == r.key) else {
@@ -807,10 +689,7 @@ impl Validator<'_> {
             }
             out.rlimits.push((
                 key,
-                Limit {
-                    value: v.value as u64,
-                    origin: self.origin(v, format!("limits.{key}")),
-                },
+                Limit { value: v.value as u64, origin: self.origin(v, format!("limits.{key}")) },
             ));
         }
         out
@@ -819,25 +698,12 @@ impl Validator<'_> {
 
 /// The jail's name from its file: `jails/busybox.toml` → `busybox`.
 pub fn jail_name(path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let clean: String = stem
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
         .collect();
-    if clean.is_empty() || clean.starts_with('.') {
-        format!("jail{clean}")
-    } else {
-        clean
-    }
+    if clean.is_empty() || clean.starts_with('.') { format!("jail{clean}") } else { clean }
 }
 
 /// Why a hostname is not valid under RFC 1123, if it is not.
@@ -846,27 +712,17 @@ pub fn hostname_problem(h: &str) -> Option<String> {
         return Some("the hostname is empty".into());
     }
     if h.len() > 64 {
-        return Some(format!(
-            "the hostname is {} bytes long; the kernel takes at most 64",
-            h.len()
-        ));
+        return Some(format!("the hostname is {} bytes long; the kernel takes at most 64", h.len()));
     }
     for label in h.split('.') {
         if label.is_empty() {
-            return Some(
-                "the hostname has an empty label (two dots in a row, or a dot at an end)".into(),
-            );
+            return Some("the hostname has an empty label (two dots in a row, or a dot at an end)".into());
         }
         if label.len() > 63 {
             return Some(format!("the label \"{label}\" is longer than 63 bytes"));
         }
-        if let Some(c) = label
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
-        {
-            return Some(format!(
-                "the hostname has {c:?}; only letters, digits, '-' and '.' are allowed"
-            ));
+        if let Some(c) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+            return Some(format!("the hostname has {c:?}; only letters, digits, '-' and '.' are allowed"));
         }
         if label.starts_with('-') || label.ends_with('-') {
             return Some(format!("the label \"{label}\" starts or ends with '-'"));
@@ -889,9 +745,5 @@ pub fn normalize(p: &Path) -> PathBuf {
             other => out.push(other.as_os_str()),
         }
     }
-    if out.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        out
-    }
+    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
 }

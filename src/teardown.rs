@@ -22,11 +22,7 @@ pub fn run(
             continue;
         }
         if let Err(f) = apply(step, ctx) {
-            let detail = if f.detail.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", f.detail)
-            };
+            let detail = if f.detail.is_empty() { String::new() } else { format!(": {}", f.detail) };
             errors.push(format!("{}: {:?}{detail}", plan.describe(step), f.errno));
         }
     }
@@ -52,11 +48,7 @@ pub fn kill_child(ctx: &mut Ctx) -> StepResult {
 
 /// Mount points in a mountinfo text (field 5), decoded from its octal escapes.
 pub fn mount_points(mountinfo: &str) -> Vec<String> {
-    mountinfo
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(unescape)
-        .collect()
+    mountinfo.lines().filter_map(|l| l.split(' ').nth(4)).map(unescape).collect()
 }
 
 fn unescape(s: &str) -> String {
@@ -91,37 +83,26 @@ pub fn check_mounts(ctx: &Ctx, plan: &Plan) -> StepResult {
         .collect();
     let leaked: Vec<String> = mount_points(&now)
         .into_iter()
-        .filter(|m| {
-            !before.contains(m) && roots.iter().any(|r| std::path::Path::new(m).starts_with(r))
-        })
+        .filter(|m| !before.contains(m) && roots.iter().any(|r| std::path::Path::new(m).starts_with(r)))
         .collect();
     if leaked.is_empty() {
         Ok(())
     } else {
-        Err(Failure::new(
-            Errno::EBUSY,
-            format!("mounts leaked onto the host: {}", leaked.join(", ")),
-        ))
+        Err(Failure::new(Errno::EBUSY, format!("mounts leaked onto the host: {}", leaked.join(", "))))
     }
 }
 
 /// A hint for a failed step, specific to the call and the errno.
 pub fn hint(op: &Op, e: Errno) -> Option<String> {
     let h = match (op, e) {
-        (_, Errno::EPERM) if !nix::unistd::geteuid().is_root() => {
-            "procjail needs root: run it with sudo"
-        }
+        (_, Errno::EPERM) if !nix::unistd::geteuid().is_root() => "procjail needs root: run it with sudo",
         (Op::PivotRoot { .. }, Errno::EINVAL) => {
             "pivot_root needs the new root to be a mount point that is not shared, on a root that is not the initramfs rootfs"
         }
         (Op::Mount { .. }, Errno::ENOENT) => "the source or the target is missing",
-        (Op::Mount { .. }, Errno::EPERM) => {
-            "a missing capability (CAP_SYS_ADMIN), or a locked mount"
-        }
+        (Op::Mount { .. }, Errno::EPERM) => "a missing capability (CAP_SYS_ADMIN), or a locked mount",
         (Op::Mount { .. }, Errno::ENODEV) => "this kernel does not have that filesystem type",
-        (Op::MountPoint { .. }, Errno::ELOOP) => {
-            "replace the symlink with a directory in the rootfs"
-        }
+        (Op::MountPoint { .. }, Errno::ELOOP) => "replace the symlink with a directory in the rootfs",
         (Op::MountPoint { .. }, Errno::EROFS) => {
             "the rootfs is on a read-only filesystem: create the mount point in it first"
         }
@@ -136,22 +117,14 @@ pub fn hint(op: &Op, e: Errno) -> Option<String> {
             "a jail of this name is running, or left over: run `procjail gc` or pick another --name"
         }
         (Op::Mkdir { .. }, Errno::ENOENT) => "the parent folder is missing",
-        (Op::Execve { .. }, Errno::ENOENT) => {
-            "the program is not in the rootfs: check argv[0] and PATH"
-        }
-        (Op::Execve { .. }, Errno::EACCES) => {
-            "the program is not executable: chmod +x it in the rootfs"
-        }
-        (Op::Sethostname { .. }, Errno::EPERM) => {
-            "sethostname needs the uts namespace and CAP_SYS_ADMIN"
-        }
+        (Op::Execve { .. }, Errno::ENOENT) => "the program is not in the rootfs: check argv[0] and PATH",
+        (Op::Execve { .. }, Errno::EACCES) => "the program is not executable: chmod +x it in the rootfs",
+        (Op::Sethostname { .. }, Errno::EPERM) => "sethostname needs the uts namespace and CAP_SYS_ADMIN",
         (Op::Setrlimit { .. }, Errno::EPERM) => {
             "raising a hard rlimit needs CAP_SYS_RESOURCE: lower the value in [limits]"
         }
         (Op::Clone { .. }, Errno::EPERM) => "creating namespaces needs root (CAP_SYS_ADMIN)",
-        (Op::Clone { .. }, Errno::ENOSPC) => {
-            "too many namespaces: see /proc/sys/user/max_*_namespaces"
-        }
+        (Op::Clone { .. }, Errno::ENOSPC) => "too many namespaces: see /proc/sys/user/max_*_namespaces",
         (_, Errno::EPERM) => "not root, or a missing capability",
         _ => return None,
     };

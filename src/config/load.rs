@@ -18,29 +18,11 @@ use crate::diag::{Diag, did_you_mean};
 /// Every table of a jail file and its keys. The schema test checks that this list and the
 /// schema generated from [`JailFile`] name the same keys.
 pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
-    (
-        "",
-        &[
-            "hostname",
-            "rootfs",
-            "namespaces",
-            "defaults",
-            "mounts",
-            "limits",
-            "command",
-            "init",
-        ],
-    ),
+    ("", &["hostname", "rootfs", "namespaces", "defaults", "mounts", "limits", "command", "init"]),
     ("rootfs", &["path", "from", "readonly"]),
-    (
-        "namespaces",
-        &["pid", "mount", "uts", "ipc", "net", "cgroup"],
-    ),
+    ("namespaces", &["pid", "mount", "uts", "ipc", "net", "cgroup"]),
     ("defaults", &["proc", "dev", "devpts", "shm", "sysfs"]),
-    (
-        "mounts",
-        &["type", "source", "target", "readonly", "size", "mode"],
-    ),
+    ("mounts", &["type", "source", "target", "readonly", "size", "mode"]),
     (
         "limits",
         &[
@@ -80,38 +62,16 @@ pub fn load_str(text: &str) -> Result<(JailFile, Vec<Diag>), Vec<Diag>> {
     }
     let whole = 0..text.len();
     let end = text.len()..text.len();
-    let mut t = Table {
-        name: String::new(),
-        kind: "",
-        span: whole,
-        map: root.get_ref(),
-        diags: &diags,
-    };
+    let mut t = Table { name: String::new(), kind: "", span: whole, map: root.get_ref(), diags: &diags };
     let file = JailFile {
         hostname: t.string("hostname"),
         rootfs: t.table("rootfs").and_then(|mut r| read_rootfs(&mut r)),
-        namespaces: t
-            .table("namespaces")
-            .map(|mut n| read_namespaces(&mut n))
-            .unwrap_or_default(),
-        defaults: t
-            .table("defaults")
-            .map(|mut d| read_defaults(&mut d))
-            .unwrap_or_default(),
-        mounts: t
-            .array_of_tables("mounts")
-            .into_iter()
-            .filter_map(|mut m| read_mount(&mut m))
-            .collect(),
-        limits: t
-            .table("limits")
-            .map(|mut l| read_limits(&mut l))
-            .unwrap_or_default(),
+        namespaces: t.table("namespaces").map(|mut n| read_namespaces(&mut n)).unwrap_or_default(),
+        defaults: t.table("defaults").map(|mut d| read_defaults(&mut d)).unwrap_or_default(),
+        mounts: t.array_of_tables("mounts").into_iter().filter_map(|mut m| read_mount(&mut m)).collect(),
+        limits: t.table("limits").map(|mut l| read_limits(&mut l)).unwrap_or_default(),
         command: t.table("command").and_then(|mut c| read_command(&mut c)),
-        init: t
-            .table("init")
-            .map(|mut i| read_init(&mut i))
-            .unwrap_or_default(),
+        init: t.table("init").map(|mut i| read_init(&mut i)).unwrap_or_default(),
     };
     t.finish();
     if file.rootfs.is_none() && !t.map.contains_key("rootfs") {
@@ -136,17 +96,9 @@ pub fn load_str(text: &str) -> Result<(JailFile, Vec<Diag>), Vec<Diag>> {
 fn read_rootfs(t: &mut Table) -> Option<Rootfs> {
     let from = t.choice("from", &[("busybox", RootfsFrom::Busybox)]);
     let readonly = t.bool("readonly").is_some_and(|b| b.value);
-    let path = t.required(
-        |t| t.string("path"),
-        "path",
-        "a directory, relative to the jail file",
-    );
+    let path = t.required(|t| t.string("path"), "path", "a directory, relative to the jail file");
     t.finish();
-    Some(Rootfs {
-        path: path?,
-        from,
-        readonly,
-    })
+    Some(Rootfs { path: path?, from, readonly })
 }
 
 fn read_namespaces(t: &mut Table) -> Namespaces {
@@ -167,43 +119,22 @@ fn read_namespaces(t: &mut Table) -> Namespaces {
 fn read_defaults(t: &mut Table) -> Defaults {
     let d = Defaults::default();
     let mut get = |key| t.bool(key).unwrap_or_else(|| d.proc.clone());
-    let defaults = Defaults {
-        proc: get("proc"),
-        dev: get("dev"),
-        devpts: get("devpts"),
-        shm: get("shm"),
-        sysfs: None,
-    };
-    let defaults = Defaults {
-        sysfs: t.bool("sysfs"),
-        ..defaults
-    };
+    let defaults =
+        Defaults { proc: get("proc"), dev: get("dev"), devpts: get("devpts"), shm: get("shm"), sysfs: None };
+    let defaults = Defaults { sysfs: t.bool("sysfs"), ..defaults };
     t.finish();
     defaults
 }
 
 fn read_mount(t: &mut Table) -> Option<Mount> {
     let kind = t.required(
-        |t| {
-            t.choice(
-                "type",
-                &[("bind", MountKind::Bind), ("tmpfs", MountKind::Tmpfs)],
-            )
-        },
+        |t| t.choice("type", &[("bind", MountKind::Bind), ("tmpfs", MountKind::Tmpfs)]),
         "type",
         "\"bind\" or \"tmpfs\"",
     );
-    let target = t.required(
-        |t| t.string("target"),
-        "target",
-        "an absolute path in the jail",
-    );
-    let (source, readonly, size, mode) = (
-        t.string("source"),
-        t.bool("readonly"),
-        t.size("size"),
-        t.string("mode"),
-    );
+    let target = t.required(|t| t.string("target"), "target", "an absolute path in the jail");
+    let (source, readonly, size, mode) =
+        (t.string("source"), t.bool("readonly"), t.size("size"), t.string("mode"));
     t.finish();
     Some(Mount {
         kind: kind?,
@@ -235,26 +166,16 @@ fn read_limits(t: &mut Table) -> Limits {
 }
 
 fn read_command(t: &mut Table) -> Option<Command> {
-    let argv = t.required(
-        |t| t.string_list("argv"),
-        "argv",
-        "an array of strings: [\"/bin/sh\", \"-c\", \"...\"]",
-    );
+    let argv =
+        t.required(|t| t.string_list("argv"), "argv", "an array of strings: [\"/bin/sh\", \"-c\", \"...\"]");
     let (env, cwd) = (t.string_map("env"), t.string("cwd"));
     t.finish();
-    Some(Command {
-        argv: argv?,
-        env,
-        cwd,
-    })
+    Some(Command { argv: argv?, env, cwd })
 }
 
 fn read_init(t: &mut Table) -> Init {
     let init = Init {
-        mode: t.choice(
-            "mode",
-            &[("builtin", InitMode::Builtin), ("none", InitMode::None)],
-        ),
+        mode: t.choice("mode", &[("builtin", InitMode::Builtin), ("none", InitMode::None)]),
         grace: t.duration("grace"),
     };
     t.finish();
@@ -274,11 +195,7 @@ struct Table<'a, 'i> {
 
 impl<'a, 'i> Table<'a, 'i> {
     fn key_path(&self, key: &str) -> String {
-        if self.name.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.name)
-        }
+        if self.name.is_empty() { key.to_string() } else { format!("{}.{key}", self.name) }
     }
 
     fn push(&self, d: Diag) {
@@ -293,12 +210,8 @@ impl<'a, 'i> Table<'a, 'i> {
     fn wrong_type(&self, key: &str, v: &Spanned<DeValue>, accepted: &str) {
         let found = v.get_ref().type_str();
         self.push(
-            Diag::new(
-                v.span(),
-                self.key_path(key),
-                format!("expected {accepted}, found {found}"),
-            )
-            .accepted(accepted),
+            Diag::new(v.span(), self.key_path(key), format!("expected {accepted}, found {found}"))
+                .accepted(accepted),
         );
     }
 
@@ -312,19 +225,12 @@ impl<'a, 'i> Table<'a, 'i> {
         let present = self.get(key).is_some();
         let value = read(self);
         if !present {
-            let table = if self.name.is_empty() {
-                "the file".to_string()
-            } else {
-                format!("[{}]", self.name)
-            };
+            let table =
+                if self.name.is_empty() { "the file".to_string() } else { format!("[{}]", self.name) };
             self.push(
-                Diag::new(
-                    self.span.clone(),
-                    self.key_path(key),
-                    format!("missing key `{key}` in {table}"),
-                )
-                .accepted(accepted)
-                .hint(format!("add `{key} = ...` to {table}")),
+                Diag::new(self.span.clone(), self.key_path(key), format!("missing key `{key}` in {table}"))
+                    .accepted(accepted)
+                    .hint(format!("add `{key} = ...` to {table}")),
             );
         }
         value
@@ -355,19 +261,13 @@ impl<'a, 'i> Table<'a, 'i> {
     fn int(&mut self, key: &str) -> Option<Sp<i64>> {
         let v = self.get(key)?;
         match v.get_ref() {
-            DeValue::Integer(i) => {
-                match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
-                    Ok(n) => Some(Sp::new(n, v.span())),
-                    Err(_) => {
-                        self.push(Diag::new(
-                            v.span(),
-                            self.key_path(key),
-                            "integer does not fit in 64 bits",
-                        ));
-                        None
-                    }
+            DeValue::Integer(i) => match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
+                Ok(n) => Some(Sp::new(n, v.span())),
+                Err(_) => {
+                    self.push(Diag::new(v.span(), self.key_path(key), "integer does not fit in 64 bits"));
+                    None
                 }
-            }
+            },
             _ => {
                 self.wrong_type(key, v, "an integer");
                 None
@@ -413,11 +313,7 @@ impl<'a, 'i> Table<'a, 'i> {
         match result {
             Ok(x) => Some(Sp::new(x, v.span())),
             Err(e) => {
-                self.push(
-                    Diag::new(v.span(), self.key_path(key), e.message)
-                        .accepted(accepted)
-                        .hint(e.hint),
-                );
+                self.push(Diag::new(v.span(), self.key_path(key), e.message).accepted(accepted).hint(e.hint));
                 None
             }
         }
@@ -428,12 +324,7 @@ impl<'a, 'i> Table<'a, 'i> {
     }
 
     fn duration(&mut self, key: &str) -> Option<Sp<Duration>> {
-        self.units(
-            key,
-            DURATION_ACCEPTED,
-            Duration::from_secs_int,
-            Duration::parse,
-        )
+        self.units(key, DURATION_ACCEPTED, Duration::from_secs_int, Duration::parse)
     }
 
     fn choice<T: Copy>(&mut self, key: &str, options: &[(&str, T)]) -> Option<Sp<T>> {
@@ -443,12 +334,8 @@ impl<'a, 'i> Table<'a, 'i> {
         if let Some((_, value)) = options.iter().find(|(n, _)| *n == s.value) {
             return Some(Sp::new(*value, s.span));
         }
-        let mut d = Diag::new(
-            s.span,
-            self.key_path(key),
-            format!("unknown value \"{}\"", s.value),
-        )
-        .accepted(&accepted);
+        let mut d = Diag::new(s.span, self.key_path(key), format!("unknown value \"{}\"", s.value))
+            .accepted(&accepted);
         if let Some(m) = did_you_mean(&s.value, options.iter().map(|(n, _)| *n)) {
             d = d.hint(format!("did you mean \"{m}\"?"));
         }
@@ -516,13 +403,7 @@ impl<'a, 'i> Table<'a, 'i> {
             self.wrong_type(key, v, &format!("a table: [{key}]"));
             return None;
         };
-        Some(Table {
-            name: self.key_path(key),
-            kind: key,
-            span: header_span(v),
-            map,
-            diags: self.diags,
-        })
+        Some(Table { name: self.key_path(key), kind: key, span: header_span(v), map, diags: self.diags })
     }
 
     fn array_of_tables(&mut self, key: &'static str) -> Vec<Table<'a, 'i>> {
@@ -551,10 +432,7 @@ impl<'a, 'i> Table<'a, 'i> {
 
     /// Reports every key of the table that procjail does not know, with a suggestion.
     fn finish(&self) {
-        let known = KNOWN_KEYS
-            .iter()
-            .find(|(t, _)| *t == self.kind)
-            .map_or(&[][..], |(_, k)| k);
+        let known = KNOWN_KEYS.iter().find(|(t, _)| *t == self.kind).map_or(&[][..], |(_, k)| k);
         for (k, v) in self.map {
             let key = k.get_ref().as_ref();
             if known.contains(&key) {
@@ -565,23 +443,15 @@ impl<'a, 'i> Table<'a, 'i> {
             } else {
                 format!("in [{}]", self.name)
             };
-            let mut d = Diag::new(
-                k.span(),
-                self.key_path(key),
-                format!("unknown key `{key}` {table}"),
-            )
-            .accepted(format!("one of: {}", known.join(", ")));
+            let mut d = Diag::new(k.span(), self.key_path(key), format!("unknown key `{key}` {table}"))
+                .accepted(format!("one of: {}", known.join(", ")));
             if let Some(m) = did_you_mean(key, known.iter().copied()) {
                 d = d.hint(format!("did you mean `{m}`?"));
-            } else if let Some((other, _)) = KNOWN_KEYS
-                .iter()
-                .find(|(t, keys)| *t != self.kind && keys.contains(&key))
+            } else if let Some((other, _)) =
+                KNOWN_KEYS.iter().find(|(t, keys)| *t != self.kind && keys.contains(&key))
             {
-                let where_ = if other.is_empty() {
-                    "the top level".to_string()
-                } else {
-                    format!("[{other}]")
-                };
+                let where_ =
+                    if other.is_empty() { "the top level".to_string() } else { format!("[{other}]") };
                 d = d.hint(format!("`{key}` belongs in {where_}"));
             }
             let _ = v;

@@ -157,13 +157,7 @@ pub struct Defaults {
 impl Default for Defaults {
     fn default() -> Self {
         let on = Sp::new(true, 0..0);
-        Defaults {
-            proc: on.clone(),
-            dev: on.clone(),
-            devpts: on.clone(),
-            shm: on,
-            sysfs: None,
-        }
+        Defaults { proc: on.clone(), dev: on.clone(), devpts: on.clone(), shm: on, sysfs: None }
     }
 }
 

@@ -67,14 +67,10 @@ impl Duration {
     }
 
     pub fn from_secs_int(n: i64) -> Result<Duration, UnitError> {
-        u64::try_from(n)
-            .ok()
-            .and_then(|s| s.checked_mul(1000))
-            .map(Duration)
-            .ok_or_else(|| UnitError {
-                message: format!("a duration must be 0 or more seconds and fit: {n}"),
-                hint: "write a string like \"2s\" or \"500ms\"".into(),
-            })
+        u64::try_from(n).ok().and_then(|s| s.checked_mul(1000)).map(Duration).ok_or_else(|| UnitError {
+            message: format!("a duration must be 0 or more seconds and fit: {n}"),
+            hint: "write a string like \"2s\" or \"500ms\"".into(),
+        })
     }
 
     pub fn as_std(self) -> std::time::Duration {
@@ -83,36 +79,18 @@ impl Duration {
 }
 
 /// Parses `<number><unit>` where the number is decimal digits with at most one `.`.
-fn parse_with_units(
-    text: &str,
-    units: &[(&str, u64)],
-    what: &str,
-    base: &str,
-) -> Result<u64, UnitError> {
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
+fn parse_with_units(text: &str, units: &[(&str, u64)], what: &str, base: &str) -> Result<u64, UnitError> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let names: Vec<&str> = units
-        .iter()
-        .map(|(n, _)| *n)
-        .filter(|n| !n.is_empty())
-        .collect();
-    let example = if what == "size" {
-        "\"64MiB\""
-    } else {
-        "\"2s\""
-    };
+    let names: Vec<&str> = units.iter().map(|(n, _)| *n).filter(|n| !n.is_empty()).collect();
+    let example = if what == "size" { "\"64MiB\"" } else { "\"2s\"" };
     if number.is_empty() {
         let message = if text.starts_with('-') {
             format!("a {what} cannot be negative: \"{text}\"")
         } else {
             format!("\"{text}\" is not a {what}: it must start with a number")
         };
-        return Err(UnitError {
-            message,
-            hint: format!("write a number then a unit, like {example}"),
-        });
+        return Err(UnitError { message, hint: format!("write a number then a unit, like {example}") });
     }
     let Some(&(_, factor)) = units.iter().find(|(n, _)| *n == unit) else {
         if unit.is_empty() {
@@ -136,10 +114,7 @@ fn parse_with_units(
             u if known => format!("remove the space: \"{number}{u}\""),
             _ => format!("write a number then one of: {}", names.join(", ")),
         };
-        return Err(UnitError {
-            message: format!("unknown unit \"{unit}\" in {what} \"{text}\""),
-            hint,
-        });
+        return Err(UnitError { message: format!("unknown unit \"{unit}\" in {what} \"{text}\""), hint });
     };
     let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
     if frac.contains('.') || (whole.is_empty() && frac.is_empty()) {
@@ -152,11 +127,7 @@ fn parse_with_units(
         message: format!("{what} \"{text}\" is too large: it does not fit in 64 bits of {base}"),
         hint: format!("write a smaller {what}"),
     };
-    let whole_value: u64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| overflow())?
-    };
+    let whole_value: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| overflow())? };
     let mut value = whole_value.checked_mul(factor).ok_or_else(overflow)?;
     if !frac.is_empty() {
         // frac/10^len * factor must be a whole number of base units.
@@ -170,9 +141,7 @@ fn parse_with_units(
                 hint: format!("use a smaller unit, like {example}"),
             });
         }
-        value = value
-            .checked_add((scaled / denom) as u64)
-            .ok_or_else(overflow)?;
+        value = value.checked_add((scaled / denom) as u64).ok_or_else(overflow)?;
     }
     Ok(value)
 }
@@ -180,12 +149,7 @@ fn parse_with_units(
 impl fmt::Display for Size {
     /// The shortest exact form: "64MiB", "1536KiB", "100" (bytes).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (name, factor) in [
-            ("TiB", 1u64 << 40),
-            ("GiB", 1 << 30),
-            ("MiB", 1 << 20),
-            ("KiB", 1 << 10),
-        ] {
+        for (name, factor) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
             if self.0 >= factor && self.0.is_multiple_of(factor) {
                 return write!(f, "{}{name}", self.0 / factor);
             }
@@ -247,45 +211,15 @@ mod tests {
         assert_eq!(Size::parse("1.5GiB"), Ok(Size(3 << 29)));
         assert_eq!(Size::parse("100"), Ok(Size(100)));
         assert_eq!(Size::parse("100B"), Ok(Size(100)));
-        assert!(
-            Size::parse("64 MiB")
-                .unwrap_err()
-                .hint
-                .contains("remove the space")
-        );
+        assert!(Size::parse("64 MiB").unwrap_err().hint.contains("remove the space"));
         assert!(Size::parse("64 MB").unwrap_err().hint.contains("\"64MiB\""));
         assert!(Size::parse("64MB").unwrap_err().hint.contains("64MiB"));
-        assert!(
-            Size::parse("1e99")
-                .unwrap_err()
-                .message
-                .contains("unknown unit \"e99\"")
-        );
-        assert!(
-            Size::parse("64MiX")
-                .unwrap_err()
-                .message
-                .contains("unknown unit")
-        );
+        assert!(Size::parse("1e99").unwrap_err().message.contains("unknown unit \"e99\""));
+        assert!(Size::parse("64MiX").unwrap_err().message.contains("unknown unit"));
         assert!(Size::parse("-1").unwrap_err().message.contains("negative"));
-        assert!(
-            Size::parse("99999999999999999999")
-                .unwrap_err()
-                .message
-                .contains("too large")
-        );
-        assert!(
-            Size::parse("17179869184GiB")
-                .unwrap_err()
-                .message
-                .contains("too large")
-        );
-        assert!(
-            Size::parse("0.3B")
-                .unwrap_err()
-                .message
-                .contains("whole number")
-        );
+        assert!(Size::parse("99999999999999999999").unwrap_err().message.contains("too large"));
+        assert!(Size::parse("17179869184GiB").unwrap_err().message.contains("too large"));
+        assert!(Size::parse("0.3B").unwrap_err().message.contains("whole number"));
         assert_eq!(Size(64 << 20).to_string(), "64MiB");
         assert_eq!(Size(1000).to_string(), "1000");
     }

@@ -15,27 +15,16 @@ use super::{Failure, StepResult};
 /// The path relative to the rootfs: "/dev/pts" → "dev/pts" ("." for "/").
 fn relative(path: &Path) -> &Path {
     let rel = path.strip_prefix("/").unwrap_or(path);
-    if rel.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        rel
-    }
+    if rel.as_os_str().is_empty() { Path::new(".") } else { rel }
 }
 
 /// Opens `path` inside the root. `no_symlinks`: refuse any symlink on the way.
-pub fn open(
-    root: &impl AsFd,
-    path: &Path,
-    flags: OFlag,
-    no_symlinks: bool,
-) -> Result<OwnedFd, Errno> {
+pub fn open(root: &impl AsFd, path: &Path, flags: OFlag, no_symlinks: bool) -> Result<OwnedFd, Errno> {
     let mut resolve = ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS;
     if no_symlinks {
         resolve |= ResolveFlag::RESOLVE_NO_SYMLINKS;
     }
-    let how = OpenHow::new()
-        .flags(flags | OFlag::O_CLOEXEC)
-        .resolve(resolve);
+    let how = OpenHow::new().flags(flags | OFlag::O_CLOEXEC).resolve(resolve);
     openat2(root.as_fd(), relative(path), how)
 }
 
@@ -56,10 +45,7 @@ pub fn make(root: &impl AsFd, path: &Path, dir: bool, real_dir: bool) -> StepRes
         }
         Err(Errno::ELOOP) if real_dir => Err(Failure::new(
             Errno::ELOOP,
-            format!(
-                "{} in the rootfs is a symlink; it must be a real directory",
-                path.display()
-            ),
+            format!("{} in the rootfs is a symlink; it must be a real directory", path.display()),
         )),
         Err(Errno::ENOENT) => create(root, path, dir),
         Err(e) => Err(e.into()),

@@ -42,10 +42,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(errno: Errno, detail: impl Into<String>) -> Failure {
-        Failure {
-            errno,
-            detail: detail.into(),
-        }
+        Failure { errno, detail: detail.into() }
     }
 }
 
@@ -58,19 +55,13 @@ impl Failure {
 
 impl From<Errno> for Failure {
     fn from(errno: Errno) -> Failure {
-        Failure {
-            errno,
-            detail: String::new(),
-        }
+        Failure { errno, detail: String::new() }
     }
 }
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
-        Failure {
-            errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            detail: String::new(),
-        }
+        Failure { errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)), detail: String::new() }
     }
 }
 
@@ -82,6 +73,8 @@ pub struct Ctx {
     pub trace: bool,
     /// The sync channel: [parent's end, jail's end].
     pub sync: [Option<OwnedFd>; 2],
+    /// The status channel (built-in init only): [parent's end, jail's end].
+    pub status: [Option<OwnedFd>; 2],
     pub child: Option<Pid>,
     pub command: Option<Pid>,
     pub rootfd: Option<OwnedFd>,
@@ -99,11 +92,19 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    pub fn channel(&mut self, channel: crate::plan::Channel) -> &mut [Option<OwnedFd>; 2] {
+        match channel {
+            crate::plan::Channel::Sync => &mut self.sync,
+            crate::plan::Channel::Status => &mut self.status,
+        }
+    }
+
     pub fn new(trace: bool, timeout: Option<Duration>) -> Ctx {
         Ctx {
             side: Side::Parent,
             trace,
             sync: [None, None],
+            status: [None, None],
             child: None,
             command: None,
             rootfd: None,
@@ -164,30 +165,19 @@ impl std::fmt::Display for RunError {
 /// Runs one step: the one dispatch from op to the subsystem that performs it.
 fn apply(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
     match &step.op {
-        Op::Mkdir {
-            path,
-            mode,
-            exist_ok,
-        } => rootfs::mkdir(path, *mode, *exist_ok),
+        Op::Mkdir { path, mode, exist_ok } => rootfs::mkdir(path, *mode, *exist_ok),
         Op::CopyFile { from, to, mode } => rootfs::copy_file(from, to, *mode),
         Op::Symlinks { target, dir, names } => rootfs::symlinks(target, dir, names),
         Op::Write { path, value } => cgroups::write(path, value, ctx),
-        Op::SocketPair => namespaces::socketpair(ctx),
+        Op::SocketPair { channel } => namespaces::socketpair(*channel, ctx),
         Op::Clone { flags } => namespaces::clone(*flags, ctx),
-        Op::Close { end } => namespaces::close(*end, ctx),
+        Op::Close { channel, end } => namespaces::close(*channel, *end, ctx),
         Op::SyncSend { end, msg } => namespaces::send(*end, msg, ctx),
         Op::SyncRecv { end, msg } => namespaces::recv(*end, msg, ctx),
         Op::Pdeathsig => namespaces::pdeathsig(),
         Op::Unshare { flags } => namespaces::unshare(*flags),
         Op::Sethostname { name } => namespaces::sethostname(name),
-        Op::Mount {
-            source,
-            target,
-            target_in_root,
-            fstype,
-            flags,
-            data,
-        } => mounts::mount(
+        Op::Mount { source, target, target_in_root, fstype, flags, data } => mounts::mount(
             source.as_deref(),
             target,
             target_in_root.as_ref(),
@@ -218,6 +208,7 @@ fn apply(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
         Op::KillCgroup { path, kill_file } => cgroups::kill(path, *kill_file),
         Op::WaitEmpty { path } => cgroups::wait_empty(path),
         Op::Rmdir { path, shared } => cgroups::rmdir(path, *shared),
+        Op::Reclaim { path } => cgroups::reclaim(path),
         Op::CheckMounts => teardown::check_mounts(ctx, plan),
     }
 }
@@ -225,12 +216,7 @@ fn apply(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
 /// Runs a step with tracing; records it as done.
 fn run_step(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
     let start = Instant::now();
-    if ctx.trace
-        && matches!(
-            step.op,
-            Op::Execve { .. } | Op::InitLoop { .. } | Op::Wait { .. }
-        )
-    {
+    if ctx.trace && matches!(step.op, Op::Execve { .. } | Op::InitLoop { .. } | Op::Wait { .. }) {
         // These do not return (or not soon): say so before.
         eprintln!("{}", trace_line(plan, step, "…", None));
     }
@@ -240,10 +226,7 @@ fn run_step(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
             Ok(()) => "ok".to_string(),
             Err(f) => format!("{:?}", f.errno),
         };
-        eprintln!(
-            "{}",
-            trace_line(plan, step, &outcome, Some(start.elapsed()))
-        );
+        eprintln!("{}", trace_line(plan, step, &outcome, Some(start.elapsed())));
     }
     if result.is_ok() {
         ctx.done.insert(step.index);
@@ -251,15 +234,8 @@ fn run_step(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
     result
 }
 
-fn trace_line(
-    plan: &Plan,
-    step: &Step,
-    outcome: &str,
-    took: Option<std::time::Duration>,
-) -> String {
-    let took = took.map_or(String::new(), |d| {
-        format!(" ({:.3} ms)", d.as_secs_f64() * 1000.0)
-    });
+fn trace_line(plan: &Plan, step: &Step, outcome: &str, took: Option<std::time::Duration>) -> String {
+    let took = took.map_or(String::new(), |d| format!(" ({:.3} ms)", d.as_secs_f64() * 1000.0));
     format!("procjail: trace: {} = {outcome}{took}", plan.describe(step))
 }
 
@@ -289,13 +265,10 @@ pub fn step_error(plan: &Plan, step: &Step, f: &Failure) -> RunError {
 pub fn up(plan: &Plan, opts: &Options) -> anyhow::Result<i32> {
     let mut ctx = Ctx::new(opts.trace, opts.timeout);
     ctx.mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    ctx.report = Report::for_plan(plan);
     let _signals = supervise::SignalGuard::block()?;
     let mut error: Option<RunError> = None;
-    let teardown_at = plan
-        .phases
-        .iter()
-        .position(|p| p.name == "teardown")
-        .unwrap_or(plan.phases.len());
+    let teardown_at = plan.phases.iter().position(|p| p.name == "teardown").unwrap_or(plan.phases.len());
     'walk: for phase in &plan.phases[..teardown_at] {
         for step in &phase.steps {
             if step.side != ctx.side {
@@ -326,10 +299,13 @@ pub fn up(plan: &Plan, opts: &Options) -> anyhow::Result<i32> {
             }
         }
     }
-    let teardown_errors = teardown::run(plan, &plan.phases[teardown_at..], &mut ctx, |s, c| {
-        run_step(s, c, plan)
-    });
-    ctx.report.print(&plan.jail, error.is_none());
+    let teardown_errors =
+        teardown::run(plan, &plan.phases[teardown_at..], &mut ctx, |s, c| run_step(s, c, plan));
+    if error.is_none()
+        && let Some(line) = ctx.report.line(&plan.jail)
+    {
+        eprintln!("{line}");
+    }
     if let Some(path) = &opts.json_report {
         ctx.report.write_json(path, &plan.jail)?;
     }

@@ -1,5 +1,8 @@
-//! The report printed when a jail ends: how it ended (exit status, signal, OOM kill), peak
-//! memory, times the pids limit was hit, wall and CPU time.
+//! The report printed when a jail ends: how the command ended (exit status, signal, OOM kill
+//! and which limit), peak memory, times the pids limit was hit, wall and CPU time.
+//!
+//! A bare 137 cannot tell an OOM kill from `kill -9`: the report can, from the memory cgroup's
+//! `oom_kill` counter and from the built-in init's word on how the command ended.
 
 use std::path::Path;
 use std::time::Duration;
@@ -7,39 +10,71 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::Size;
+use crate::plan::{Op, Plan, Value};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
-    /// The exit status, when the jail's first process exited.
+    /// What `up` exits with: the command's status, or 128+N when it died of signal N.
     pub exit_code: Option<i32>,
-    /// The signal that killed it, when one did (name, e.g. "SIGKILL").
-    pub signal: Option<String>,
-    /// OOM kills in the jail's memory cgroup; Some(n > 0) means the kernel killed for memory.
+    /// How the command itself ended: its exit status, or the signal that killed it.
+    pub command_exit: Option<i32>,
+    pub command_signal: Option<String>,
+    /// OOM kills counted by the jail's memory cgroup.
     pub oom_kills: Option<u64>,
     pub oom_killed: bool,
+    /// The memory limits of the plan, as "file = value".
+    pub memory_limits: Vec<String>,
     pub memory_peak: Option<u64>,
     /// Forks refused at the pids limit.
     pub pids_max_hit: Option<u64>,
+    pub pids_limit: Option<u64>,
     pub timed_out: bool,
     pub wall_ms: u64,
     pub user_cpu_ms: u64,
     pub system_cpu_ms: u64,
-    #[serde(skip)]
-    raw_status: Option<i32>,
 }
 
+const MEMORY_FILES: &[&str] =
+    &["memory.max", "memory.limit_in_bytes", "memory.swap.max", "memory.memsw.limit_in_bytes"];
+
 impl Report {
+    /// Notes the limits the plan writes, so the report can say which one was hit.
+    pub fn for_plan(plan: &Plan) -> Report {
+        let mut r = Report::default();
+        for step in plan.steps() {
+            let Op::Write { path, value: Value::Text(v) } = &step.op else { continue };
+            let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            if MEMORY_FILES.contains(&file.as_str()) {
+                let shown = v.parse().map_or(v.clone(), |b| Size(b).to_string());
+                r.memory_limits.push(format!("{file} = {shown}"));
+            } else if file == "pids.max" {
+                r.pids_limit = v.parse().ok();
+            }
+        }
+        r
+    }
+
+    /// The wait status of the jail's first process.
     pub fn set_status(&mut self, status: i32, wall: Duration) {
-        self.raw_status = Some(status);
         self.wall_ms = wall.as_millis() as u64;
         if libc::WIFEXITED(status) {
             self.exit_code = Some(libc::WEXITSTATUS(status));
+            self.command_exit = Some(libc::WEXITSTATUS(status));
         } else if libc::WIFSIGNALED(status) {
             let sig = libc::WTERMSIG(status);
-            self.signal = Some(
-                nix::sys::signal::Signal::try_from(sig)
-                    .map_or(format!("signal {sig}"), |s| s.to_string()),
-            );
+            self.exit_code = Some(128 + sig);
+            self.command_signal = Some(signal_name(sig));
+        }
+    }
+
+    /// What the built-in init said of the command: "exit N" or "signal N". It replaces what
+    /// the init's own exit status (128+N for a signal) could only suggest.
+    pub fn set_command_status(&mut self, said: &str) {
+        let mut words = said.split_whitespace();
+        match (words.next(), words.next().and_then(|n| n.parse::<i32>().ok())) {
+            (Some("exit"), Some(n)) => (self.command_exit, self.command_signal) = (Some(n), None),
+            (Some("signal"), Some(n)) => (self.command_exit, self.command_signal) = (None, Some(signal_name(n))),
+            _ => {}
         }
     }
 
@@ -49,37 +84,27 @@ impl Report {
         self.system_cpu_ms = ms(u.ru_stime);
     }
 
-    /// What `up` exits with: the command's status, or 128+N for signal N.
     pub fn exit_code(&self) -> i32 {
-        match self.raw_status {
-            Some(s) if libc::WIFEXITED(s) => libc::WEXITSTATUS(s),
-            Some(s) if libc::WIFSIGNALED(s) => 128 + libc::WTERMSIG(s),
-            _ => crate::cli::EXIT_FAILED,
-        }
+        self.exit_code.unwrap_or(crate::cli::EXIT_FAILED)
     }
 
     fn finish(&mut self) {
         self.oom_killed = self.oom_kills.is_some_and(|n| n > 0);
     }
 
-    /// One line on stderr, only when the jail ran.
-    pub fn print(&mut self, jail: &str, ran: bool) {
+    /// The one line: how it ended, then the figures.
+    pub fn line(&mut self, jail: &str) -> Option<String> {
         self.finish();
-        if self.raw_status.is_none() || !ran {
-            return;
-        }
-        let code = self.exit_code();
-        let how = match (&self.signal, self.oom_killed) {
-            (_, true) => format!("was OOM-killed by the memory limit (exit {code})"),
-            (Some(s), false) => format!("was killed by {s} (exit {code})"),
-            (None, false) => match code {
-                c if c > 128 && self.oom_killed => format!("exited {c} after an OOM kill"),
-                c => format!("exited {c}"),
-            },
+        let code = self.exit_code?;
+        let limits = self.memory_limits.join(", ");
+        let how = match (&self.command_signal, self.oom_killed) {
+            (_, true) => format!("the command was OOM-killed at its memory limit ({limits}): exit {code}"),
+            (Some(s), false) => format!("the command was killed by {s}: exit {code}"),
+            (None, false) => format!("exited {code}"),
         };
-        let mut parts = vec![format!("jail {jail} {how}")];
+        let mut parts = vec![format!("jail {jail}: {how}")];
         if self.timed_out {
-            parts.push("after --timeout".into());
+            parts.push("stopped by --timeout".into());
         }
         if let Some(p) = self.memory_peak {
             parts.push(format!("memory peak {}", human(p)));
@@ -88,15 +113,18 @@ impl Report {
             parts.push(format!("oom kills {n}"));
         }
         if let Some(n) = self.pids_max_hit {
-            parts.push(format!("pids limit hit {n}"));
+            match self.pids_limit {
+                Some(max) => parts.push(format!("pids limit {max} hit {n} times")),
+                None => parts.push(format!("pids limit hit {n} times")),
+            }
         }
         parts.push(format!(
-            "wall {:.3}s, cpu {:.3}s user {:.3}s system",
+            "wall {:.3}s, cpu {:.3}s user + {:.3}s system",
             self.wall_ms as f64 / 1000.0,
             self.user_cpu_ms as f64 / 1000.0,
             self.system_cpu_ms as f64 / 1000.0
         ));
-        eprintln!("procjail: {}", parts.join("; "));
+        Some(format!("procjail: {}", parts.join("; ")))
     }
 
     pub fn write_json(&mut self, path: &Path, jail: &str) -> anyhow::Result<()> {
@@ -108,11 +136,10 @@ impl Report {
     }
 }
 
+fn signal_name(sig: i32) -> String {
+    nix::sys::signal::Signal::try_from(sig).map_or(format!("signal {sig}"), |s| s.to_string())
+}
+
 fn human(bytes: u64) -> String {
-    let s = Size(bytes);
-    if bytes >= 1 << 20 {
-        format!("{:.1}MiB", bytes as f64 / (1 << 20) as f64)
-    } else {
-        s.to_string()
-    }
+    if bytes >= 1 << 20 { format!("{:.1}MiB", bytes as f64 / (1 << 20) as f64) } else { Size(bytes).to_string() }
 }

@@ -11,14 +11,8 @@ use super::{Ctx, Failure, RunError, StepResult, step_error};
 use crate::plan::Plan;
 
 /// Signals the supervisor forwards to the jail's init.
-const FORWARD: &[Signal] = &[
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-];
+const FORWARD: &[Signal] =
+    &[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
 
 fn handled() -> SigSet {
     let mut set = SigSet::empty();
@@ -53,13 +47,8 @@ impl Drop for SignalGuard {
 
 /// sigtimedwait on `set`; None on timeout.
 fn take(set: &SigSet, timeout: Option<Duration>) -> Option<Signal> {
-    let ts = timeout.map(|d| libc::timespec {
-        tv_sec: d.as_secs() as i64,
-        tv_nsec: d.subsec_nanos() as i64,
-    });
-    let tsp = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let ts = timeout.map(|d| libc::timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as i64 });
+    let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // SAFETY: valid pointers for the call's duration.
     let sig = unsafe { libc::sigtimedwait(set.as_ref(), &mut info, tsp) };
@@ -69,12 +58,7 @@ fn take(set: &SigSet, timeout: Option<Duration>) -> Option<Signal> {
 /// A stopping signal (INT, TERM, HUP, QUIT) that arrived during setup, if any.
 pub fn interrupted() -> Option<Signal> {
     let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-    ] {
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
         set.add(s);
     }
     take(&set, Some(Duration::ZERO))
@@ -103,10 +87,7 @@ pub fn await_exec(ctx: &mut Ctx, plan: &Plan) -> StepResult {
         }
         None => Err(Failure::new(
             Errno::EPROTO,
-            format!(
-                "unreadable report from the jail: {:?}",
-                String::from_utf8_lossy(&buf[..n])
-            ),
+            format!("unreadable report from the jail: {:?}", String::from_utf8_lossy(&buf[..n])),
         )),
     }
 }
@@ -145,8 +126,8 @@ pub fn wait(grace_ms: u64, ctx: &mut Ctx) -> StepResult {
     let set = handled();
     loop {
         if let Some(status) = reap(ctx, child)? {
-            ctx.report
-                .set_status(status, ctx.started.unwrap_or(start).elapsed());
+            ctx.report.set_status(status, ctx.started.unwrap_or(start).elapsed());
+            read_command_status(ctx);
             return Ok(());
         }
         let now = Instant::now();
@@ -168,21 +149,26 @@ pub fn wait(grace_ms: u64, ctx: &mut Ctx) -> StepResult {
             None => {
                 if timeout_at.is_some_and(|t| now >= t) && !ctx.report.timed_out {
                     ctx.report.timed_out = true;
-                    eprintln!(
-                        "procjail: timeout after {}: sending SIGTERM",
-                        ctx.timeout.unwrap_or_default()
-                    );
+                    eprintln!("procjail: timeout after {}: sending SIGTERM", ctx.timeout.unwrap_or_default());
                     let _ = kill(child, Signal::SIGTERM);
                     kill_at = Some(now + grace);
                 } else if kill_at.is_some_and(|t| now >= t) {
-                    eprintln!(
-                        "procjail: the jail is still running after the grace period: SIGKILL"
-                    );
+                    eprintln!("procjail: the jail is still running after the grace period: SIGKILL");
                     let _ = kill(child, Signal::SIGKILL);
                     kill_at = None;
                 }
             }
         }
+    }
+}
+
+/// The built-in init's word on how the command ended ("exit N" or "signal N"), if it sent one.
+fn read_command_status(ctx: &mut Ctx) {
+    let Some(fd) = ctx.status[0].as_ref() else { return };
+    let mut buf = [0u8; 64];
+    let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+    if let Ok(n) = nix::unistd::read(fd, &mut buf) {
+        ctx.report.set_command_status(&String::from_utf8_lossy(&buf[..n]));
     }
 }
 

@@ -16,11 +16,7 @@ pub struct Builder {
 impl Builder {
     /// Starts a new phase; the steps added next belong to it.
     pub fn phase(&mut self, name: &'static str, side: Side) {
-        self.phases.push(Phase {
-            name,
-            side,
-            steps: Vec::new(),
-        });
+        self.phases.push(Phase { name, side, steps: Vec::new() });
     }
 
     /// Adds a step to the current phase and returns its index.
@@ -35,25 +31,13 @@ impl Builder {
 
     fn push(&mut self, op: Op, origin: Origin, needs: Option<usize>) -> usize {
         self.next += 1;
-        let phase = self
-            .phases
-            .last_mut()
-            .expect("a phase is started before its steps");
-        phase.steps.push(Step {
-            index: self.next,
-            side: phase.side,
-            op,
-            origin,
-            needs,
-        });
+        let phase = self.phases.last_mut().expect("a phase is started before its steps");
+        phase.steps.push(Step { index: self.next, side: phase.side, op, origin, needs });
         self.next
     }
 
     pub fn finish(self) -> Vec<Phase> {
-        self.phases
-            .into_iter()
-            .filter(|p| !p.steps.is_empty())
-            .collect()
+        self.phases.into_iter().filter(|p| !p.steps.is_empty()).collect()
     }
 }
 
@@ -62,12 +46,7 @@ impl Builder {
 pub fn build(spec: &Spec, host: &Host) -> Plan {
     let mut b = Builder::default();
     if spec.make_rootfs {
-        rootfs::plan(
-            &mut b,
-            &spec.rootfs,
-            &spec.rootfs_parents,
-            &spec.rootfs_origin,
-        );
+        rootfs::plan(&mut b, &spec.rootfs, &spec.rootfs_parents, &spec.rootfs_origin);
     }
     let cg = cgroups::plan_setup(&mut b, spec, host);
     let clone = namespaces::plan_spawn(&mut b, spec, &cg);
@@ -77,34 +56,19 @@ pub fn build(spec: &Spec, host: &Host) -> Plan {
     init::plan(&mut b, spec);
     b.phase("supervise", Side::Parent);
     b.step(Op::AwaitExec, Origin::Default);
-    b.step(
-        Op::Wait {
-            grace_ms: spec.grace_ms,
-        },
-        Origin::Default,
-    );
+    b.step(Op::Wait { grace_ms: spec.grace_ms }, Origin::Default);
     b.phase("report", Side::Parent);
     cgroups::plan_report(&mut b, &cg);
     b.phase("teardown", Side::Parent);
     b.step_needing(Op::KillChild, Origin::Default, clone);
     cgroups::plan_teardown(&mut b, host, &cg);
     b.step(Op::CheckMounts, Origin::Default);
-    Plan {
-        jail: spec.name.clone(),
-        file: spec.file.clone(),
-        host: host.clone(),
-        phases: b.finish(),
-    }
+    Plan { jail: spec.name.clone(), file: spec.file.clone(), host: host.clone(), phases: b.finish() }
 }
 
 /// The plan of `procjail rootfs busybox DIR`: only the steps that make the rootfs.
 pub fn build_rootfs(dir: &std::path::Path, parents: &[std::path::PathBuf], host: &Host) -> Plan {
     let mut b = Builder::default();
     rootfs::plan(&mut b, dir, parents, &Origin::Default);
-    Plan {
-        jail: "rootfs".into(),
-        file: dir.to_path_buf(),
-        host: host.clone(),
-        phases: b.finish(),
-    }
+    Plan { jail: "rootfs".into(), file: dir.to_path_buf(), host: host.clone(), phases: b.finish() }
 }

@@ -43,6 +43,25 @@ impl Side {
     }
 }
 
+/// The two socketpairs between the supervisor and the jail: `sync` (go, and the report of a
+/// failed step, or EOF once the command has exec'd) and `status` (the built-in init tells the
+/// supervisor how the command itself ended, which its own exit code cannot say exactly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sync,
+    Status,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sync => "sync",
+            Channel::Status => "status",
+        }
+    }
+}
+
 /// A value known only when the jail runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,8 +83,7 @@ pub struct RootPath {
 impl RootPath {
     /// The host path a person reads: root + path.
     pub fn host(&self) -> PathBuf {
-        self.root
-            .join(self.path.strip_prefix("/").unwrap_or(&self.path))
+        self.root.join(self.path.strip_prefix("/").unwrap_or(&self.path))
     }
 }
 
@@ -108,16 +126,19 @@ pub enum Op {
         path: PathBuf,
         value: Value,
     },
-    /// socketpair for the parent/child sync channel.
-    SocketPair,
+    /// socketpair for a channel between the parent and the jail.
+    SocketPair {
+        channel: Channel,
+    },
     /// clone() with namespace flags; the child continues with the child steps.
     Clone {
         #[serde(serialize_with = "render::ser_clone_flags")]
         flags: CloneFlags,
     },
-    /// Closes one end of the sync channel: each side keeps only its own (0: the parent's,
-    /// 1: the jail's), so that either sees EOF when the other is gone or has exec'd.
+    /// Closes one end of a channel: each side keeps only its own (0: the parent's, 1: the
+    /// jail's), so that either sees EOF when the other is gone or has exec'd.
     Close {
+        channel: Channel,
         end: u8,
     },
     /// A sync point: one side writes a message on its end.
@@ -228,6 +249,9 @@ pub enum Op {
     WaitEmpty {
         path: PathBuf,
     },
+    /// Removes a cgroup that a run of the same jail left behind when its supervisor was killed
+    /// (it must be empty: a jail of that name that still has processes is running).
+    Reclaim { path: PathBuf },
     /// rmdir(path), retried while the kernel still says EBUSY. `shared`: a parent that other
     /// jails may use, removed only when it is empty.
     Rmdir {
@@ -282,12 +306,6 @@ impl Plan {
 
     /// `step 7/23 [child] mount(...)`, as errors and traces name a step.
     pub fn describe(&self, step: &Step) -> String {
-        format!(
-            "step {}/{} [{}] {}",
-            step.index,
-            self.len(),
-            step.side.as_str(),
-            step.op
-        )
+        format!("step {}/{} [{}] {}", step.index, self.len(), step.side.as_str(), step.op)
     }
 }

@@ -20,17 +20,11 @@ impl Style {
     /// Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
     pub fn for_stream(is_terminal: bool) -> Style {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style {
-            color: is_terminal && !no_color,
-        }
+        Style { color: is_terminal && !no_color }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
     }
 
     pub fn bold(&self, t: &str) -> String {
@@ -56,10 +50,9 @@ pub fn origin(file: &Path, o: &Origin) -> String {
     match o {
         Origin::Default => "default".into(),
         Origin::File { line, what } => {
-            let name = file.file_name().map_or_else(
-                || file.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            );
+            let name = file
+                .file_name()
+                .map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
             format!("{name}:{line} {what}")
         }
     }
@@ -81,11 +74,7 @@ pub fn text(plan: &Plan, style: Style) -> String {
         total
     );
     for phase in &plan.phases {
-        out.push_str(&format!(
-            "\n{} {}\n",
-            style.bold(phase.name),
-            style.side(phase.side)
-        ));
+        out.push_str(&format!("\n{} {}\n", style.bold(phase.name), style.side(phase.side)));
         for step in &phase.steps {
             out.push_str(&step_lines(plan, step, width, style));
         }
@@ -108,11 +97,7 @@ fn step_lines(plan: &Plan, step: &Step, width: usize, style: Style) -> String {
     let lines = wrap(&call, WIDTH - indent);
     let mut out = String::new();
     for (i, line) in lines.iter().enumerate() {
-        let num = if i == 0 {
-            format!("{:>width$}", step.index)
-        } else {
-            " ".repeat(width)
-        };
+        let num = if i == 0 { format!("{:>width$}", step.index) } else { " ".repeat(width) };
         out.push_str(&format!("  {num}  {line}"));
         let last = i + 1 == lines.len();
         if last && !need.is_empty() {
@@ -121,11 +106,7 @@ fn step_lines(plan: &Plan, step: &Step, width: usize, style: Style) -> String {
                 let pad = WIDTH - used - need.chars().count();
                 out.push_str(&format!("{}{}", " ".repeat(pad), style.dim(&need)));
             } else {
-                out.push_str(&format!(
-                    "\n{}{}",
-                    " ".repeat(indent + 2),
-                    style.dim(&format!("← {need}"))
-                ));
+                out.push_str(&format!("\n{}{}", " ".repeat(indent + 2), style.dim(&format!("← {need}"))));
             }
         }
         out.push('\n');
@@ -191,14 +172,7 @@ pub fn json(plan: &Plan) -> String {
         .map(|p| JsonPhase {
             name: p.name,
             side: p.side,
-            steps: p
-                .steps
-                .iter()
-                .map(|s| JsonStep {
-                    step: s,
-                    syscall: s.op.to_string(),
-                })
-                .collect(),
+            steps: p.steps.iter().map(|s| JsonStep { step: s, syscall: s.op.to_string() }).collect(),
         })
         .collect();
     let doc = JsonPlan {

@@ -31,11 +31,7 @@ pub fn ms_flags(f: MsFlags) -> String {
 
 fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
     let v: Vec<&str> = it.collect();
-    if v.is_empty() {
-        "0".into()
-    } else {
-        v.join("|")
-    }
+    if v.is_empty() { "0".into() } else { v.join("|") }
 }
 
 pub fn ser_clone_flags<S: serde::Serializer>(f: &CloneFlags, s: S) -> Result<S::Ok, S::Error> {
@@ -69,43 +65,25 @@ impl Display for Op {
         match self {
             Op::Mkdir { path, mode, .. } => write!(f, "mkdir({}, 0{mode:o})", qp(path)),
             Op::CopyFile { from, to, mode } => {
-                write!(
-                    f,
-                    "copy_file_range({} → {}); fchmod(0{mode:o})",
-                    qp(from),
-                    qp(to)
-                )
+                write!(f, "copy_file_range({} → {}); fchmod(0{mode:o})", qp(from), qp(to))
             }
             Op::Symlinks { target, dir, names } => {
                 let shown: Vec<&str> = names.iter().take(6).map(String::as_str).collect();
                 let more = if names.len() > 6 { ",…" } else { "" };
                 let list = format!("{}/{{{}{more}}}", dir.display(), shown.join(","));
-                write!(
-                    f,
-                    "symlink({}, {}) ×{}",
-                    quote(target),
-                    quote(&list),
-                    names.len()
-                )
+                write!(f, "symlink({}, {}) ×{}", quote(target), quote(&list), names.len())
             }
             Op::Write { path, value } => write!(f, "write({}, {value})", qp(path)),
-            Op::SocketPair => {
-                f.write_str("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, sync)")
+            Op::SocketPair { channel } => {
+                write!(f, "socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, {})", channel.as_str())
             }
             Op::Clone { flags } => write!(f, "clone({}|SIGCHLD) = $CHILD_PID", clone_flags(*flags)),
-            Op::Close { end } => write!(f, "close(sync[{end}])"),
+            Op::Close { channel, end } => write!(f, "close({}[{end}])", channel.as_str()),
             Op::SyncSend { end, msg } => write!(f, "write(sync[{end}], {})", quote(msg)),
             Op::SyncRecv { end, msg } => write!(f, "read(sync[{end}]) = {}", quote(msg)),
             Op::Pdeathsig => f.write_str("prctl(PR_SET_PDEATHSIG, SIGKILL)"),
             Op::Unshare { flags } => write!(f, "unshare({})", clone_flags(*flags)),
-            Op::Mount {
-                source,
-                target,
-                fstype,
-                flags,
-                data,
-                ..
-            } => write!(
+            Op::Mount { source, target, fstype, flags, data, .. } => write!(
                 f,
                 "mount({}, {}, {}, {}, {})",
                 opt(source),
@@ -114,11 +92,7 @@ impl Display for Op {
                 ms_flags(*flags),
                 opt(data)
             ),
-            Op::OpenRoot { path } => write!(
-                f,
-                "open({}, O_PATH|O_DIRECTORY|O_CLOEXEC) = rootfd",
-                qp(path)
-            ),
+            Op::OpenRoot { path } => write!(f, "open({}, O_PATH|O_DIRECTORY|O_CLOEXEC) = rootfd", qp(path)),
             Op::MountPoint { at, dir: true } => write!(f, "mkdir({}, 0755)", qp(&at.host())),
             Op::MountPoint { at, dir: false } => {
                 write!(f, "open({}, O_CREAT|O_CLOEXEC, 0644)", qp(&at.host()))
@@ -129,63 +103,39 @@ impl Display for Op {
             Op::Chdir { path } => write!(f, "chdir({})", qp(path)),
             Op::PivotRoot { .. } => f.write_str("pivot_root(\".\", \".\")"),
             Op::Umount2 { target, flags } => {
-                write!(
-                    f,
-                    "umount2({}, {})",
-                    qp(target),
-                    names(flags.iter_names().map(|(n, _)| n))
-                )
+                write!(f, "umount2({}, {})", qp(target), names(flags.iter_names().map(|(n, _)| n)))
             }
             Op::Sethostname { name } => write!(f, "sethostname({}, {})", quote(name), name.len()),
             Op::NotDumpable => f.write_str("prctl(PR_SET_DUMPABLE, 0)"),
             Op::BlockSignals => f.write_str("sigprocmask(SIG_SETMASK, [all], NULL)"),
             Op::Fork => f.write_str("fork() = $COMMAND_PID"),
             Op::Setsid => f.write_str("setsid()"),
-            Op::ResetSignals => {
-                f.write_str("sigprocmask(SIG_SETMASK, [], NULL); signal(1..64, SIG_DFL)")
-            }
-            Op::Setrlimit {
-                resource, value, ..
-            } => {
-                let v = if *value == u64::MAX {
-                    "RLIM_INFINITY".to_string()
-                } else {
-                    value.to_string()
-                };
+            Op::ResetSignals => f.write_str("sigprocmask(SIG_SETMASK, [], NULL); signal(1..64, SIG_DFL)"),
+            Op::Setrlimit { resource, value, .. } => {
+                let v = if *value == u64::MAX { "RLIM_INFINITY".to_string() } else { value.to_string() };
                 write!(f, "setrlimit({resource}, {{{v}, {v}}})")
             }
             Op::CloseFds => f.write_str("close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)"),
             Op::Execve { argv, env } => {
                 let args: Vec<String> = argv.iter().map(|a| quote(a)).collect();
-                let envs: Vec<String> = env
-                    .iter()
-                    .map(|(k, v)| quote(&format!("{k}={v}")))
-                    .collect();
+                let envs: Vec<String> = env.iter().map(|(k, v)| quote(&format!("{k}={v}"))).collect();
                 let prog = argv.first().map(String::as_str).unwrap_or("");
-                let call = if prog.contains('/') {
-                    "execve"
-                } else {
-                    "execvpe"
-                };
-                write!(
-                    f,
-                    "{call}({}, [{}], [{}])",
-                    quote(prog),
-                    args.join(", "),
-                    envs.join(", ")
-                )
+                let call = if prog.contains('/') { "execve" } else { "execvpe" };
+                write!(f, "{call}({}, [{}], [{}])", quote(prog), args.join(", "), envs.join(", "))
             }
             Op::InitLoop { grace_ms } => write!(
                 f,
                 "init: sigwaitinfo() forwarding {INIT_FORWARDS} to $COMMAND_PID; waitpid(-1, WNOHANG) reaping; \
-                 when the command exits: kill(-1, SIGTERM), {} later kill(-1, SIGKILL); exit(status)",
+                 when the command exits: kill(-1, SIGTERM), {} later kill(-1, SIGKILL); \
+                 write(status[1], its wait status); exit(its code, or 128+N for signal N)",
                 crate::config::Duration(*grace_ms)
             ),
             Op::AwaitExec => f.write_str("read(sync[0]) = 0 (EOF: the command has exec'd)"),
             Op::Wait { .. } => {
                 write!(
                     f,
-                    "wait4($CHILD_PID, &status, 0, &rusage) forwarding {SUPERVISOR_FORWARDS}"
+                    "wait4($CHILD_PID, &status, 0, &rusage) forwarding {SUPERVISOR_FORWARDS}; \
+                     read(status[0]): how the command ended"
                 )
             }
             Op::ReadCounter { path, counter } => {
@@ -197,27 +147,18 @@ impl Display for Op {
                 write!(f, "read({}) → {what}", qp(path))
             }
             Op::KillChild => f.write_str("kill($CHILD_PID, SIGKILL) if it is still there"),
-            Op::KillCgroup {
-                path,
-                kill_file: true,
-            } => write!(f, "write({}, \"1\")", qp(&path.join("cgroup.kill"))),
-            Op::KillCgroup {
-                path,
-                kill_file: false,
-            } => {
-                write!(
-                    f,
-                    "kill(each pid of {}, SIGKILL)",
-                    qp(&path.join("cgroup.procs"))
-                )
+            Op::KillCgroup { path, kill_file: true } => {
+                write!(f, "write({}, \"1\")", qp(&path.join("cgroup.kill")))
+            }
+            Op::KillCgroup { path, kill_file: false } => {
+                write!(f, "kill(each pid of {}, SIGKILL)", qp(&path.join("cgroup.procs")))
             }
             Op::WaitEmpty { path } => {
                 write!(f, "read({}) until empty", qp(&path.join("cgroup.procs")))
             }
             Op::Rmdir { path, .. } => write!(f, "rmdir({})", qp(path)),
-            Op::CheckMounts => {
-                f.write_str("read(\"/proc/self/mountinfo\") == the table before the run")
-            }
+            Op::Reclaim { path } => write!(f, "rmdir({}) if a killed run left it, empty", qp(path)),
+            Op::CheckMounts => f.write_str("read(\"/proc/self/mountinfo\") == the table before the run"),
         }
     }
 }

@@ -60,20 +60,8 @@ fn malformed_toml() {
 
 #[test]
 fn wrong_types() {
-    one(
-        &with("[limits]\npids = \"64\"\n"),
-        "limits.pids",
-        6,
-        8,
-        "expected an integer, found string",
-    );
-    one(
-        &with("[init]\nmode = 1\n"),
-        "init.mode",
-        6,
-        8,
-        "expected a string, found integer",
-    );
+    one(&with("[limits]\npids = \"64\"\n"), "limits.pids", 6, 8, "expected an integer, found string");
+    one(&with("[init]\nmode = 1\n"), "init.mode", 6, 8, "expected a string, found integer");
     one(
         &with("[namespaces]\nnet = \"yes\"\n"),
         "namespaces.net",
@@ -95,31 +83,13 @@ fn wrong_types() {
         20,
         "expected a string, found integer",
     );
-    one(
-        &format!("limits = 5\n{OK}"),
-        "limits",
-        1,
-        10,
-        "expected a table: [limits], found integer",
-    );
+    one(&format!("limits = 5\n{OK}"), "limits", 1, 10, "expected a table: [limits], found integer");
 }
 
 #[test]
 fn missing_rootfs_or_command_points_at_the_end_not_at_line_one() {
-    one(
-        "hostname = \"a\"\n[command]\nargv = [\"/bin/true\"]\n",
-        "[rootfs]",
-        4,
-        1,
-        "the jail has no rootfs",
-    );
-    one(
-        "[rootfs]\npath = \"{rootfs}\"\n",
-        "[command]",
-        3,
-        1,
-        "the jail has no command",
-    );
+    one("hostname = \"a\"\n[command]\nargv = [\"/bin/true\"]\n", "[rootfs]", 4, 1, "the jail has no rootfs");
+    one("[rootfs]\npath = \"{rootfs}\"\n", "[command]", 3, 1, "the jail has no command");
 }
 
 #[test]
@@ -131,34 +101,15 @@ fn a_missing_key_points_at_its_table() {
         1,
         "missing key `path` in [rootfs]",
     );
-    one(
-        &with("[[mounts]]\ntarget = \"/x\"\n"),
-        "mounts[1].type",
-        5,
-        1,
-        "missing key `type` in [mounts[1]]",
-    );
+    one(&with("[[mounts]]\ntarget = \"/x\"\n"), "mounts[1].type", 5, 1, "missing key `type` in [mounts[1]]");
 }
 
 #[test]
 fn unknown_keys_suggest_the_right_one() {
-    one(
-        &format!("hostnme = \"x\"\n{OK}"),
-        "hostnme",
-        1,
-        1,
-        "unknown key `hostnme` at the top level",
-    );
-    one(
-        &with("[limits]\nmemroy = \"1M\"\n"),
-        "limits.memroy",
-        6,
-        1,
-        "unknown key `memroy` in [limits]",
-    );
+    one(&format!("hostnme = \"x\"\n{OK}"), "hostnme", 1, 1, "unknown key `hostnme` at the top level");
+    one(&with("[limits]\nmemroy = \"1M\"\n"), "limits.memroy", 6, 1, "unknown key `memroy` in [limits]");
     let dir = tempfile::tempdir().unwrap();
-    let text =
-        format!("memory = \"1M\"\n{OK}").replace("{rootfs}", &rootfs().display().to_string());
+    let text = format!("memory = \"1M\"\n{OK}").replace("{rootfs}", &rootfs().display().to_string());
     let file = dir.path().join("j.toml");
     let e = procjail::spec::from_str(&file, &text, &Host::standard(CgroupKind::V2)).unwrap_err();
     assert_eq!(e[0].hint.as_deref(), Some("`memory` belongs in [limits]"));
@@ -178,17 +129,12 @@ fn rootfs_missing_not_a_directory_or_slash() {
     );
     // With from = "busybox" a missing rootfs is fine: it will be made.
     assert_eq!(
-        problems(
-            "[rootfs]\npath = \"nope\"\nfrom = \"busybox\"\n[command]\nargv = [\"/bin/true\"]\n"
-        ),
+        problems("[rootfs]\npath = \"nope\"\nfrom = \"busybox\"\n[command]\nargv = [\"/bin/true\"]\n"),
         vec![]
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("afile"), "").unwrap();
-    let p = problems_in(
-        dir.path(),
-        "[rootfs]\npath = \"afile\"\n[command]\nargv = [\"/bin/true\"]\n",
-    );
+    let p = problems_in(dir.path(), "[rootfs]\npath = \"afile\"\n[command]\nargv = [\"/bin/true\"]\n");
     assert_eq!(p.len(), 1);
     assert!(p[0].3.ends_with("afile is not a directory"), "{p:?}");
     one(
@@ -205,12 +151,9 @@ fn rootfs_missing_not_a_directory_or_slash() {
         8,
         "cannot be the host's /",
     );
-    let p =
-        problems("[rootfs]\npath = \"x\"\nfrom = \"debian\"\n[command]\nargv = [\"/bin/true\"]\n");
+    let p = problems("[rootfs]\npath = \"x\"\nfrom = \"debian\"\n[command]\nargv = [\"/bin/true\"]\n");
     assert_eq!(
-        p.iter()
-            .map(|p| (p.0.as_str(), p.1, p.2))
-            .collect::<Vec<_>>(),
+        p.iter().map(|p| (p.0.as_str(), p.1, p.2)).collect::<Vec<_>>(),
         [("rootfs.path", 2, 8), ("rootfs.from", 3, 8)]
     );
     assert_eq!(p[1].3, "unknown value \"debian\"");
@@ -223,23 +166,11 @@ fn mount_targets() {
     one(&m("/tmp/../etc"), "mounts[1].target", 7, 10, "has `..`");
     one(&m("/proc/sys"), "mounts[1].target", 7, 10, "under /proc");
     one(&m("/"), "mounts[1].target", 7, 10, "cannot be / itself");
-    one(
-        &m("/dev/shm"),
-        "mounts[1].target",
-        7,
-        10,
-        "already a mount target (defaults.shm)",
-    );
+    one(&m("/dev/shm"), "mounts[1].target", 7, 10, "already a mount target (defaults.shm)");
     let two = with(
         "[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/a\"\n[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/a/\"\n",
     );
-    one(
-        &two,
-        "mounts[2].target",
-        10,
-        10,
-        "/a is already a mount target (mounts[1])",
-    );
+    one(&two, "mounts[2].target", 10, 10, "/a is already a mount target (mounts[1])");
 }
 
 #[test]
@@ -277,62 +208,14 @@ fn bind_sources() {
 #[test]
 fn sizes() {
     let mem = |v: &str| with(&format!("[limits]\nmemory = {v}\n"));
-    one(
-        &mem("-1"),
-        "limits.memory",
-        6,
-        10,
-        "a size cannot be negative",
-    );
-    one(
-        &mem("\"-1M\""),
-        "limits.memory",
-        6,
-        10,
-        "a size cannot be negative",
-    );
-    one(
-        &mem("0"),
-        "limits.memory",
-        6,
-        10,
-        "a memory limit of 0 leaves the jail nothing",
-    );
-    one(
-        &mem("\"99999999999999999999\""),
-        "limits.memory",
-        6,
-        10,
-        "too large",
-    );
-    one(
-        &mem("\"17179869184GiB\""),
-        "limits.memory",
-        6,
-        10,
-        "too large",
-    );
-    one(
-        &mem("\"64 MB\""),
-        "limits.memory",
-        6,
-        10,
-        "unknown unit \" MB\"",
-    );
-    one(
-        &mem("\"1e99\""),
-        "limits.memory",
-        6,
-        10,
-        "unknown unit \"e99\"",
-    );
-    one(
-        &mem("\"64MiX\""),
-        "limits.memory",
-        6,
-        10,
-        "unknown unit \"MiX\"",
-    );
+    one(&mem("-1"), "limits.memory", 6, 10, "a size cannot be negative");
+    one(&mem("\"-1M\""), "limits.memory", 6, 10, "a size cannot be negative");
+    one(&mem("0"), "limits.memory", 6, 10, "a memory limit of 0 leaves the jail nothing");
+    one(&mem("\"99999999999999999999\""), "limits.memory", 6, 10, "too large");
+    one(&mem("\"17179869184GiB\""), "limits.memory", 6, 10, "too large");
+    one(&mem("\"64 MB\""), "limits.memory", 6, 10, "unknown unit \" MB\"");
+    one(&mem("\"1e99\""), "limits.memory", 6, 10, "unknown unit \"e99\"");
+    one(&mem("\"64MiX\""), "limits.memory", 6, 10, "unknown unit \"MiX\"");
     one(
         &with("[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/t\"\nsize = 0\n"),
         "mounts[1].size",
@@ -347,71 +230,23 @@ fn sizes() {
         15,
         "less than memory",
     );
-    one(
-        &with("[init]\ngrace = \"2\"\n"),
-        "init.grace",
-        6,
-        9,
-        "has no unit",
-    );
+    one(&with("[init]\ngrace = \"2\"\n"), "init.grace", 6, 9, "has no unit");
 }
 
 #[test]
 fn counts_and_ranges() {
-    one(
-        &with("[limits]\npids = 0\n"),
-        "limits.pids",
-        6,
-        8,
-        "pids must be 1 or more, not 0",
-    );
-    one(
-        &with("[limits]\ncpus = 0\n"),
-        "limits.cpus",
-        6,
-        8,
-        "cpus must be from 0.01 to 1024",
-    );
-    one(
-        &with("[limits]\ncpu_weight = 20000\n"),
-        "limits.cpu_weight",
-        6,
-        14,
-        "from 1 to 10000",
-    );
-    one(
-        &with("[limits]\nnofile = 2\n"),
-        "limits.nofile",
-        6,
-        10,
-        "nofile must be 4 or more",
-    );
+    one(&with("[limits]\npids = 0\n"), "limits.pids", 6, 8, "pids must be 1 or more, not 0");
+    one(&with("[limits]\ncpus = 0\n"), "limits.cpus", 6, 8, "cpus must be from 0.01 to 1024");
+    one(&with("[limits]\ncpu_weight = 20000\n"), "limits.cpu_weight", 6, 14, "from 1 to 10000");
+    one(&with("[limits]\nnofile = 2\n"), "limits.nofile", 6, 10, "nofile must be 4 or more");
 }
 
 #[test]
 fn hostnames() {
     let long = "a".repeat(65);
-    one(
-        &format!("hostname = \"{long}\"\n{OK}"),
-        "hostname",
-        1,
-        12,
-        "65 bytes long",
-    );
-    one(
-        &format!("hostname = \"bad_name\"\n{OK}"),
-        "hostname",
-        1,
-        12,
-        "'_'",
-    );
-    one(
-        &format!("hostname = \"-x\"\n{OK}"),
-        "hostname",
-        1,
-        12,
-        "starts or ends with '-'",
-    );
+    one(&format!("hostname = \"{long}\"\n{OK}"), "hostname", 1, 12, "65 bytes long");
+    one(&format!("hostname = \"bad_name\"\n{OK}"), "hostname", 1, 12, "'_'");
+    one(&format!("hostname = \"-x\"\n{OK}"), "hostname", 1, 12, "starts or ends with '-'");
     one(
         &format!("hostname = \"x\"\n{OK}[namespaces]\nuts = false\n"),
         "hostname",
@@ -423,13 +258,7 @@ fn hostnames() {
 
 #[test]
 fn command() {
-    one(
-        "[rootfs]\npath = \"{rootfs}\"\n[command]\nargv = []\n",
-        "command.argv",
-        4,
-        8,
-        "argv is empty",
-    );
+    one("[rootfs]\npath = \"{rootfs}\"\n[command]\nargv = []\n", "command.argv", 4, 8, "argv is empty");
     one(
         "[rootfs]\npath = \"{rootfs}\"\n[command]\nargv = [\"\"]\n",
         "command.argv",
@@ -444,27 +273,9 @@ fn command() {
         8,
         "NUL byte",
     );
-    one(
-        &format!("{OK}env = {{ \"A=B\" = \"x\" }}\n"),
-        "command.env.A=B",
-        5,
-        7,
-        "has '='",
-    );
-    one(
-        &format!("{OK}env = {{ A = \"x\\u0000\" }}\n"),
-        "command.env.A",
-        5,
-        7,
-        "NUL byte",
-    );
-    one(
-        &format!("{OK}cwd = \"tmp\"\n"),
-        "command.cwd",
-        5,
-        7,
-        "not an absolute path",
-    );
+    one(&format!("{OK}env = {{ \"A=B\" = \"x\" }}\n"), "command.env.A=B", 5, 7, "has '='");
+    one(&format!("{OK}env = {{ A = \"x\\u0000\" }}\n"), "command.env.A", 5, 7, "NUL byte");
+    one(&format!("{OK}cwd = \"tmp\"\n"), "command.cwd", 5, 7, "not an absolute path");
 }
 
 #[test]
@@ -476,27 +287,9 @@ fn options_that_need_a_namespace_that_is_off() {
         9,
         "needs the net namespace",
     );
-    one(
-        &with("[namespaces]\npid = false\n"),
-        "init.mode",
-        6,
-        7,
-        "needs the pid namespace",
-    );
-    one(
-        &with("[namespaces]\nmount = false\n"),
-        "namespaces.mount",
-        6,
-        9,
-        "own mount namespace",
-    );
-    one(
-        &with("[defaults]\ndev = false\nshm = true\n"),
-        "defaults.shm",
-        7,
-        7,
-        "needs the default /dev",
-    );
+    one(&with("[namespaces]\npid = false\n"), "init.mode", 6, 7, "needs the pid namespace");
+    one(&with("[namespaces]\nmount = false\n"), "namespaces.mount", 6, 9, "own mount namespace");
+    one(&with("[defaults]\ndev = false\nshm = true\n"), "defaults.shm", 7, 7, "needs the default /dev");
     // Without the net namespace, sysfs is simply off by default.
     assert_eq!(problems(&with("[namespaces]\nnet = false\n")), vec![]);
 }
@@ -521,52 +314,27 @@ fn every_problem_is_reported_at_once() {
 
 #[test]
 fn check_prints_each_problem_once_and_exits_125() {
-    let j = jail(
-        "bad",
-        "[rootfs]\npath = \"{rootfs}\"\n[limits]\npids = 0\n[command]\nargv = [\"/bin/true\"]\n",
-    );
+    let j =
+        jail("bad", "[rootfs]\npath = \"{rootfs}\"\n[limits]\npids = 0\n[command]\nargv = [\"/bin/true\"]\n");
     let file = j.file.display().to_string();
     let run = procjail(&["check", &file]);
     assert_eq!(run.code, 125, "{run:?}");
-    assert_eq!(
-        run.stderr.matches("pids must be 1 or more").count(),
-        1,
-        "{run:?}"
-    );
+    assert_eq!(run.stderr.matches("pids must be 1 or more").count(), 1, "{run:?}");
     assert!(run.stderr.contains(&format!("--> {file}:4:8")), "{run:?}");
-    assert!(
-        run.stderr.contains("accepted: an integer of 1 or more"),
-        "{run:?}"
-    );
-    assert!(
-        run.stderr
-            .contains("help: the jail's init and command need at least 2"),
-        "{run:?}"
-    );
+    assert!(run.stderr.contains("accepted: an integer of 1 or more"), "{run:?}");
+    assert!(run.stderr.contains("help: the jail's init and command need at least 2"), "{run:?}");
     assert_eq!(run.stdout, format!("error  {file} (1 problem)\n"));
     let run = procjail(&["plan", &file]);
     assert_eq!(run.code, 125, "{run:?}");
-    assert_eq!(
-        run.stderr.matches("pids must be 1 or more").count(),
-        1,
-        "{run:?}"
-    );
+    assert_eq!(run.stderr.matches("pids must be 1 or more").count(), 1, "{run:?}");
     let run = procjail(&["up", &file]);
     assert_eq!(run.code, 125, "{run:?}");
-    assert_eq!(
-        run.stderr.matches("pids must be 1 or more").count(),
-        1,
-        "{run:?}"
-    );
+    assert_eq!(run.stderr.matches("pids must be 1 or more").count(), 1, "{run:?}");
 }
 
 #[test]
 fn check_says_ok_for_each_good_file() {
     let run = procjail(&["check", "jails/busybox.toml"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(
-        run.stdout
-            .starts_with("ok     jails/busybox.toml (jail busybox, "),
-        "{run:?}"
-    );
+    assert!(run.stdout.starts_with("ok     jails/busybox.toml (jail busybox, "), "{run:?}");
 }

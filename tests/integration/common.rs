@@ -36,11 +36,7 @@ pub fn rootfs() -> &'static Path {
                 .arg(&dir)
                 .output()
                 .expect("run procjail rootfs");
-            assert!(
-                out.status.success(),
-                "procjail rootfs failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert!(out.status.success(), "procjail rootfs failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         dir
     })
@@ -53,10 +49,7 @@ pub struct Jail {
 }
 
 pub fn jail(name: &str, toml: &str) -> Jail {
-    let dir = tempfile::Builder::new()
-        .prefix("procjail-test-")
-        .tempdir()
-        .expect("temp dir");
+    let dir = tempfile::Builder::new().prefix("procjail-test-").tempdir().expect("temp dir");
     let text = toml.replace("{rootfs}", &rootfs().display().to_string());
     let file = dir.path().join(format!("{name}.toml"));
     std::fs::write(&file, text).expect("write jail file");
@@ -86,21 +79,13 @@ impl Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
     }
 }
 
 /// Runs procjail with these arguments, stdin closed.
 pub fn procjail(args: &[&str]) -> Run {
-    let out = Command::new(bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run procjail");
+    let out = Command::new(bin()).args(args).stdin(Stdio::null()).output().expect("run procjail");
     Run::from(out)
 }
 
@@ -135,10 +120,7 @@ impl Snapshot {
     pub fn take(file: &Path) -> Snapshot {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let mounts = mountinfo
-            .lines()
-            .map(|l| l.split(' ').nth(4).unwrap_or("").to_string())
-            .collect();
+        let mounts = mountinfo.lines().map(|l| l.split(' ').nth(4).unwrap_or("").to_string()).collect();
         let mut cgroups = BTreeSet::new();
         for hierarchy in cgroup_hierarchies() {
             let dir = hierarchy.join("procjail").join(&name);
@@ -146,40 +128,17 @@ impl Snapshot {
                 cgroups.insert(dir);
             }
         }
-        let state = ["/run/procjail"]
-            .iter()
-            .map(|d| Path::new(d).join(&name))
-            .filter(|p| p.exists())
-            .collect();
-        Snapshot {
-            mounts,
-            cgroups,
-            state,
-            processes: jail_processes(&name),
-        }
+        let state =
+            ["/run/procjail"].iter().map(|d| Path::new(d).join(&name)).filter(|p| p.exists()).collect();
+        Snapshot { mounts, cgroups, state, processes: jail_processes(&name) }
     }
 
     pub fn assert_same(&self, before: &Snapshot, run: &Run) {
         let leaked: Vec<&String> = self.mounts.difference(&before.mounts).collect();
-        assert!(
-            leaked.is_empty(),
-            "mounts leaked onto the host: {leaked:?}\n{run:?}"
-        );
-        assert!(
-            self.cgroups.is_empty(),
-            "cgroups left: {:?}\n{run:?}",
-            self.cgroups
-        );
-        assert!(
-            self.state.is_empty(),
-            "state left: {:?}\n{run:?}",
-            self.state
-        );
-        assert!(
-            self.processes.is_empty(),
-            "processes of the jail left: {:?}\n{run:?}",
-            self.processes
-        );
+        assert!(leaked.is_empty(), "mounts leaked onto the host: {leaked:?}\n{run:?}");
+        assert!(self.cgroups.is_empty(), "cgroups left: {:?}\n{run:?}", self.cgroups);
+        assert!(self.state.is_empty(), "state left: {:?}\n{run:?}", self.state);
+        assert!(self.processes.is_empty(), "processes of the jail left: {:?}\n{run:?}", self.processes);
     }
 }
 
@@ -206,9 +165,7 @@ pub fn jail_processes(name: &str) -> BTreeSet<i32> {
             continue;
         };
         if let Ok(cg) = std::fs::read_to_string(entry.path().join("cgroup"))
-            && cg
-                .lines()
-                .any(|l| l.ends_with(&needle) || l.contains(&format!("{needle}/")))
+            && cg.lines().any(|l| l.ends_with(&needle) || l.contains(&format!("{needle}/")))
         {
             out.insert(pid);
         }

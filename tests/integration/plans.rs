@@ -45,18 +45,15 @@ fn every_jail_file_starts_with_the_schema_comment() {
 
 #[test]
 fn every_jail_file_is_valid_against_the_schema() {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("schema/jail.schema.json")).unwrap(),
-    )
-    .unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("schema/jail.schema.json")).unwrap())
+            .unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
     for f in jail_files() {
         let value: toml::Value = toml::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
         let json = serde_json::to_value(value).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&json)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
+        let errors: Vec<String> =
+            validator.iter_errors(&json).map(|e| format!("{} at {}", e, e.instance_path())).collect();
         assert!(errors.is_empty(), "{}: {errors:#?}", f.display());
     }
     // And the schema rejects what the loader rejects: an unknown key, a wrong type.
@@ -87,37 +84,23 @@ fn the_committed_schema_is_up_to_date() {
 
 #[test]
 fn the_loader_and_the_schema_know_the_same_keys() {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("schema/jail.schema.json")).unwrap(),
-    )
-    .unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("schema/jail.schema.json")).unwrap())
+            .unwrap();
     let keys = |v: &serde_json::Value| -> Vec<String> {
-        let mut k: Vec<String> = v["properties"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
+        let mut k: Vec<String> = v["properties"].as_object().unwrap().keys().cloned().collect();
         k.sort();
         k
     };
     let resolve = |v: &serde_json::Value| -> serde_json::Value {
-        let v = if v["items"].is_object() {
-            &v["items"]
-        } else {
-            v
-        };
+        let v = if v["items"].is_object() { &v["items"] } else { v };
         match v["$ref"].as_str() {
             Some(r) => schema["$defs"][r.trim_start_matches("#/$defs/")].clone(),
             None => v.clone(),
         }
     };
     for (table, known) in procjail::config::KNOWN_KEYS {
-        let node = if table.is_empty() {
-            schema.clone()
-        } else {
-            resolve(&schema["properties"][table])
-        };
+        let node = if table.is_empty() { schema.clone() } else { resolve(&schema["properties"][table]) };
         let mut known: Vec<String> = known.iter().map(|s| s.to_string()).collect();
         known.sort();
         assert_eq!(keys(&node), known, "table [{table}]");
@@ -145,9 +128,7 @@ fn plans_match_the_golden_files() {
                 "plan {rel} --host {host}: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            let text = String::from_utf8(out.stdout)
-                .unwrap()
-                .replace(&root, "$REPO");
+            let text = String::from_utf8(out.stdout).unwrap().replace(&root, "$REPO");
             let golden = repo().join(format!("tests/golden/{name}.{host}.plan"));
             if bless {
                 std::fs::write(&golden, &text).unwrap();
@@ -156,11 +137,7 @@ fn plans_match_the_golden_files() {
             }
         }
     }
-    assert!(
-        stale.is_empty(),
-        "plans changed (PROCJAIL_BLESS=1 to accept):\n{}",
-        stale.join("\n")
-    );
+    assert!(stale.is_empty(), "plans changed (PROCJAIL_BLESS=1 to accept):\n{}", stale.join("\n"));
 }
 
 #[test]
@@ -173,10 +150,7 @@ fn plan_json_has_the_documented_shape() {
     assert_eq!(v["jail"], "busybox");
     assert_eq!(v["host"]["cgroup"], "v2");
     let phases = v["phases"].as_array().unwrap();
-    let steps: Vec<&serde_json::Value> = phases
-        .iter()
-        .flat_map(|p| p["steps"].as_array().unwrap())
-        .collect();
+    let steps: Vec<&serde_json::Value> = phases.iter().flat_map(|p| p["steps"].as_array().unwrap()).collect();
     assert_eq!(v["steps"].as_u64().unwrap() as usize, steps.len());
     for (i, s) in steps.iter().enumerate() {
         assert_eq!(s["index"].as_u64().unwrap() as usize, i + 1);
@@ -188,10 +162,7 @@ fn plan_json_has_the_documented_shape() {
         .iter()
         .find(|s| s["syscall"].as_str().unwrap().contains("memory.max"))
         .expect("a memory.max write");
-    assert_eq!(
-        memory["syscall"],
-        "write(\"/sys/fs/cgroup/procjail/busybox/memory.max\", \"67108864\")"
-    );
+    assert_eq!(memory["syscall"], "write(\"/sys/fs/cgroup/procjail/busybox/memory.max\", \"67108864\")");
     assert_eq!(memory["origin"]["kind"], "file");
     assert_eq!(memory["origin"]["what"], "limits.memory");
 }
@@ -204,10 +175,7 @@ fn plan_text_fits_100_columns_and_has_no_colour_off_a_terminal() {
         assert_eq!(run.code, 0, "{run:?}");
         assert!(!run.stdout.contains('\x1b'), "colour off a terminal");
         for line in run.stdout.lines() {
-            assert!(
-                line.chars().count() <= 100,
-                "longer than 100 columns: {line:?}"
-            );
+            assert!(line.chars().count() <= 100, "longer than 100 columns: {line:?}");
         }
     }
 }

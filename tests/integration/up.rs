@@ -25,10 +25,7 @@ fn hello_from_the_jail_hostname() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.stdout, "hello from jailhost\n");
     assert_eq!(nix::unistd::gethostname().unwrap(), host_before);
-    assert!(
-        run.stderr.contains("procjail: jail hello exited 0"),
-        "{run:?}"
-    );
+    assert!(run.stderr.contains("procjail: jail hello: exited 0"), "{run:?}");
 }
 
 #[test]
@@ -96,10 +93,7 @@ fn a_writable_bind_writes_through_to_the_host() {
     std::fs::create_dir(j.dir.path().join("data")).unwrap();
     let run = up(&j);
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(
-        std::fs::read_to_string(j.dir.path().join("data/out")).unwrap(),
-        "written\n"
-    );
+    assert_eq!(std::fs::read_to_string(j.dir.path().join("data/out")).unwrap(), "written\n");
 }
 
 #[test]
@@ -127,37 +121,22 @@ fn a_symlink_in_the_rootfs_cannot_redirect_a_mount_onto_the_host() {
     let _ = std::fs::remove_dir(root.join("data"));
     std::os::unix::fs::symlink("/etc", root.join("data")).unwrap();
     std::os::unix::fs::symlink("../../../../etc", root.join("up")).unwrap();
-    let host_etc_before: Vec<_> = std::fs::read_dir("/etc")
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    let host_etc_before: Vec<_> =
+        std::fs::read_dir("/etc").unwrap().flatten().map(|e| e.file_name()).collect();
     let run = up(&j);
     assert_eq!(run.code, 0, "{run:?}");
     // Both mounts landed on the rootfs's own /etc (x inside it, then /etc itself), not the host's.
     assert_eq!(run.stdout, "/etc/x\n/etc\n", "{run:?}");
-    assert!(
-        root.join("etc/x").is_dir(),
-        "the mount point was made inside the rootfs"
-    );
-    let host_etc_after: Vec<_> = std::fs::read_dir("/etc")
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    assert!(root.join("etc/x").is_dir(), "the mount point was made inside the rootfs");
+    let host_etc_after: Vec<_> =
+        std::fs::read_dir("/etc").unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(host_etc_before, host_etc_after);
     assert!(!std::path::Path::new("/etc/x").exists());
 }
 
 /// A private copy of the shared rootfs (binary and links), to change freely.
 fn copy_rootfs(to: &std::path::Path) {
-    let ok = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(rootfs())
-        .arg(to)
-        .status()
-        .unwrap()
-        .success();
+    let ok = std::process::Command::new("cp").arg("-a").arg(rootfs()).arg(to).status().unwrap().success();
     assert!(ok);
 }
 
@@ -172,49 +151,26 @@ fn exit_codes_pass_through() {
     assert_eq!(run.code, 128 + 9, "{run:?}");
     // As PID 1 (init none) a shell cannot even kill itself: the kernel protects a
     // namespace's init from signals it has no handler for, SIGKILL from inside included.
-    let run = up(&sh(
-        "exit-kill-none",
-        "kill -KILL $$; echo still here",
-        "[init]\nmode = \"none\"",
-    ));
-    assert_eq!(
-        (run.code, run.stdout.as_str()),
-        (0, "still here\n"),
-        "{run:?}"
-    );
+    let run = up(&sh("exit-kill-none", "kill -KILL $$; echo still here", "[init]\nmode = \"none\""));
+    assert_eq!((run.code, run.stdout.as_str()), (0, "still here\n"), "{run:?}");
 }
 
 #[test]
 fn a_command_not_found_exits_127_and_not_executable_126() {
-    let j = jail(
-        "not-found",
-        "[rootfs]\npath = \"{rootfs}\"\n[command]\nargv = [\"/bin/nope\"]\n",
-    );
+    let j = jail("not-found", "[rootfs]\npath = \"{rootfs}\"\n[command]\nargv = [\"/bin/nope\"]\n");
     let run = up(&j);
     assert_eq!(run.code, 127, "{run:?}");
-    assert!(
-        run.stderr.contains("[command] execve(\"/bin/nope\""),
-        "{run:?}"
-    );
+    assert!(run.stderr.contains("[command] execve(\"/bin/nope\""), "{run:?}");
     assert!(run.stderr.contains("ENOENT"), "{run:?}");
-    assert!(
-        run.stderr.contains("/bin/nope: not found in the rootfs"),
-        "{run:?}"
-    );
-    assert!(
-        run.stderr.contains("from: not-found.toml:4 [command]"),
-        "{run:?}"
-    );
+    assert!(run.stderr.contains("/bin/nope: not found in the rootfs"), "{run:?}");
+    assert!(run.stderr.contains("from: not-found.toml:4 [command]"), "{run:?}");
     let run = up(&jail(
         "not-found-path",
         "[rootfs]\npath = \"{rootfs}\"\n[command]\nargv = [\"nope\"]\nenv = { PATH = \"/bin:/usr/bin\" }\n",
     ));
     assert_eq!(run.code, 127, "{run:?}");
     assert!(run.stderr.contains("execvpe(\"nope\""), "{run:?}");
-    let run = up(&jail(
-        "not-exec",
-        "[rootfs]\npath = \"{rootfs}\"\n[command]\nargv = [\"/proc/version\"]\n",
-    ));
+    let run = up(&jail("not-exec", "[rootfs]\npath = \"{rootfs}\"\n[command]\nargv = [\"/proc/version\"]\n"));
     assert_eq!(run.code, 126, "{run:?}");
     assert!(run.stderr.contains("EACCES"), "{run:?}");
     let run = up(&jail(
@@ -236,37 +192,19 @@ fn a_failing_step_names_itself_and_the_jail_line_and_leaves_nothing() {
     std::fs::write(root.join("afile"), "").unwrap();
     let run = up(&j);
     assert_eq!(run.code, 125, "{run:?}");
-    let first = run
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("procjail: step"))
-        .unwrap_or_default();
+    let first = run.stderr.lines().find(|l| l.starts_with("procjail: step")).unwrap_or_default();
     assert!(first.contains("[child] mkdir(\""), "{run:?}");
     assert!(first.contains("/root/afile\", 0755): ENOTDIR"), "{run:?}");
-    assert!(
-        run.stderr.contains("from: bad-target.toml:4 [[mounts]] #1"),
-        "{run:?}"
-    );
-    assert_eq!(
-        run.stderr.matches("ENOTDIR").count(),
-        1,
-        "printed once: {run:?}"
-    );
+    assert!(run.stderr.contains("from: bad-target.toml:4 [[mounts]] #1"), "{run:?}");
+    assert_eq!(run.stderr.matches("ENOTDIR").count(), 1, "printed once: {run:?}");
 }
 
 #[test]
 fn a_missing_bind_source_is_refused_before_anything_runs() {
-    let j = sh(
-        "no-source",
-        "true",
-        "[[mounts]]\ntype = \"bind\"\nsource = \"gone\"\ntarget = \"/data\"",
-    );
+    let j = sh("no-source", "true", "[[mounts]]\ntype = \"bind\"\nsource = \"gone\"\ntarget = \"/data\"");
     let run = up(&j);
     assert_eq!(run.code, 125, "{run:?}");
-    assert!(
-        run.stderr.contains("mounts[1].source: the bind source"),
-        "{run:?}"
-    );
+    assert!(run.stderr.contains("mounts[1].source: the bind source"), "{run:?}");
     assert!(run.stderr.contains("no-source.toml:5:10"), "{run:?}");
 }
 
@@ -275,11 +213,7 @@ fn only_fds_0_1_2_are_open_inside() {
     // The shell's own descriptors (a pipe would add its own).
     let run = up(&sh("fds", "ls /proc/$$/fd; true", ""));
     assert_eq!((run.code, run.stdout.as_str()), (0, "0\n1\n2\n"), "{run:?}");
-    let run = up(&sh(
-        "fds-none",
-        "ls /proc/$$/fd; true",
-        "[init]\nmode = \"none\"",
-    ));
+    let run = up(&sh("fds-none", "ls /proc/$$/fd; true", "[init]\nmode = \"none\""));
     assert_eq!((run.code, run.stdout.as_str()), (0, "0\n1\n2\n"), "{run:?}");
 }
 
@@ -311,8 +245,7 @@ fn the_cwd_and_default_mounts_are_there() {
     let run = up(&j);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
-        run.stdout,
-        "/tmp\nfd full null ptmx pts random shm stderr stdin stdout tty urandom zero \npts\n1\n",
+        run.stdout, "/tmp\nfd full null ptmx pts random shm stderr stdin stdout tty urandom zero \npts\n1\n",
         "{run:?}"
     );
 }
@@ -326,22 +259,10 @@ fn trace_prints_every_step_it_runs() {
     let steps = plan
         .stdout
         .lines()
-        .filter(|l| {
-            l.trim_start()
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_digit())
-        })
+        .filter(|l| l.trim_start().chars().next().is_some_and(|c| c.is_ascii_digit()))
         .count();
     for i in 1..=steps {
-        assert!(
-            run.stderr.contains(&format!("step {i}/{steps} [")),
-            "step {i} not traced: {run:?}"
-        );
+        assert!(run.stderr.contains(&format!("step {i}/{steps} [")), "step {i} not traced: {run:?}");
     }
-    assert!(
-        run.stderr
-            .contains("[child] pivot_root(\".\", \".\") = ok ("),
-        "{run:?}"
-    );
+    assert!(run.stderr.contains("[child] pivot_root(\".\", \".\") = ok ("), "{run:?}");
 }

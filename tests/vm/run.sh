@@ -8,7 +8,7 @@
 # console is then printed).
 # Env: VM_TIMEOUT (s, 900) VM_MEM (MiB, 1024) VM_CPUS (2) VM_ACCEL (kvm|tcg; kvm only when
 #   the CPU has vmx/svm) VM_CACHE (/var/cache/procjail-vm) VM_MODULES (none) VM_VERBOSE=1
-#   (print the kernel console) VM_CMD (a guest shell command run in the repo instead of the
+#   (a full kernel console, printed) VM_CMD (a guest shell command run in the repo instead of the
 #   tests; $PROCJAIL, $TESTBIN, $REPO are set).
 set -euo pipefail
 case ${1-} in -h|--help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0;; esac
@@ -120,13 +120,14 @@ accel=${VM_ACCEL:-$(grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ] && echo
 [ "$accel" = kvm ] && cpu=host || cpu=max   # TCG "max" has RDRAND: getrandom() won't block
 bios=(); for d in /usr/share/qemu /usr/share/seabios; do [ -e $d/qboot.rom ] && { bios=(-bios qboot.rom); break; }; done
 timeout=${VM_TIMEOUT:-900}
+quiet=quiet; [ "${VM_VERBOSE:-0}" = 1 ] && quiet=
 say "booting $pkg ($accel, ${mem} MiB, initramfs ${size} MiB, timeout ${timeout}s); build ${t_build}s, cache ${t_fetch}s"
 t_boot=$SECONDS
 set +e
 timeout -k 5 "$timeout" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" \
   -m "$mem" -smp "${VM_CPUS:-2}" -nodefaults -no-user-config -display none -no-reboot "${bios[@]}" \
   -kernel "$kernel" -initrd "$work/initrd" \
-  -append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all cryptomgr.notests=1 mitigations=off tsc=reliable no_timer_check" \
+  -append "console=ttyS0 $quiet panic=-1 cgroup_no_v1=all cryptomgr.notests=1 mitigations=off tsc=reliable no_timer_check" \
   -serial file:"$work/console" -serial stdio -serial file:"$work/status" </dev/null
 qrc=$?
 set -e
