@@ -73,7 +73,9 @@ impl Report {
         let mut words = said.split_whitespace();
         match (words.next(), words.next().and_then(|n| n.parse::<i32>().ok())) {
             (Some("exit"), Some(n)) => (self.command_exit, self.command_signal) = (Some(n), None),
-            (Some("signal"), Some(n)) => (self.command_exit, self.command_signal) = (None, Some(signal_name(n))),
+            (Some("signal"), Some(n)) => {
+                (self.command_exit, self.command_signal) = (None, Some(signal_name(n)))
+            }
             _ => {}
         }
     }
@@ -141,5 +143,9 @@ fn signal_name(sig: i32) -> String {
 }
 
 fn human(bytes: u64) -> String {
-    if bytes >= 1 << 20 { format!("{:.1}MiB", bytes as f64 / (1 << 20) as f64) } else { Size(bytes).to_string() }
+    if bytes >= 1 << 20 {
+        format!("{:.1}MiB", bytes as f64 / (1 << 20) as f64)
+    } else {
+        Size(bytes).to_string()
+    }
 }

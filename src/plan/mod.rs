@@ -251,7 +251,9 @@ pub enum Op {
     },
     /// Removes a cgroup that a run of the same jail left behind when its supervisor was killed
     /// (it must be empty: a jail of that name that still has processes is running).
-    Reclaim { path: PathBuf },
+    Reclaim {
+        path: PathBuf,
+    },
     /// rmdir(path), retried while the kernel still says EBUSY. `shared`: a parent that other
     /// jails may use, removed only when it is empty.
     Rmdir {

@@ -4,5 +4,6 @@
 
 mod check;
 mod common;
+mod limits;
 mod plans;
 mod up;
