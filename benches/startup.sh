@@ -62,25 +62,22 @@ have jq || have python3 || die "needs jq or python3 to write the OCI config"
 have strace || say "strace is missing: no syscall counts"
 have /usr/bin/time || say "GNU time (/usr/bin/time) is missing: no peak RSS"
 if [[ $TIMER == hyperfine ]] && ! have hyperfine; then die "TIMER=hyperfine but hyperfine is missing"; fi
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# How busy the host is, in % of all cpus over $1 seconds (from /proc/stat; the load average lags).
+cpu_busy() {
+    local a b
+    a=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat); sleep "$1"
+    b=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " "); u = y[1] - x[1]; i = y[2] - x[2]; printf "%d", (u + i) ? 100 * u / (u + i) : 0}'
+}
+BUSY_BEFORE=$(cpu_busy 1)
 
 # --- the host before -----------------------------------------------------------------------
-WORK=$(mktemp -d /tmp/procjail-bench.XXXXXX)
-PREFIX=pjbench-$$                 # container ids, the procjail jail name (its cgroups), cgroups
-ROOTFS=$WORK/rootfs
-BUNDLE=$WORK/bundle
-JAIL=$WORK/$PREFIX.toml           # procjail names the jail after the file: cgroups procjail/$PREFIX
-RES=$WORK/results
-mkdir -p "$RES"
-
 snap_mounts() { sort /proc/self/mountinfo; }
-snap_cgroups() { ls -d /sys/fs/cgroup/*/procjail/* 2>/dev/null | sort || true; }
+snap_cgroups() { find /sys/fs/cgroup/*/procjail -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort || true; }
 # Live runtime processes. Exited ones are left out: where pid 1 is slow to reap its orphans (this
 # VM's init is), bwrap's pid-namespace init lingers a while as a zombie child of pid 1.
 snap_procs() { ps -eo stat=,comm=,pid= | awk '$1 !~ /^Z/ && $2 ~ /^(bwrap|crun|runc|runc:.*|procjail)$/ {print $2, $3}' | sort; }
 snap_state() { ls -d /run/crun/* /run/runc/* 2>/dev/null | sort || true; }
-snap_mounts >"$WORK/mounts.before"; snap_cgroups >"$WORK/cgroups.before"
-snap_procs >"$WORK/procs.before"; snap_state >"$WORK/state.before"
 
 # Anything this run left: containers, processes, mounts, cgroups, state dirs with our prefix.
 crun_in_v1() { unshare -m --propagation private sh -c 'umount '"$UNIFIED"' && exec "$@"' sh "$@"; }
@@ -117,8 +114,19 @@ on_exit() {
     fi
     exit "$rc"
 }
+
+WORK=$(mktemp -d /tmp/procjail-bench.XXXXXX)
+PREFIX=pjbench-$$                 # container ids, the procjail jail name (its cgroups), cgroups
+ROOTFS=$WORK/rootfs
+BUNDLE=$WORK/bundle
+JAIL=$WORK/$PREFIX.toml           # procjail names the jail after the file: cgroups procjail/$PREFIX
+RES=$WORK/results
+mkdir -p "$RES"
+
 trap on_exit EXIT
 trap 'exit 130' INT TERM
+snap_mounts >"$WORK/mounts.before"; snap_cgroups >"$WORK/cgroups.before"
+snap_procs >"$WORK/procs.before"; snap_state >"$WORK/state.before"
 
 # --- the rootfs, the jail file, the OCI bundle ----------------------------------------------
 if [[ ! -x $PROCJAIL ]] && have cargo; then
@@ -289,9 +297,9 @@ done
 B=${MED[bubblewrap]:-}
 echo
 echo "startup of /bin/true in a busybox rootfs: median of $RUNS runs ($TIMER), peak RSS median of $RSS_RUNS, syscalls median of $STRACE_RUNS"
-echo "host: $(uname -r), $(nproc) cpus, load $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg) after"
-if awk -v l="${LOAD_BEFORE%% *}" -v c="$(nproc)" 'BEGIN {exit !(l > c / 4)}'; then
-    echo "note: the host was busy (1-minute load $LOAD_BEFORE): the times are noisy; compare ratios, or rerun when it is idle"
+echo "host: $(uname -r), $(nproc) cpus, ${BUSY_BEFORE}% busy in the second before the run"
+if ((BUSY_BEFORE > 20)); then
+    echo "note: the host was busy before the run (${BUSY_BEFORE}% cpu): the times are noisy; compare ratios, or rerun when it is idle"
 fi
 echo "runtimes: $(bwrap --version 2>/dev/null || true), $(crun --version 2>/dev/null | head -n 1 || true), runc $(runc --version 2>/dev/null | awk 'NR == 1 {print $3}' || true)"
 echo
