@@ -42,6 +42,9 @@ pub enum Command {
         /// Print the plan as JSON.
         #[arg(long)]
         json: bool,
+        /// Fit lines to this many columns; 0: one line per step, however long.
+        #[arg(long, default_value_t = plan::print::WIDTH)]
+        width: usize,
     },
     /// Run the jail in the foreground and tear it down when it ends.
     Up {
@@ -105,14 +108,15 @@ fn report_error(e: &anyhow::Error) {
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check { files } => check(&files),
-        Command::Plan { file, host, json } => {
+        Command::Plan { file, host, json, width } => {
             let host = host.map_or_else(Host::detect, Host::standard);
             let spec = spec::load(&file, &host)?;
             let plan = plan::build(&spec, &host);
             if json {
                 println!("{}", plan::print::json(&plan));
             } else {
-                print!("{}", plan::print::text(&plan, Style::for_stream(std::io::stdout().is_terminal())));
+                let style = Style { width, ..Style::for_stream(std::io::stdout().is_terminal()) };
+                print!("{}", plan::print::text(&plan, style));
             }
             Ok(0)
         }

@@ -36,11 +36,13 @@ pub fn plan(b: &mut Builder, spec: &Spec) {
     if spec.cwd.as_os_str() != "/" {
         b.step(Op::Chdir { path: spec.cwd.clone() }, spec.command_origin.clone());
     }
+    b.step(Op::DropPtrace, d.clone());
     b.step(Op::CloseFds, d.clone());
     b.step(Op::Execve { argv: spec.argv.clone(), env: spec.env.clone() }, spec.command_origin.clone());
     if builtin {
         b.phase("reap", Side::Child);
         b.step(Op::Close { channel: crate::plan::Channel::Sync, end: 1 }, d.clone());
+        b.step(Op::CloseHostFds, d.clone());
         b.step(Op::InitLoop { grace_ms: spec.grace_ms }, d);
     }
 }
@@ -90,12 +92,33 @@ pub fn setsid() -> StepResult {
 /// would never end in the jail.
 pub fn reset_signals() -> StepResult {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
-    for sig in 1..=libc::SIGRTMAX() {
+    // The raw syscall: glibc's signal() refuses 32 and 33, which it keeps for itself, but an
+    // ignored 32 or 33 would survive the exec like any other.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = libc::SIG_DFL;
+    for sig in 1..=64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: SIG_DFL is always a valid disposition; failures (32, 33: glibc's) are fine.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
+        // SAFETY: a zeroed sigaction with SIG_DFL; the kernel's sigset is 8 bytes.
+        unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &act as *const libc::sigaction, 0usize, 8usize) };
+    }
+    Ok(())
+}
+
+/// Closes everything but 0, 1, 2 and the status channel, in the init.
+pub fn close_host_fds(ctx: &Ctx) -> StepResult {
+    let keep = ctx.status[1].as_ref().map(|f| std::os::fd::AsRawFd::as_raw_fd(f) as u32);
+    let ranges = match keep {
+        Some(k) if k > 3 => vec![(3, k - 1), (k + 1, u32::MAX)],
+        Some(k) => vec![(k + 1, u32::MAX)],
+        None => vec![(3, u32::MAX)],
+    };
+    for (first, last) in ranges {
+        // SAFETY: closing descriptors this process does not use past this point.
+        if unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) } < 0 {
+            return Err(Errno::last().into());
+        }
     }
     Ok(())
 }
@@ -116,6 +139,44 @@ pub fn close_fds() -> StepResult {
     // SAFETY: close_range only changes flags of this process's descriptors.
     let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     if r < 0 { Err(Errno::last().into()) } else { Ok(()) }
+}
+
+/// CAP_SYS_PTRACE out of the bounding set (no exec can get it back) and out of the effective,
+/// permitted and inheritable sets. Without it, root in the jail cannot get past the init's
+/// PR_SET_DUMPABLE 0 to /proc/1/mem, /proc/1/exe or ptrace.
+pub fn drop_ptrace() -> StepResult {
+    const CAP_SYS_PTRACE: u32 = 19;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    // SAFETY: prctl and capget/capset with a v3 header and two data words, as the ABI says.
+    unsafe {
+        if libc::prctl(libc::PR_CAPBSET_DROP, CAP_SYS_PTRACE as libc::c_ulong, 0, 0, 0) != 0 {
+            return Err(Errno::last().into());
+        }
+        let mut header = Header { version: 0x2008_0522, pid: 0 };
+        let mut data = [Data::default(); 2];
+        if libc::syscall(libc::SYS_capget, &mut header as *mut Header, data.as_mut_ptr()) != 0 {
+            return Err(Errno::last().into());
+        }
+        let bit = !(1u32 << CAP_SYS_PTRACE);
+        data[0].effective &= bit;
+        data[0].permitted &= bit;
+        data[0].inheritable &= bit;
+        if libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) != 0 {
+            return Err(Errno::last().into());
+        }
+    }
+    Ok(())
 }
 
 fn cstring(s: &str) -> Result<CString, Failure> {

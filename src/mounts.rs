@@ -200,6 +200,7 @@ pub fn plan_pivot(b: &mut Builder, spec: &Spec) {
             spec.rootfs_origin.clone(),
         );
     }
+    b.step(Op::CloseRoot, d.clone());
     crate::namespaces::plan_hostname(b, spec);
 }
 

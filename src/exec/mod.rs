@@ -199,6 +199,12 @@ fn apply(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
         Op::ResetSignals => init::reset_signals(),
         Op::Setrlimit { key, value, .. } => init::setrlimit(key, *value),
         Op::CloseFds => init::close_fds(),
+        Op::DropPtrace => init::drop_ptrace(),
+        Op::CloseHostFds => init::close_host_fds(ctx),
+        Op::CloseRoot => {
+            ctx.rootfd = None;
+            Ok(())
+        }
         Op::Execve { argv, env } => init::execve(argv, env),
         Op::InitLoop { grace_ms } => init::run_loop(*grace_ms, ctx),
         Op::AwaitExec => supervise::await_exec(ctx, plan),
@@ -221,7 +227,8 @@ fn run_step(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
         eprintln!("{}", trace_line(plan, step, "…", None));
     }
     let result = apply(step, ctx, plan);
-    if ctx.trace && !matches!(step.op, Op::Execve { .. } | Op::InitLoop { .. }) {
+    // After clone or fork, only the process that stays on the step's side reports it.
+    if ctx.trace && ctx.side == step.side && !matches!(step.op, Op::Execve { .. } | Op::InitLoop { .. }) {
         let outcome = match &result {
             Ok(()) => "ok".to_string(),
             Err(f) => format!("{:?}", f.errno),
@@ -274,7 +281,8 @@ pub fn up(plan: &Plan, opts: &Options) -> anyhow::Result<i32> {
             if step.side != ctx.side {
                 continue;
             }
-            if let Some(sig) = supervise::interrupted() {
+            let setup = !matches!(phase.name, "supervise" | "report");
+            if let Some(sig) = supervise::interrupted().filter(|_| setup) {
                 error = Some(RunError {
                     what: format!("interrupted by {sig} before {}", plan.describe(step)),
                     errno: None,

@@ -217,6 +217,15 @@ pub enum Op {
     },
     /// close_range(3, ~0U, CLOSE_RANGE_CLOEXEC): nothing but 0, 1, 2 survives the exec.
     CloseFds,
+    /// Drops CAP_SYS_PTRACE from every capability set and the bounding set, so that nothing in
+    /// the jail can read the init's memory or open /proc/1/exe (the runc CVE-2019-5736 class).
+    DropPtrace,
+    /// The rootfs descriptor is closed once the jail is inside it: the init keeps no host
+    /// descriptor.
+    CloseRoot,
+    /// The init closes every descriptor it inherited but 0, 1, 2 and its end of the status
+    /// channel: nothing of the host's stays open in the jail's PID 1.
+    CloseHostFds,
     /// execve (or a PATH lookup, when argv[0] has no '/').
     Execve {
         argv: Vec<String>,

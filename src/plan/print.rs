@@ -8,19 +8,21 @@ use serde::Serialize;
 use super::{Plan, Side, Step};
 use crate::spec::Origin;
 
+/// The width `plan` fits its lines to, unless told otherwise.
 pub const WIDTH: usize = 100;
 
-/// Colour codes, empty when colour is off.
+/// How the text is shown: colour, and the width lines are fitted to (0: no wrapping).
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,
+    pub width: usize,
 }
 
 impl Style {
     /// Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
     pub fn for_stream(is_terminal: bool) -> Style {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style { color: is_terminal && !no_color }
+        Style { color: is_terminal && !no_color, width: WIDTH }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -94,7 +96,8 @@ fn step_lines(plan: &Plan, step: &Step, width: usize, style: Style) -> String {
         (None, "default") => String::new(),
         (None, _) => from,
     };
-    let lines = wrap(&call, WIDTH - indent);
+    let max = if style.width == 0 { usize::MAX } else { style.width.max(indent + 20) };
+    let lines = if style.width == 0 { vec![call.clone()] } else { wrap(&call, max - indent) };
     let mut out = String::new();
     for (i, line) in lines.iter().enumerate() {
         let num = if i == 0 { format!("{:>width$}", step.index) } else { " ".repeat(width) };
@@ -102,8 +105,10 @@ fn step_lines(plan: &Plan, step: &Step, width: usize, style: Style) -> String {
         let last = i + 1 == lines.len();
         if last && !need.is_empty() {
             let used = indent + line.chars().count();
-            if used + 2 + need.chars().count() <= WIDTH {
-                let pad = WIDTH - used - need.chars().count();
+            if style.width == 0 {
+                out.push_str(&format!("  {}", style.dim(&need)));
+            } else if used + 2 + need.chars().count() <= max {
+                let pad = max - used - need.chars().count();
                 out.push_str(&format!("{}{}", " ".repeat(pad), style.dim(&need)));
             } else {
                 out.push_str(&format!("\n{}{}", " ".repeat(indent + 2), style.dim(&format!("← {need}"))));

@@ -116,6 +116,9 @@ impl Display for Op {
                 write!(f, "setrlimit({resource}, {{{v}, {v}}})")
             }
             Op::CloseFds => f.write_str("close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)"),
+            Op::DropPtrace => f.write_str("prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE); capset(-CAP_SYS_PTRACE)"),
+            Op::CloseRoot => f.write_str("close(rootfd)"),
+            Op::CloseHostFds => f.write_str("close_range(3, ~0U, 0) but status[1]"),
             Op::Execve { argv, env } => {
                 let args: Vec<String> = argv.iter().map(|a| quote(a)).collect();
                 let envs: Vec<String> = env.iter().map(|(k, v)| quote(&format!("{k}={v}"))).collect();

@@ -68,7 +68,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(out: Output) -> Run {
+    pub fn from(out: Output) -> Run {
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -171,4 +171,64 @@ pub fn jail_processes(name: &str) -> BTreeSet<i32> {
         }
     }
     out
+}
+
+/// `procjail up FILE` running in the background, stdout piped, for tests that signal it.
+pub struct Running {
+    pub child: std::process::Child,
+    pub stdout: std::io::BufReader<std::process::ChildStdout>,
+    pub before: Snapshot,
+    pub file: PathBuf,
+}
+
+pub fn spawn_up(j: &Jail, extra: &[&str]) -> Running {
+    require_root();
+    let before = Snapshot::take(&j.file);
+    let mut child = Command::new(bin())
+        .arg("up")
+        .args(extra)
+        .arg(&j.file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn procjail up");
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    Running { child, stdout, before, file: j.file.clone() }
+}
+
+impl Running {
+    /// Reads stdout up to a line equal to `line` (the jail saying it is ready).
+    pub fn wait_for(&mut self, line: &str) {
+        use std::io::BufRead;
+        let mut buf = String::new();
+        loop {
+            buf.clear();
+            let n = self.stdout.read_line(&mut buf).expect("read the jail's stdout");
+            if n == 0 {
+                let mut err = String::new();
+                let _ = std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err);
+                panic!("the jail ended before printing {line:?}:\n{err}");
+            }
+            if buf.trim_end() == line {
+                return;
+            }
+        }
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
+    }
+
+    /// Waits for procjail to end; checks the host is as it was.
+    pub fn finish(mut self) -> Run {
+        use std::io::Read;
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        let out = self.child.wait_with_output().unwrap();
+        let mut run = Run::from(out);
+        run.stdout = rest;
+        Snapshot::take(&self.file).assert_same(&self.before, &run);
+        run
+    }
 }

@@ -5,5 +5,6 @@
 mod check;
 mod common;
 mod limits;
+mod pid1;
 mod plans;
 mod up;
