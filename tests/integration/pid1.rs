@@ -91,12 +91,13 @@ fn what_outlives_the_command_is_ended_within_the_grace_period() {
     let run = up(&sh("leftovers", "sleep 1000 & echo started", "[init]\ngrace = \"500ms\""));
     assert_eq!((run.code, run.stdout.as_str()), (0, "started\n"), "{run:?}");
     assert!(start.elapsed() < Duration::from_secs(5));
-    // And one that ignores SIGTERM is killed when the grace period is over.
+    // And one that ignores SIGTERM is killed when the grace period is over. The command waits
+    // until the stubborn one has its trap set (an ignored signal survives its exec).
     let start = Instant::now();
     let run = up(&sh(
         "leftovers-stubborn",
-        "(trap '' TERM; sleep 1000) & echo started",
-        "[init]\ngrace = \"500ms\"",
+        "(trap '' TERM; touch /tmp/ready; exec sleep 1000) & while [ ! -e /tmp/ready ]; do sleep 0.01; done",
+        "[init]\ngrace = \"500ms\"\n[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/tmp\"",
     ));
     assert_eq!(run.code, 0, "{run:?}");
     let took = start.elapsed();
