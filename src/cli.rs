@@ -122,9 +122,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Up { file, trace, timeout, json_report } => {
             let host = Host::detect();
-            let spec = spec::load(&file, &host)?;
+            let mut spec = spec::load(&file, &host)?;
+            if let Some(t) = timeout {
+                spec.timeout_ms = Some(t.0);
+            }
             let plan = plan::build(&spec, &host);
-            let opts = crate::exec::Options { trace, timeout, json_report };
+            let opts = crate::exec::Options { trace, json_report };
             crate::exec::up(&plan, &opts)
         }
         Command::Schema => {

@@ -18,7 +18,7 @@ use crate::diag::{Diag, did_you_mean};
 /// Every table of a jail file and its keys. The schema test checks that this list and the
 /// schema generated from [`JailFile`] name the same keys.
 pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
-    ("", &["hostname", "rootfs", "namespaces", "defaults", "mounts", "limits", "command", "init"]),
+    ("", &["hostname", "rootfs", "namespaces", "defaults", "mounts", "limits", "command", "init", "expect"]),
     ("rootfs", &["path", "from", "readonly"]),
     ("namespaces", &["pid", "mount", "uts", "ipc", "net", "cgroup"]),
     ("defaults", &["proc", "dev", "devpts", "shm", "sysfs"]),
@@ -40,7 +40,21 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "cpu_time",
         ],
     ),
-    ("command", &["argv", "env", "cwd"]),
+    ("command", &["argv", "env", "cwd", "timeout"]),
+    (
+        "expect",
+        &[
+            "exit",
+            "signal",
+            "oom_killed",
+            "pids_limit_hit",
+            "timed_out",
+            "stdout",
+            "stderr",
+            "max_duration",
+            "max_cpu_time",
+        ],
+    ),
     ("init", &["mode", "grace"]),
 ];
 
@@ -72,6 +86,7 @@ pub fn load_str(text: &str) -> Result<(JailFile, Vec<Diag>), Vec<Diag>> {
         limits: t.table("limits").map(|mut l| read_limits(&mut l)).unwrap_or_default(),
         command: t.table("command").and_then(|mut c| read_command(&mut c)),
         init: t.table("init").map(|mut i| read_init(&mut i)).unwrap_or_default(),
+        expect: t.table("expect").map(|mut e| read_expect(&mut e)),
     };
     t.finish();
     if file.rootfs.is_none() && !t.map.contains_key("rootfs") {
@@ -168,9 +183,25 @@ fn read_limits(t: &mut Table) -> Limits {
 fn read_command(t: &mut Table) -> Option<Command> {
     let argv =
         t.required(|t| t.string_list("argv"), "argv", "an array of strings: [\"/bin/sh\", \"-c\", \"...\"]");
-    let (env, cwd) = (t.string_map("env"), t.string("cwd"));
+    let (env, cwd, timeout) = (t.string_map("env"), t.string("cwd"), t.duration("timeout"));
     t.finish();
-    Some(Command { argv: argv?, env, cwd })
+    Some(Command { argv: argv?, env, cwd, timeout })
+}
+
+fn read_expect(t: &mut Table) -> Expect {
+    let expect = Expect {
+        exit: t.int("exit"),
+        signal: t.string("signal"),
+        oom_killed: t.bool("oom_killed"),
+        pids_limit_hit: t.bool("pids_limit_hit"),
+        timed_out: t.bool("timed_out"),
+        stdout: t.matcher("stdout"),
+        stderr: t.matcher("stderr"),
+        max_duration: t.duration("max_duration"),
+        max_cpu_time: t.duration("max_cpu_time"),
+    };
+    t.finish();
+    expect
 }
 
 fn read_init(t: &mut Table) -> Init {
@@ -395,6 +426,34 @@ impl<'a, 'i> Table<'a, 'i> {
             }
         }
         ok.then(|| Sp::new(out, v.span()))
+    }
+
+    /// Output to match: "exact text", { contains = "..." } or { regex = "..." }.
+    fn matcher(&mut self, key: &str) -> Option<Sp<Matcher>> {
+        let v = self.get(key)?;
+        let accepted = "a string (the exact text), { contains = \"...\" } or { regex = \"...\" }";
+        match v.get_ref() {
+            DeValue::String(s) => Some(Sp::new(Matcher::Exact(s.to_string()), v.span())),
+            DeValue::Table(map) if map.len() == 1 => {
+                let (k, inner) = map.iter().next().expect("one entry");
+                let text = inner.get_ref().as_str().map(str::to_string);
+                match (k.get_ref().as_ref(), text) {
+                    ("contains", Some(s)) => Some(Sp::new(Matcher::Contains(s), v.span())),
+                    ("regex", Some(s)) => Some(Sp::new(Matcher::Regex(s), v.span())),
+                    _ => {
+                        self.push(
+                            Diag::new(v.span(), self.key_path(key), "not a way to match output")
+                                .accepted(accepted),
+                        );
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.wrong_type(key, v, accepted);
+                None
+            }
+        }
     }
 
     fn table(&mut self, key: &'static str) -> Option<Table<'a, 'i>> {

@@ -79,6 +79,69 @@ pub struct JailFile {
     /// Who is PID 1 in the jail.
     #[serde(default)]
     pub init: Init,
+    /// What the jail must show when it runs as an experiment (`procjail test`).
+    /// `procjail up` ignores it; `procjail check` validates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+}
+
+/// The outcome an experiment must show. Every key given is checked; keys left out are not.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The exit code of `procjail up`: the command's, or 128+N when it died of signal N.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit: Option<Sp<i64>>,
+    /// The signal that ended the command, as "SIGKILL" or "KILL".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<Sp<String>>,
+    /// Whether the kernel OOM-killed in the jail's memory cgroup.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_killed: Option<Sp<bool>>,
+    /// Whether a fork failed at the pids limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids_limit_hit: Option<Sp<bool>>,
+    /// Whether the jail was stopped by its timeout (`[command] timeout`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timed_out: Option<Sp<bool>>,
+    /// The command's standard output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<Sp<Matcher>>,
+    /// The command's standard error (procjail's own report line is left out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<Sp<Matcher>>,
+    /// The run, setup and teardown included, takes at most this long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<Sp<Duration>>,
+    /// The jail uses at most this much CPU time (user + system).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_cpu_time: Option<Sp<Duration>>,
+}
+
+/// How output is matched: a string is the exact text; a table says `contains` or `regex`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Matcher {
+    Contains(String),
+    Regex(String),
+    #[serde(untagged)]
+    Exact(String),
+}
+
+impl JsonSchema for Matcher {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Matcher".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Output to match: a string is the exact text; { contains = \"...\" } a part of it; { regex = \"...\" } a regular expression (Rust regex syntax) that must match somewhere.",
+            "oneOf": [
+                { "type": "string" },
+                { "type": "object", "properties": { "contains": { "type": "string" } }, "required": ["contains"], "additionalProperties": false },
+                { "type": "object", "properties": { "regex": { "type": "string" } }, "required": ["regex"], "additionalProperties": false }
+            ]
+        })
+    }
 }
 
 /// The root filesystem.
@@ -252,6 +315,10 @@ pub struct Command {
     /// The working directory in the jail, an absolute path. Default: "/".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<Sp<String>>,
+    /// Stop the jail after this long, as `up --timeout` does (SIGTERM to its init, SIGKILL
+    /// after the grace period). Default: no timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Sp<Duration>>,
 }
 
 /// PID 1 of the jail.

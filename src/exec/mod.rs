@@ -21,7 +21,6 @@ use std::time::Instant;
 use nix::errno::Errno;
 use nix::unistd::Pid;
 
-use crate::config::Duration;
 use crate::plan::{Op, Plan, Side, Step};
 use crate::{cgroups, init, mounts, namespaces, rootfs, teardown};
 
@@ -29,7 +28,6 @@ use crate::{cgroups, init, mounts, namespaces, rootfs, teardown};
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub trace: bool,
-    pub timeout: Option<Duration>,
     pub json_report: Option<PathBuf>,
 }
 
@@ -83,7 +81,6 @@ pub struct Ctx {
     /// The jail's first process has been waited for.
     pub reaped: bool,
     pub report: Report,
-    pub timeout: Option<Duration>,
     pub mounts_before: String,
     /// A failed step of the child's, as it reported it: (step index, failure).
     pub child_error: Option<(usize, Failure)>,
@@ -99,7 +96,7 @@ impl Ctx {
         }
     }
 
-    pub fn new(trace: bool, timeout: Option<Duration>) -> Ctx {
+    pub fn new(trace: bool) -> Ctx {
         Ctx {
             side: Side::Parent,
             trace,
@@ -111,7 +108,6 @@ impl Ctx {
             done: BTreeSet::new(),
             reaped: false,
             report: Report::default(),
-            timeout,
             mounts_before: String::new(),
             child_error: None,
             started: None,
@@ -208,7 +204,7 @@ fn apply(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
         Op::Execve { argv, env } => init::execve(argv, env),
         Op::InitLoop { grace_ms } => init::run_loop(*grace_ms, ctx),
         Op::AwaitExec => supervise::await_exec(ctx, plan),
-        Op::Wait { grace_ms } => supervise::wait(*grace_ms, ctx),
+        Op::Wait { grace_ms, timeout_ms } => supervise::wait(*grace_ms, *timeout_ms, ctx),
         Op::ReadCounter { path, counter } => cgroups::read_counter(path, *counter, &mut ctx.report),
         Op::KillChild => teardown::kill_child(ctx),
         Op::KillCgroup { path, kill_file } => cgroups::kill(path, *kill_file),
@@ -270,7 +266,7 @@ pub fn step_error(plan: &Plan, step: &Step, f: &Failure) -> RunError {
 
 /// `procjail up`: walks the plan on the parent side, then tears down. Returns the exit code.
 pub fn up(plan: &Plan, opts: &Options) -> anyhow::Result<i32> {
-    let mut ctx = Ctx::new(opts.trace, opts.timeout);
+    let mut ctx = Ctx::new(opts.trace);
     ctx.mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     ctx.report = Report::for_plan(plan);
     let _signals = supervise::SignalGuard::block()?;
@@ -358,7 +354,7 @@ fn child_walk(plan: &Plan, after: usize, ctx: &mut Ctx) -> ! {
 
 /// Walks a plan that has only parent steps and no teardown (`procjail rootfs`).
 pub fn run_parent_only(plan: &Plan, trace: bool) -> anyhow::Result<()> {
-    let mut ctx = Ctx::new(trace, None);
+    let mut ctx = Ctx::new(trace);
     for step in plan.steps() {
         run_step(step, &mut ctx, plan).map_err(|f| step_error(plan, step, &f))?;
     }

@@ -117,11 +117,11 @@ pub fn take_child_error(ctx: &mut Ctx, plan: &Plan) -> Option<RunError> {
 /// Waits for the jail's first process to end, forwarding signals to it. A first INT or TERM
 /// is forwarded and starts the grace period; a second one, or the end of the grace period,
 /// kills the jail. `--timeout` sends TERM when it runs out, then the same grace.
-pub fn wait(grace_ms: u64, ctx: &mut Ctx) -> StepResult {
+pub fn wait(grace_ms: u64, timeout_ms: Option<u64>, ctx: &mut Ctx) -> StepResult {
     let child = ctx.child.ok_or(Errno::ECHILD)?;
     let start = Instant::now();
     let grace = Duration::from_millis(grace_ms);
-    let timeout_at = ctx.timeout.map(|t| start + t.as_std());
+    let timeout_at = timeout_ms.map(|t| start + Duration::from_millis(t));
     let mut kill_at: Option<Instant> = None;
     let set = handled();
     loop {
@@ -149,7 +149,8 @@ pub fn wait(grace_ms: u64, ctx: &mut Ctx) -> StepResult {
             None => {
                 if timeout_at.is_some_and(|t| now >= t) && !ctx.report.timed_out {
                     ctx.report.timed_out = true;
-                    eprintln!("procjail: timeout after {}: sending SIGTERM", ctx.timeout.unwrap_or_default());
+                    let after = crate::config::Duration(timeout_ms.unwrap_or_default());
+                    eprintln!("procjail: timeout after {after}: sending SIGTERM");
                     let _ = kill(child, Signal::SIGTERM);
                     kill_at = Some(now + grace);
                 } else if kill_at.is_some_and(|t| now >= t) {

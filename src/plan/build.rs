@@ -56,7 +56,7 @@ pub fn build(spec: &Spec, host: &Host) -> Plan {
     init::plan(&mut b, spec);
     b.phase("supervise", Side::Parent);
     b.step(Op::AwaitExec, Origin::Default);
-    b.step(Op::Wait { grace_ms: spec.grace_ms }, Origin::Default);
+    b.step(Op::Wait { grace_ms: spec.grace_ms, timeout_ms: spec.timeout_ms }, Origin::Default);
     b.phase("report", Side::Parent);
     cgroups::plan_report(&mut b, &cg);
     b.phase("teardown", Side::Parent);

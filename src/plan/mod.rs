@@ -237,9 +237,11 @@ pub enum Op {
     },
     /// The parent waits for the command's exec: EOF on the sync channel, or an error report.
     AwaitExec,
-    /// wait4 for the jail's first process, forwarding signals to it.
+    /// wait4 for the jail's first process, forwarding signals to it; with a timeout, SIGTERM
+    /// when it runs out and SIGKILL after the grace period.
     Wait {
         grace_ms: u64,
+        timeout_ms: Option<u64>,
     },
     /// Reads a counter for the report.
     ReadCounter {

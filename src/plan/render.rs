@@ -134,12 +134,13 @@ impl Display for Op {
                 crate::config::Duration(*grace_ms)
             ),
             Op::AwaitExec => f.write_str("read(sync[0]) = 0 (EOF: the command has exec'd)"),
-            Op::Wait { .. } => {
-                write!(
-                    f,
-                    "wait4($CHILD_PID, &status, 0, &rusage) forwarding {SUPERVISOR_FORWARDS}; \
-                     read(status[0]): how the command ended"
-                )
+            Op::Wait { grace_ms, timeout_ms } => {
+                write!(f, "wait4($CHILD_PID, &status, 0, &rusage) forwarding {SUPERVISOR_FORWARDS}")?;
+                if let Some(t) = timeout_ms {
+                    let (t, g) = (crate::config::Duration(*t), crate::config::Duration(*grace_ms));
+                    write!(f, "; after {t}: kill($CHILD_PID, SIGTERM), {g} later SIGKILL")?;
+                }
+                f.write_str("; read(status[0]): how the command ended")
             }
             Op::ReadCounter { path, counter } => {
                 let what = match counter {

@@ -1,0 +1,319 @@
+//! A validated jail: the file's values checked against each other and against the host facts,
+//! with paths made absolute and every value tagged with the line it came from.
+//!
+//! Validation only reads: it looks at the rootfs and bind sources (stat), never changes anything.
+
+mod command;
+mod expect;
+mod limits;
+mod mounts;
+
+pub use expect::{Expect, OutputMatch};
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::config::{self, InitMode, JailFile, Size, Sp};
+use crate::diag::{Diag, FileErrors, line_col};
+use crate::host::Host;
+
+/// Where a value, and so a plan step, came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Origin {
+    /// Not written in the file: one of procjail's defaults.
+    Default,
+    /// A line of the jail file, and what is there (`[[mounts]] #2`, `limits.memory`).
+    File { line: usize, what: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespaces {
+    pub pid: bool,
+    pub mount: bool,
+    pub uts: bool,
+    pub ipc: bool,
+    pub net: bool,
+    pub cgroup: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaults {
+    pub proc: bool,
+    pub dev: bool,
+    pub devpts: bool,
+    pub shm: bool,
+    pub sysfs: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MountSpec {
+    Bind { source: PathBuf, target: PathBuf, readonly: bool, is_dir: bool },
+    Tmpfs { target: PathBuf, size: Option<Size>, mode: u32, readonly: bool },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mount {
+    pub spec: MountSpec,
+    pub origin: Origin,
+}
+
+/// A limit value with its origin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limit<T> {
+    pub value: T,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Limits {
+    pub memory: Option<Limit<u64>>,
+    pub memory_swap: Option<Limit<u64>>,
+    pub pids: Option<Limit<u64>>,
+    pub cpus: Option<Limit<f64>>,
+    pub cpu_weight: Option<Limit<u64>>,
+    /// rlimits by `[limits]` key, in [`crate::limits::RLIMITS`] order.
+    pub rlimits: Vec<(&'static str, Limit<u64>)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// The jail's name: the file's name without `.toml`. Names its cgroup.
+    pub name: String,
+    /// The jail file, as given on the command line.
+    pub file: PathBuf,
+    pub hostname: Option<(String, Origin)>,
+    pub rootfs: PathBuf,
+    pub rootfs_origin: Origin,
+    /// Whether the rootfs is missing and must be made from busybox first.
+    pub make_rootfs: bool,
+    /// The missing folders above a rootfs to make, outermost first.
+    pub rootfs_parents: Vec<PathBuf>,
+    pub rootfs_readonly: bool,
+    pub namespaces: Namespaces,
+    pub defaults: Defaults,
+    pub mounts: Vec<Mount>,
+    pub limits: Limits,
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    pub command_origin: Origin,
+    pub init: InitMode,
+    pub grace_ms: u64,
+    /// `[command] timeout`: stop the jail after this long.
+    pub timeout_ms: Option<u64>,
+    /// What the jail must show as an experiment.
+    pub expect: Option<Expect>,
+}
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_GRACE_MS: u64 = 3000;
+
+/// Reads and validates a jail file.
+pub fn load(path: &Path, host: &Host) -> Result<Spec, FileErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| FileErrors {
+        path: path.to_path_buf(),
+        source_text: String::new(),
+        diags: vec![Diag::new(0..0, "file", format!("cannot read {}: {e}", path.display()))],
+    })?;
+    from_str(path, &text, host).map_err(|diags| FileErrors {
+        path: path.to_path_buf(),
+        source_text: text,
+        diags,
+    })
+}
+
+/// Validates the text of a jail file found at `path` (paths in it are relative to its folder).
+pub fn from_str(path: &Path, text: &str, host: &Host) -> Result<Spec, Vec<Diag>> {
+    let (file, read_problems) = config::load_str(text)?;
+    let mut v =
+        Validator { text, dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(), diags: read_problems };
+    let spec = v.spec(path, &file, host);
+    if v.diags.is_empty() {
+        return Ok(spec);
+    }
+    v.diags.sort_by_key(|d| (d.span.start, d.span.end));
+    v.diags.dedup();
+    Err(v.diags)
+}
+
+struct Validator<'t> {
+    text: &'t str,
+    dir: PathBuf,
+    diags: Vec<Diag>,
+}
+
+impl Validator<'_> {
+    fn origin<T>(&self, sp: &Sp<T>, what: impl Into<String>) -> Origin {
+        if sp.span == (0..0) {
+            return Origin::Default;
+        }
+        Origin::File { line: line_col(self.text, sp.span.start).0, what: what.into() }
+    }
+
+    fn err(&mut self, d: Diag) {
+        self.diags.push(d);
+    }
+
+    fn host_path(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        let joined = if p.is_absolute() { p.to_path_buf() } else { self.dir.join(p) };
+        let absolute = if joined.is_absolute() {
+            joined
+        } else {
+            std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")).join(joined)
+        };
+        normalize(&absolute)
+    }
+
+    fn spec(&mut self, path: &Path, f: &JailFile, host: &Host) -> Spec {
+        let name = jail_name(path);
+        let ns = self.namespaces(f);
+        let defaults = self.defaults(f, &ns);
+        let (rootfs, rootfs_origin, make_rootfs) = self.rootfs(f);
+        let rootfs_parents = if make_rootfs { crate::rootfs::missing_parents(&rootfs) } else { Vec::new() };
+        let hostname = self.hostname(f, &ns, &name);
+        let mounts =
+            f.mounts.iter().enumerate().filter_map(|(i, m)| self.mount(i + 1, m)).collect::<Vec<_>>();
+        self.duplicate_targets(f, &defaults);
+        let limits = self.limits(f, host);
+        let (argv, env, cwd, command_origin) = self.command(f);
+        let init = f.init.mode.as_ref().map_or(InitMode::Builtin, |m| m.value);
+        if init == InitMode::Builtin && !ns.pid {
+            let span = f.init.mode.as_ref().map_or(f.namespaces.pid.span.clone(), |m| m.span.clone());
+            self.err(
+                Diag::new(span, "init.mode", "the built-in init needs the pid namespace: it must be PID 1")
+                    .accepted("init.mode = \"none\" when namespaces.pid = false")
+                    .hint("turn namespaces.pid on, or set init.mode = \"none\""),
+            );
+        }
+        Spec {
+            name,
+            file: path.to_path_buf(),
+            hostname,
+            rootfs,
+            rootfs_origin,
+            make_rootfs,
+            rootfs_parents,
+            rootfs_readonly: f.rootfs.as_ref().is_some_and(|r| r.readonly),
+            namespaces: ns,
+            defaults,
+            mounts,
+            limits,
+            argv,
+            env,
+            cwd,
+            command_origin,
+            init,
+            grace_ms: f.init.grace.as_ref().map_or(DEFAULT_GRACE_MS, |g| g.value.0),
+            timeout_ms: f.command.as_ref().and_then(|c| c.timeout.as_ref()).map(|t| t.value.0),
+            expect: self.expect(f),
+        }
+    }
+
+    fn namespaces(&mut self, f: &JailFile) -> Namespaces {
+        let n = &f.namespaces;
+        if !n.mount.value {
+            self.err(
+                Diag::new(n.mount.span.clone(), "namespaces.mount", "a jail needs its own mount namespace")
+                    .accepted("true")
+                    .hint("remove the line: pivot_root and the jail's mounts need a mount namespace"),
+            );
+        }
+        Namespaces {
+            pid: n.pid.value,
+            mount: n.mount.value,
+            uts: n.uts.value,
+            ipc: n.ipc.value,
+            net: n.net.value,
+            cgroup: n.cgroup.value,
+        }
+    }
+
+    fn defaults(&mut self, f: &JailFile, ns: &Namespaces) -> Defaults {
+        let d = &f.defaults;
+        let sysfs = match &d.sysfs {
+            Some(s) if s.value && !ns.net => {
+                self.err(
+                    Diag::new(s.span.clone(), "defaults.sysfs", "sysfs needs the net namespace: it shows the network devices of the namespace that mounts it")
+                        .accepted("false when namespaces.net = false")
+                        .hint("turn namespaces.net on, or remove defaults.sysfs"),
+                );
+                false
+            }
+            Some(s) => s.value,
+            None => ns.net,
+        };
+        for (key, sp) in [("devpts", &d.devpts), ("shm", &d.shm)] {
+            if sp.value && sp.span != (0..0) && !d.dev.value {
+                self.err(
+                    Diag::new(
+                        sp.span.clone(),
+                        format!("defaults.{key}"),
+                        format!("/dev/{} needs the default /dev", if key == "shm" { "shm" } else { "pts" }),
+                    )
+                    .accepted("false when defaults.dev = false")
+                    .hint(format!("set defaults.dev = true, or defaults.{key} = false")),
+                );
+            }
+        }
+        Defaults {
+            proc: d.proc.value,
+            dev: d.dev.value,
+            devpts: d.dev.value && d.devpts.value,
+            shm: d.dev.value && d.shm.value,
+            sysfs,
+        }
+    }
+}
+
+/// The jail's name from its file: `jails/busybox.toml` → `busybox`.
+pub fn jail_name(path: &Path) -> String {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let clean: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .collect();
+    if clean.is_empty() || clean.starts_with('.') { format!("jail{clean}") } else { clean }
+}
+
+/// Why a hostname is not valid under RFC 1123, if it is not.
+pub fn hostname_problem(h: &str) -> Option<String> {
+    if h.is_empty() {
+        return Some("the hostname is empty".into());
+    }
+    if h.len() > 64 {
+        return Some(format!("the hostname is {} bytes long; the kernel takes at most 64", h.len()));
+    }
+    for label in h.split('.') {
+        if label.is_empty() {
+            return Some("the hostname has an empty label (two dots in a row, or a dot at an end)".into());
+        }
+        if label.len() > 63 {
+            return Some(format!("the label \"{label}\" is longer than 63 bytes"));
+        }
+        if let Some(c) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+            return Some(format!("the hostname has {c:?}; only letters, digits, '-' and '.' are allowed"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Some(format!("the label \"{label}\" starts or ends with '-'"));
+        }
+    }
+    None
+}
+
+/// Removes `.` and empty components without touching the filesystem.
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
+}

@@ -1,0 +1,221 @@
+//! Validation of the rootfs and the mounts: paths on the host and targets in the jail.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use super::{Defaults, Mount, MountSpec, Origin, Validator, normalize};
+use crate::config::{self, JailFile, MountKind, RootfsFrom, Sp};
+use crate::diag::Diag;
+
+impl Validator<'_> {
+    pub(super) fn rootfs(&mut self, f: &JailFile) -> (PathBuf, Origin, bool) {
+        let Some(r) = &f.rootfs else {
+            return (PathBuf::new(), Origin::Default, false);
+        };
+        let origin = self.origin(&r.path, "[rootfs]");
+        let path = self.host_path(&r.path.value);
+        let accepted = "a directory on the host, relative to the jail file, other than /";
+        if r.path.value.is_empty() || path == Path::new("/") {
+            self.err(
+                Diag::new(r.path.span.clone(), "rootfs.path", "the rootfs cannot be the host's /")
+                    .accepted(accepted)
+                    .hint("point it at a directory that holds the jail's files, e.g. \"../rootfs/busybox\""),
+            );
+            return (path, origin, false);
+        }
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => (path, origin, false),
+            Ok(_) => {
+                self.err(
+                    Diag::new(
+                        r.path.span.clone(),
+                        "rootfs.path",
+                        format!("{} is not a directory", path.display()),
+                    )
+                    .accepted(accepted),
+                );
+                (path, origin, false)
+            }
+            Err(_) if r.from.as_ref().map(|f| f.value) == Some(RootfsFrom::Busybox) => (path, origin, true),
+            Err(_) => {
+                self.err(
+                    Diag::new(
+                        r.path.span.clone(),
+                        "rootfs.path",
+                        format!("{} does not exist", path.display()),
+                    )
+                    .accepted(accepted)
+                    .hint(format!(
+                        "make it with `procjail rootfs busybox {}`, or add from = \"busybox\"",
+                        path.display()
+                    )),
+                );
+                (path, origin, false)
+            }
+        }
+    }
+
+    pub(super) fn mount(&mut self, n: usize, m: &config::Mount) -> Option<Mount> {
+        let key = format!("mounts[{n}]");
+        let origin = self.origin(&m.kind, format!("[[mounts]] #{n}"));
+        let target = self.target(&key, &m.target)?;
+        let spec = match m.kind.value {
+            MountKind::Bind => {
+                for (k, span) in
+                    [("size", m.size.as_ref().map(|s| &s.span)), ("mode", m.mode.as_ref().map(|s| &s.span))]
+                {
+                    if let Some(span) = span {
+                        self.err(
+                            Diag::new(
+                                span.clone(),
+                                format!("{key}.{k}"),
+                                format!("`{k}` is for tmpfs mounts, not bind mounts"),
+                            )
+                            .hint(format!("remove `{k}`")),
+                        );
+                    }
+                }
+                let Some(source) = &m.source else {
+                    self.err(
+                        Diag::new(
+                            m.kind.span.clone(),
+                            format!("{key}.source"),
+                            "a bind mount needs a source",
+                        )
+                        .accepted("a host path, relative to the jail file")
+                        .hint("add source = \"DIR\""),
+                    );
+                    return None;
+                };
+                let path = self.host_path(&source.value);
+                let Ok(meta) = std::fs::metadata(&path) else {
+                    self.err(
+                        Diag::new(
+                            source.span.clone(),
+                            format!("{key}.source"),
+                            format!("the bind source {} does not exist", path.display()),
+                        )
+                        .accepted("an existing file or directory on the host, relative to the jail file")
+                        .hint(format!("create it (mkdir -p {}) or fix the path", path.display())),
+                    );
+                    return None;
+                };
+                MountSpec::Bind { source: path, target, readonly: m.readonly, is_dir: meta.is_dir() }
+            }
+            MountKind::Tmpfs => {
+                if let Some(s) = &m.source {
+                    self.err(
+                        Diag::new(s.span.clone(), format!("{key}.source"), "a tmpfs has no source")
+                            .hint("remove `source`, or use type = \"bind\""),
+                    );
+                }
+                if let Some(s) = &m.size
+                    && s.value.0 == 0
+                {
+                    self.err(
+                        Diag::new(s.span.clone(), format!("{key}.size"), "a tmpfs size of 0 means no limit at all to the kernel")
+                            .accepted("a size of 1 byte or more")
+                            .hint("write the size you want, e.g. \"16MiB\", or remove `size` for the kernel's default"),
+                    );
+                }
+                let mode = match &m.mode {
+                    None => 0o755,
+                    Some(s) => match u32::from_str_radix(&s.value, 8) {
+                        Ok(v) if v <= 0o7777 => v,
+                        _ => {
+                            self.err(
+                                Diag::new(
+                                    s.span.clone(),
+                                    format!("{key}.mode"),
+                                    format!("\"{}\" is not an octal mode", s.value),
+                                )
+                                .accepted("an octal string from \"0\" to \"7777\", like \"1777\""),
+                            );
+                            0o755
+                        }
+                    },
+                };
+                MountSpec::Tmpfs {
+                    target,
+                    size: m.size.as_ref().map(|s| s.value),
+                    mode,
+                    readonly: m.readonly,
+                }
+            }
+        };
+        Some(Mount { spec, origin })
+    }
+
+    /// A mount target: absolute, no `..`, not / itself, not under /proc.
+    pub(super) fn target(&mut self, key: &str, t: &Sp<String>) -> Option<PathBuf> {
+        let accepted = "an absolute path in the jail, without `..`, not / and not under /proc";
+        let p = Path::new(&t.value);
+        let problem = if !p.is_absolute() {
+            Some(format!("the target \"{}\" is not absolute", t.value))
+        } else if p.components().any(|c| c == Component::ParentDir) {
+            Some(format!("the target \"{}\" has `..`: it could lead out of the rootfs", t.value))
+        } else if normalize(p) == Path::new("/") {
+            Some("the target cannot be / itself: that is the rootfs".into())
+        } else if normalize(p).starts_with("/proc") {
+            Some(format!("the target \"{}\" is under /proc, where the kernel's files live", t.value))
+        } else if t.value.contains('\0') {
+            Some("the target has a NUL byte".into())
+        } else {
+            None
+        };
+        match problem {
+            Some(message) => {
+                let hint = if p.is_absolute() {
+                    "pick another place, e.g. \"/data\"".to_string()
+                } else {
+                    format!("write \"/{}\"", t.value.trim_start_matches("./"))
+                };
+                self.err(
+                    Diag::new(t.span.clone(), format!("{key}.target"), message).accepted(accepted).hint(hint),
+                );
+                None
+            }
+            None => Some(normalize(p)),
+        }
+    }
+
+    pub(super) fn duplicate_targets(&mut self, f: &JailFile, d: &Defaults) {
+        let mut seen: BTreeMap<PathBuf, String> = BTreeMap::new();
+        for (path, on, what) in [
+            ("/proc", d.proc, "defaults.proc"),
+            ("/dev", d.dev, "defaults.dev"),
+            ("/dev/pts", d.devpts, "defaults.devpts"),
+            ("/dev/shm", d.shm, "defaults.shm"),
+            ("/sys", d.sysfs, "defaults.sysfs"),
+        ] {
+            if on {
+                seen.insert(PathBuf::from(path), what.to_string());
+            }
+        }
+        for (i, m) in f.mounts.iter().enumerate() {
+            let target = normalize(Path::new(&m.target.value));
+            if !target.is_absolute() {
+                continue;
+            }
+            let this = format!("mounts[{}]", i + 1);
+            if let Some(first) = seen.get(&target) {
+                let hint = if first.starts_with("defaults.") {
+                    format!("set {first} = false to mount your own there")
+                } else {
+                    "remove one of them".into()
+                };
+                self.err(
+                    Diag::new(
+                        m.target.span.clone(),
+                        format!("{this}.target"),
+                        format!("{} is already a mount target ({first})", target.display()),
+                    )
+                    .accepted("each target once")
+                    .hint(hint),
+                );
+            } else {
+                seen.insert(target, this);
+            }
+        }
+    }
+}
