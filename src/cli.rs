@@ -59,6 +59,17 @@ pub enum Command {
         #[arg(long)]
         json_report: Option<PathBuf>,
     },
+    /// Run the experiments: the jail files with an [expect] table; check what each shows.
+    Test {
+        /// Jail files, or folders of them. Default: jails/
+        paths: Vec<PathBuf>,
+        /// Run this many experiments at once.
+        #[arg(short = 'j', long, default_value_t = 1)]
+        jobs: usize,
+        /// Write a machine-readable report (JSON) to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Print the JSON Schema of jail files.
     Schema,
     /// Make a rootfs by hand.
@@ -129,6 +140,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let plan = plan::build(&spec, &host);
             let opts = crate::exec::Options { trace, json_report };
             crate::exec::up(&plan, &opts)
+        }
+        Command::Test { paths, jobs, json } => {
+            let paths = if paths.is_empty() { crate::experiment::default_paths() } else { paths };
+            crate::experiment::run(&paths, jobs, json.as_deref())
         }
         Command::Schema => {
             print!("{}", schema_json());

@@ -295,6 +295,18 @@ fn options_that_need_a_namespace_that_is_off() {
 }
 
 #[test]
+fn expectations() {
+    one(&with("[expect]\nsignal = \"SIGNOPE\"\n"), "expect.signal", 6, 10, "\"SIGNOPE\" is not a signal");
+    one(&with("[expect]\nexit = 300\n"), "expect.exit", 6, 8, "300 is not an exit code");
+    one(&with("[expect]\nstdout = { regex = \"(\" }\n"), "expect.stdout", 6, 10, "not a regular expression");
+    one(&with("[expect]\nstdout = { starts = \"x\" }\n"), "expect.stdout", 6, 10, "not a way to match output");
+    one(&with("[expect]\nstdout = 5\n"), "expect.stdout", 6, 10, "expected a string (the exact text)");
+    one(&with("[expect]\nexitt = 0\n"), "expect.exitt", 6, 1, "unknown key `exitt` in [expect]");
+    let ok = "[expect]\nexit = 137\nsignal = \"KILL\"\noom_killed = true\nstdout = { contains = \"x\" }\nmax_duration = \"2s\"\n";
+    assert_eq!(problems(&with(ok)), vec![]);
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let text = "hostnme = \"x\"\n[rootfs]\npath = \"/nope\"\n[limits]\nmemory = \"64 MB\"\npids = 0\nmemroy = 5\n[[mounts]]\ntype = \"tmpfs\"\ntarget = \"tmp\"\n[command]\nargv = []\n";
     let keys: Vec<String> = problems(text).into_iter().map(|p| p.0).collect();

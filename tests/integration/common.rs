@@ -42,6 +42,19 @@ pub fn rootfs() -> &'static Path {
     })
 }
 
+/// The repo's own busybox rootfs (rootfs/busybox, git-ignored) exists, so the plans of the
+/// jails in jails/ do not depend on whether someone ran them before.
+pub fn ensure_repo_rootfs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let dir = repo().join("rootfs/busybox");
+        if !dir.join("bin/busybox").exists() {
+            let run = procjail(&["rootfs", "busybox", &dir.display().to_string()]);
+            assert_eq!(run.code, 0, "{run:?}");
+        }
+    });
+}
+
 /// A jail file in a fresh temp folder. `{rootfs}` in the text becomes the shared rootfs.
 pub struct Jail {
     pub dir: tempfile::TempDir,

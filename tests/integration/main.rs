@@ -3,6 +3,7 @@
 //! the host is as it was afterwards.
 
 mod check;
+mod experiments;
 mod common;
 mod limits;
 mod pid1;

@@ -18,19 +18,6 @@ fn jail_files() -> Vec<PathBuf> {
     files
 }
 
-/// The repo's own busybox rootfs (rootfs/busybox, git-ignored) exists, so the plans of the
-/// jails in jails/ do not depend on whether someone ran them before.
-fn ensure_repo_rootfs() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let dir = repo().join("rootfs/busybox");
-        if !dir.join("bin/busybox").exists() {
-            let run = procjail(&["rootfs", "busybox", &dir.display().to_string()]);
-            assert_eq!(run.code, 0, "{run:?}");
-        }
-    });
-}
-
 #[test]
 fn every_jail_file_starts_with_the_schema_comment() {
     for f in jail_files() {
