@@ -72,10 +72,9 @@ fn a_signal_mask_of_the_supervisor_is_not_inherited() {
 
 #[test]
 fn a_hundred_orphans_are_all_reaped() {
-    // 100 orphans, whose parents exit at once; then the command becomes `sleep`, which never
-    // waits for anything. A watcher counts the zombies a second later.
-    let script =
-        "(sleep 1; ps -o stat | grep -c '^Z') & for i in $(seq 100); do (sleep 0.2 &); done; exec sleep 1.5";
+    // 100 orphans, whose parents exit at once; then a watcher that counts the zombies a second
+    // later, and the command becomes `sleep`, which never waits for anything.
+    let script = "for i in $(seq 100); do (sleep 0.2 &); done; (sleep 1; ps -o stat | grep -c '^Z') & exec sleep 2";
     let run = up(&sh("orphans", script, ""));
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.stdout, "0\n", "zombies left: {run:?}");
