@@ -132,13 +132,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Up { file, trace, timeout, json_report } => {
-            let host = Host::detect();
+            let mountinfo = crate::host::read_small("/proc/self/mountinfo")?;
+            let host = Host::detect_with(&mountinfo);
             let mut spec = spec::load(&file, &host)?;
             if let Some(t) = timeout {
                 spec.timeout_ms = Some(t.0);
             }
             let plan = plan::build(&spec, &host);
-            let opts = crate::exec::Options { trace, json_report };
+            let opts = crate::exec::Options { trace, mountinfo, json_report };
             crate::exec::up(&plan, &opts)
         }
         Command::Test { paths, jobs, json } => {

@@ -172,7 +172,11 @@ fn run_one(exe: &Path, file: &Path, host: &Host) -> Outcome {
 
 /// The command's own stderr: procjail's lines (its report, its errors) left out.
 fn command_stderr(stderr: &str) -> String {
-    stderr.lines().filter(|l| !l.starts_with("procjail: ") && !l.starts_with("  ")).map(|l| format!("{l}\n")).collect()
+    stderr
+        .lines()
+        .filter(|l| !l.starts_with("procjail: ") && !l.starts_with("  "))
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 /// Every expectation that the run did not meet, as (what, expected, actual).

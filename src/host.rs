@@ -78,10 +78,14 @@ impl Host {
         self.hard_limits.get(key).copied().filter(|v| *v != u64::MAX)
     }
 
-    /// Reads the facts of this host. Reads only: /proc/self/mountinfo, /proc/self/status,
-    /// getrlimit, and whether cgroup.kill exists.
+    /// Reads the facts of this host. Reads only: /proc/self/mountinfo, capget, getrlimit,
+    /// uname.
     pub fn detect() -> Host {
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        Host::detect_with(&read_small("/proc/self/mountinfo").unwrap_or_default())
+    }
+
+    /// The same, from a mountinfo text already read.
+    pub fn detect_with(mountinfo: &str) -> Host {
         let mut v1 = BTreeMap::new();
         let mut unified = None;
         for line in mountinfo.lines() {
@@ -118,22 +122,14 @@ impl Host {
             (true, None) => CgroupKind::V1,
             (false, _) => CgroupKind::V2,
         };
-        let kill_probe = unified.as_ref().map(|u| u.join("cgroup.kill"));
-        let cgroup_kill = has_cgroup_kill(kill_probe);
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let cap_eff = status
-            .lines()
-            .find_map(|l| l.strip_prefix("CapEff:"))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0);
+        let cgroup_kill = unified.is_some() && kernel_at_least(5, 14);
         Host {
             cgroup,
             v1: (cgroup != CgroupKind::V2).then_some(v1_mounts),
             unified: unified.or_else(|| (cgroup == CgroupKind::V2).then(|| PathBuf::from("/sys/fs/cgroup"))),
             cgroup_kill,
             uid: nix::unistd::getuid().as_raw(),
-            // CAP_SYS_RESOURCE is capability 24.
-            cap_sys_resource: cap_eff & (1 << 24) != 0,
+            cap_sys_resource: has_capability(CAP_SYS_RESOURCE),
             hard_limits: crate::limits::RLIMITS
                 .iter()
                 .map(|r| {
@@ -145,25 +141,44 @@ impl Host {
     }
 }
 
-/// cgroup.kill exists in every non-root cgroup of a kernel that has it; the root has none, so
-/// look one level down, or fall back on the kernel version (5.14).
-fn has_cgroup_kill(probe: Option<PathBuf>) -> bool {
-    let Some(probe) = probe else { return false };
-    if probe.exists() {
-        return true;
-    }
-    if let Some(dir) = probe.parent()
-        && let Ok(entries) = std::fs::read_dir(dir)
-    {
-        for e in entries.flatten() {
-            if e.path().is_dir() {
-                return e.path().join("cgroup.kill").exists();
-            }
+/// Reads a small file (procfs, sysfs) with one large buffer: procfs files report a size of 0,
+/// and std's read_to_string would grow its buffer from 32 bytes, one read at a time.
+pub fn read_small(path: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = Vec::with_capacity(16 * 1024);
+    loop {
+        let len = buf.len();
+        buf.resize(len + 16 * 1024, 0);
+        let n = f.read(&mut buf[len..])?;
+        buf.truncate(len + n);
+        if n == 0 {
+            return String::from_utf8(buf)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e));
         }
     }
+}
+
+const CAP_SYS_RESOURCE: u32 = 24;
+
+/// Whether this process has a capability in its effective set (capget).
+fn has_capability(cap: u32) -> bool {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    let mut header = Header { version: 0x2008_0522, pid: 0 };
+    let mut data = [[0u32; 3]; 2];
+    // SAFETY: capget with a v3 header and two data words.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut header as *mut Header, data.as_mut_ptr()) };
+    r == 0 && data[(cap / 32) as usize][0] & (1 << (cap % 32)) != 0
+}
+
+/// Whether the running kernel is at least major.minor (cgroup.kill came in 5.14).
+fn kernel_at_least(major: u32, minor: u32) -> bool {
     let release =
         nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
     let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (major, minor) >= (5, 14)
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
 }

@@ -87,23 +87,32 @@ pub fn setsid() -> StepResult {
     Ok(())
 }
 
-/// Empties the signal mask and puts every signal back to its default action. Rust sets SIGPIPE
-/// to ignored at start-up, and ignored signals survive execve: without this, `yes | head -1`
-/// would never end in the jail.
+/// Empties the signal mask and puts every ignored signal back to its default action. Rust sets
+/// SIGPIPE to ignored at start-up, procjail's own caller may have ignored others (nohup: SIGHUP),
+/// and ignored signals survive execve: without this, `yes | head -1` would never end in the jail.
+/// Handled signals need nothing: execve resets them. Which are ignored is read from
+/// /proc/self/status (SigIgn); without a /proc, every signal is reset.
 pub fn reset_signals() -> StepResult {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
-    // The raw syscall: glibc's signal() refuses 32 and 33, which it keeps for itself, but an
-    // ignored 32 or 33 would survive the exec like any other.
+    let ignored = ignored_signals().unwrap_or(u64::MAX);
     let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
     act.sa_sigaction = libc::SIG_DFL;
     for sig in 1..=64 {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP || ignored & (1 << (sig - 1)) == 0 {
             continue;
         }
-        // SAFETY: a zeroed sigaction with SIG_DFL; the kernel's sigset is 8 bytes.
+        // SAFETY: a zeroed sigaction with SIG_DFL; the kernel's sigset is 8 bytes. The raw
+        // syscall, because glibc refuses 32 and 33, which it keeps for itself.
         unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &act as *const libc::sigaction, 0usize, 8usize) };
     }
     Ok(())
+}
+
+/// The SigIgn mask of /proc/self/status.
+fn ignored_signals() -> Option<u64> {
+    let status = crate::host::read_small("/proc/self/status").ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
 }
 
 /// Closes everything but 0, 1, 2 and the status channel, in the init.

@@ -11,7 +11,7 @@ pub const STATE_DIR: &str = "/run/procjail";
 
 /// Every cgroup hierarchy mounted on this host (cgroup and cgroup2).
 pub fn cgroup_mounts() -> Vec<PathBuf> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mountinfo = crate::host::read_small("/proc/self/mountinfo").unwrap_or_default();
     mountinfo
         .lines()
         .filter_map(|l| {
@@ -25,7 +25,11 @@ pub fn cgroup_mounts() -> Vec<PathBuf> {
 
 /// The jail's cgroup folders that exist now, in every hierarchy.
 pub fn cgroups_of(name: &str) -> BTreeSet<PathBuf> {
-    cgroup_mounts().into_iter().map(|m| m.join(crate::cgroups::PARENT).join(name)).filter(|d| d.is_dir()).collect()
+    cgroup_mounts()
+        .into_iter()
+        .map(|m| m.join(crate::cgroups::PARENT).join(name))
+        .filter(|d| d.is_dir())
+        .collect()
 }
 
 /// Pids whose cgroup (in any hierarchy) is the jail's, or below it.
@@ -45,7 +49,7 @@ pub fn processes_of(name: &str) -> BTreeSet<i32> {
 
 /// Mount points at or under `root` in this mount namespace.
 pub fn mounts_under(root: &Path) -> BTreeSet<String> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mountinfo = crate::host::read_small("/proc/self/mountinfo").unwrap_or_default();
     crate::teardown::mount_points(&mountinfo).into_iter().filter(|m| Path::new(m).starts_with(root)).collect()
 }
 

@@ -72,7 +72,7 @@ fn unescape(s: &str) -> String {
 /// The host's mount table must have no mount that was not there before the run under the
 /// rootfs or a mount target: the jail's mounts live and die in its own mount namespace.
 pub fn check_mounts(ctx: &Ctx, plan: &Plan) -> StepResult {
-    let now = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let now = crate::host::read_small("/proc/self/mountinfo")?;
     let before = mount_points(&ctx.mounts_before);
     let roots: Vec<&std::path::Path> = plan
         .steps()

@@ -4,11 +4,12 @@
 
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Component, Path};
+use std::path::Path;
 
 use nix::errno::Errno;
+use nix::fcntl::AtFlags;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
-use nix::sys::stat::{Mode, SFlag, fstat, mkdirat};
+use nix::sys::stat::{Mode, SFlag, fstatat, mkdirat, mknodat};
 
 use super::{Failure, StepResult};
 
@@ -30,53 +31,49 @@ pub fn open(root: &impl AsFd, path: &Path, flags: OFlag, no_symlinks: bool) -> R
 
 /// Makes a mount point at `path` in the root if it is missing: a directory (parents too) or an
 /// empty file. `real_dir`: it must be a real directory, reached without symlinks (/proc, /dev).
+///
+/// The parent is opened in the root, and the entry made there; only when it already exists is
+/// it looked at (fstatat, not following a symlink).
 pub fn make(root: &impl AsFd, path: &Path, dir: bool, real_dir: bool) -> StepResult {
-    match open(root, path, OFlag::O_PATH, real_dir) {
-        Ok(fd) => {
-            let st = fstat(&fd)?;
-            let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
-            if dir && !is_dir {
-                return Err(Failure::new(
-                    Errno::ENOTDIR,
-                    format!("{} in the rootfs is not a directory", path.display()),
-                ));
-            }
-            Ok(())
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else { return Ok(()) };
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY;
+    let parent_fd = match open(root, parent, flags, real_dir) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => {
+            make(root, parent, true, false)?;
+            open(root, parent, flags, real_dir)?
         }
-        Err(Errno::ELOOP) if real_dir => Err(Failure::new(
-            Errno::ELOOP,
-            format!("{} in the rootfs is a symlink; it must be a real directory", path.display()),
-        )),
-        Err(Errno::ENOENT) => create(root, path, dir),
+        Err(e) => return Err(e.into()),
+    };
+    let made = if dir {
+        mkdirat(&parent_fd, name, Mode::from_bits_truncate(0o755))
+    } else {
+        mknodat(&parent_fd, name, SFlag::S_IFREG, Mode::from_bits_truncate(0o644), 0)
+    };
+    match made {
+        Ok(()) => Ok(()),
+        Err(Errno::EEXIST) => check_existing(&parent_fd, name, path, dir, real_dir),
         Err(e) => Err(e.into()),
     }
 }
 
-fn create(root: &impl AsFd, path: &Path, dir: bool) -> StepResult {
-    let names: Vec<&OsStr> = path
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n),
-            _ => None,
-        })
-        .collect();
-    let mut parent = std::path::PathBuf::from("/");
-    for (i, name) in names.iter().enumerate() {
-        let last = i + 1 == names.len();
-        let parent_fd = open(root, &parent, OFlag::O_RDONLY | OFlag::O_DIRECTORY, false)?;
-        if last && !dir {
-            let how = OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-            match nix::fcntl::openat(&parent_fd, *name, how, Mode::from_bits_truncate(0o644)) {
-                Ok(_) | Err(Errno::EEXIST) | Err(Errno::ELOOP) => {}
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            match mkdirat(&parent_fd, *name, Mode::from_bits_truncate(0o755)) {
-                Ok(()) | Err(Errno::EEXIST) => {}
-                Err(e) => return Err(e.into()),
-            }
+/// An existing entry must be a directory where a directory is wanted; /proc and /dev must not
+/// be symlinks. Other symlinks are fine: the mount resolves them inside the root.
+fn check_existing(parent: &OwnedFd, name: &OsStr, path: &Path, dir: bool, real_dir: bool) -> StepResult {
+    let st = fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+    let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+    if kind == SFlag::S_IFLNK {
+        if real_dir {
+            let msg = format!("{} in the rootfs is a symlink; it must be a real directory", path.display());
+            return Err(Failure::new(Errno::ELOOP, msg));
         }
-        parent.push(name);
+        return Ok(());
+    }
+    if dir && kind != SFlag::S_IFDIR {
+        return Err(Failure::new(
+            Errno::ENOTDIR,
+            format!("{} in the rootfs is not a directory", path.display()),
+        ));
     }
     Ok(())
 }

@@ -28,6 +28,8 @@ use crate::{cgroups, init, mounts, namespaces, rootfs, teardown};
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub trace: bool,
+    /// The host's mount table before the run (teardown compares it).
+    pub mountinfo: String,
     pub json_report: Option<PathBuf>,
 }
 
@@ -267,28 +269,30 @@ pub fn step_error(plan: &Plan, step: &Step, f: &Failure) -> RunError {
 /// `procjail up`: walks the plan on the parent side, then tears down. Returns the exit code.
 pub fn up(plan: &Plan, opts: &Options) -> anyhow::Result<i32> {
     let mut ctx = Ctx::new(opts.trace);
-    ctx.mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    ctx.mounts_before = opts.mountinfo.clone();
     ctx.report = Report::for_plan(plan);
     let _signals = supervise::SignalGuard::block()?;
     let mut error: Option<RunError> = None;
     let teardown_at = plan.phases.iter().position(|p| p.name == "teardown").unwrap_or(plan.phases.len());
     'walk: for phase in &plan.phases[..teardown_at] {
+        // A Ctrl-C during setup stops it (checked between the parent's phases) and tears down;
+        // once the command runs, the supervisor forwards signals instead.
+        let setup = phase.side == Side::Parent && !matches!(phase.name, "supervise" | "report");
+        if let Some(sig) = supervise::interrupted().filter(|_| setup) {
+            error = Some(RunError {
+                what: format!("interrupted by {sig} before the {} phase", phase.name),
+                errno: None,
+                detail: String::new(),
+                hint: None,
+                origin: None,
+                exit: 128 + sig as i32,
+                teardown: Vec::new(),
+            });
+            break 'walk;
+        }
         for step in &phase.steps {
             if step.side != ctx.side {
                 continue;
-            }
-            let setup = !matches!(phase.name, "supervise" | "report");
-            if let Some(sig) = supervise::interrupted().filter(|_| setup) {
-                error = Some(RunError {
-                    what: format!("interrupted by {sig} before {}", plan.describe(step)),
-                    errno: None,
-                    detail: String::new(),
-                    hint: None,
-                    origin: None,
-                    exit: 128 + sig as i32,
-                    teardown: Vec::new(),
-                });
-                break 'walk;
             }
             if let Err(f) = run_step(step, &mut ctx, plan) {
                 error = Some(match supervise::take_child_error(&mut ctx, plan) {

@@ -95,7 +95,7 @@ impl Display for Op {
             Op::OpenRoot { path } => write!(f, "open({}, O_PATH|O_DIRECTORY|O_CLOEXEC) = rootfd", qp(path)),
             Op::MountPoint { at, dir: true } => write!(f, "mkdir({}, 0755)", qp(&at.host())),
             Op::MountPoint { at, dir: false } => {
-                write!(f, "open({}, O_CREAT|O_CLOEXEC, 0644)", qp(&at.host()))
+                write!(f, "mknod({}, S_IFREG|0644)", qp(&at.host()))
             }
             Op::SymlinkIn { target, at } => {
                 write!(f, "symlink({}, {})", quote(target), qp(&at.host()))
@@ -110,7 +110,9 @@ impl Display for Op {
             Op::BlockSignals => f.write_str("sigprocmask(SIG_SETMASK, [all], NULL)"),
             Op::Fork => f.write_str("fork() = $COMMAND_PID"),
             Op::Setsid => f.write_str("setsid()"),
-            Op::ResetSignals => f.write_str("sigprocmask(SIG_SETMASK, [], NULL); signal(1..64, SIG_DFL)"),
+            Op::ResetSignals => {
+                f.write_str("sigprocmask(SIG_SETMASK, [], NULL); signal(each ignored, SIG_DFL)")
+            }
             Op::Setrlimit { resource, value, .. } => {
                 let v = if *value == u64::MAX { "RLIM_INFINITY".to_string() } else { value.to_string() };
                 write!(f, "setrlimit({resource}, {{{v}, {v}}})")

@@ -299,7 +299,13 @@ fn expectations() {
     one(&with("[expect]\nsignal = \"SIGNOPE\"\n"), "expect.signal", 6, 10, "\"SIGNOPE\" is not a signal");
     one(&with("[expect]\nexit = 300\n"), "expect.exit", 6, 8, "300 is not an exit code");
     one(&with("[expect]\nstdout = { regex = \"(\" }\n"), "expect.stdout", 6, 10, "not a regular expression");
-    one(&with("[expect]\nstdout = { starts = \"x\" }\n"), "expect.stdout", 6, 10, "not a way to match output");
+    one(
+        &with("[expect]\nstdout = { starts = \"x\" }\n"),
+        "expect.stdout",
+        6,
+        10,
+        "not a way to match output",
+    );
     one(&with("[expect]\nstdout = 5\n"), "expect.stdout", 6, 10, "expected a string (the exact text)");
     one(&with("[expect]\nexitt = 0\n"), "expect.exitt", 6, 1, "unknown key `exitt` in [expect]");
     let ok = "[expect]\nexit = 137\nsignal = \"KILL\"\noom_killed = true\nstdout = { contains = \"x\" }\nmax_duration = \"2s\"\n";

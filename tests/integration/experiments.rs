@@ -11,11 +11,22 @@ fn every_experiment_in_jails_passes() {
     let run = procjail(&["test", "-j", "2", "--json", report.path().to_str().unwrap(), "jails/"]);
     assert_eq!(run.code, 0, "{run:?}");
     let last = run.stdout.lines().last().unwrap_or_default();
-    let files = std::fs::read_dir(repo().join("jails")).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "toml")).count();
+    let files = std::fs::read_dir(repo().join("jails"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        .count();
     assert_eq!(last, format!("{files} passed, 0 failed"), "{run:?}");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.path()).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.path()).unwrap()).unwrap();
     assert_eq!(json["passed"].as_u64().unwrap() as usize, files);
-    assert!(json["experiments"].as_array().unwrap().iter().all(|e| e["result"] == "pass" && e["leaks"].as_array().unwrap().is_empty()));
+    assert!(
+        json["experiments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["result"] == "pass" && e["leaks"].as_array().unwrap().is_empty())
+    );
 }
 
 #[test]
@@ -25,10 +36,14 @@ fn a_failing_experiment_shows_expected_and_actual() {
         "exp-failing",
         "[rootfs]\npath = \"{rootfs}\"\n[command]\nargv = [\"/bin/sh\", \"-c\", \"echo hi; exit 3\"]\n[expect]\nexit = 0\nstdout = \"bye\\n\"\n",
     );
-    let passing = jail("exp-passing", "[rootfs]\npath = \"{rootfs}\"\n[command]\nargv = [\"/bin/true\"]\n[expect]\nexit = 0\n");
+    let passing = jail(
+        "exp-passing",
+        "[rootfs]\npath = \"{rootfs}\"\n[command]\nargv = [\"/bin/true\"]\n[expect]\nexit = 0\n",
+    );
     let plain = jail("exp-plain", "[rootfs]\npath = \"{rootfs}\"\n[command]\nargv = [\"/bin/true\"]\n");
     let before = Snapshot::take(&failing.file);
-    let files: Vec<String> = [&failing, &passing, &plain].iter().map(|j| j.file.display().to_string()).collect();
+    let files: Vec<String> =
+        [&failing, &passing, &plain].iter().map(|j| j.file.display().to_string()).collect();
     let mut args = vec!["test"];
     args.extend(files.iter().map(String::as_str));
     let run = procjail(&args);
@@ -36,8 +51,14 @@ fn a_failing_experiment_shows_expected_and_actual() {
     assert_eq!(run.code, 1, "{run:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert!(lines[0].starts_with("FAIL  exp-failing"), "{run:?}");
-    assert!(run.stdout.contains("      exit             0                                    3\n"), "{run:?}");
-    assert!(run.stdout.contains("      stdout           \"bye\\n\"                              \"hi\\n\"\n"), "{run:?}");
+    assert!(
+        run.stdout.contains("      exit             0                                    3\n"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains("      stdout           \"bye\\n\"                              \"hi\\n\"\n"),
+        "{run:?}"
+    );
     assert!(run.stdout.contains("      | hi\n"), "the captured output is shown: {run:?}");
     assert!(run.stdout.contains("PASS  exp-passing"), "{run:?}");
     assert!(run.stdout.contains("SKIP  exp-plain"), "{run:?}");

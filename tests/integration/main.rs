@@ -3,8 +3,8 @@
 //! the host is as it was afterwards.
 
 mod check;
-mod experiments;
 mod common;
+mod experiments;
 mod limits;
 mod pid1;
 mod plans;
