@@ -37,6 +37,8 @@ pub struct Cgroups {
     pub memory: Option<PathBuf>,
     pub pids: Option<PathBuf>,
     pub kind: Option<CgroupKind>,
+    /// The cgroup2 mount, if the host has one.
+    pub unified: Option<PathBuf>,
 }
 
 /// The jail's folder in every hierarchy it uses, and how to make it.
@@ -71,7 +73,7 @@ fn hierarchies(spec: &Spec, host: &Host) -> Vec<(PathBuf, Vec<&'static str>)> {
 /// Makes the folders and writes the limits (phase "cgroups").
 pub fn plan_setup(b: &mut Builder, spec: &Spec, host: &Host) -> Cgroups {
     b.phase("cgroups", Side::Parent);
-    let mut cg = Cgroups { kind: Some(host.cgroup), ..Cgroups::default() };
+    let mut cg = Cgroups { kind: Some(host.cgroup), unified: host.unified.clone(), ..Cgroups::default() };
     for (root, controllers) in hierarchies(spec, host) {
         let parent = root.join(PARENT);
         let step = b.step(Op::Mkdir { path: parent.clone(), mode: 0o755, exist_ok: true }, Origin::Default);
@@ -140,9 +142,18 @@ fn limit_writes(b: &mut Builder, spec: &Spec, host: &Host, root: &Path, leaf: &P
     }
 }
 
-/// Puts the jail's first process into every leaf before it may go on (phase "spawn").
+impl Cgroups {
+    /// The jail's folder in the cgroup2 hierarchy (v2, hybrid), which clone3 starts it in.
+    pub fn unified_leaf(&self) -> Option<&Dir> {
+        let unified = self.unified.as_ref()?;
+        self.leaves.iter().find(|l| l.path.starts_with(unified))
+    }
+}
+
+/// Puts the jail's first process into every other leaf before it may go on (phase "spawn").
 pub fn plan_join(b: &mut Builder, cg: &Cgroups) {
-    for leaf in &cg.leaves {
+    let cloned_into = cg.unified_leaf().map(|l| l.path.clone());
+    for leaf in cg.leaves.iter().filter(|l| Some(&l.path) != cloned_into.as_ref()) {
         b.step_needing(
             Op::Write { path: leaf.path.join("cgroup.procs"), value: Value::ChildPid },
             Origin::Default,

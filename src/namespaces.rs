@@ -34,8 +34,8 @@ pub fn clone_flags(spec: &Spec) -> CloneFlags {
     f
 }
 
-/// Phase "spawn" (parent): the sync channel, clone, the move into the cgroups, "go".
-/// Returns the index of the clone step.
+/// Phase "spawn" (parent): the channels, clone (straight into the jail's cgroup2 folder when
+/// there is one), the move into the v1 cgroups, "go". Returns the index of the clone step.
 pub fn plan_spawn(b: &mut Builder, spec: &Spec, cg: &Cgroups) -> usize {
     b.phase("spawn", Side::Parent);
     let status = spec.init == InitMode::Builtin;
@@ -43,7 +43,8 @@ pub fn plan_spawn(b: &mut Builder, spec: &Spec, cg: &Cgroups) -> usize {
     if status {
         b.step(Op::SocketPair { channel: Channel::Status }, Origin::Default);
     }
-    let clone = b.step(Op::Clone { flags: clone_flags(spec) }, Origin::Default);
+    let into_cgroup = cg.unified_leaf().map(|l| l.path.clone());
+    let clone = b.step(Op::Clone { flags: clone_flags(spec), into_cgroup }, Origin::Default);
     b.step(Op::Close { channel: Channel::Sync, end: 1 }, Origin::Default);
     if status {
         b.step(Op::Close { channel: Channel::Status, end: 1 }, Origin::Default);
@@ -53,7 +54,7 @@ pub fn plan_spawn(b: &mut Builder, spec: &Spec, cg: &Cgroups) -> usize {
     clone
 }
 
-/// The first steps of the child: die with the supervisor, wait for "go", enter the cgroup ns.
+/// The first steps of the child: keep only its ends of the channels, die with the supervisor.
 pub fn plan_child_start(b: &mut Builder, spec: &Spec) {
     b.phase("enter", Side::Child);
     b.step(Op::Close { channel: Channel::Sync, end: 0 }, Origin::Default);
@@ -61,6 +62,14 @@ pub fn plan_child_start(b: &mut Builder, spec: &Spec) {
         b.step(Op::Close { channel: Channel::Status, end: 0 }, Origin::Default);
     }
     b.step(Op::Pdeathsig, Origin::Default);
+}
+
+/// Phase "confine" (child), once the jail is set up: wait for "go" (the supervisor has put the
+/// child into all its cgroups, while the child was making its mounts), then enter the cgroup
+/// namespace, so that the jail's cgroup is its root. If the supervisor died before
+/// PR_SET_PDEATHSIG was set, the read sees EOF and the child gives up here.
+pub fn plan_confine(b: &mut Builder, spec: &Spec) {
+    b.phase("confine", Side::Child);
     b.step(Op::SyncRecv { end: 1, msg: GO.into() }, Origin::Default);
     if spec.namespaces.cgroup {
         b.step(Op::Unshare { flags: CloneFlags::CLONE_NEWCGROUP }, Origin::Default);
@@ -79,7 +88,9 @@ pub fn plan_hostname(b: &mut Builder, spec: &Spec) {
 use std::os::fd::AsRawFd;
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::socket::{AddressFamily, SockFlag, SockType};
+use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 
 use crate::exec::{Ctx, Failure, StepResult};
@@ -94,10 +105,30 @@ pub fn socketpair(channel: Channel, ctx: &mut Ctx) -> StepResult {
 
 /// clone(2) without a new stack: like fork, the child goes on from here with a copy of the
 /// supervisor (which has no other threads), in its new namespaces.
-pub fn clone(flags: CloneFlags, ctx: &mut Ctx) -> StepResult {
-    let raw = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
-    // SAFETY: a fork-like clone (no CLONE_VM, no new stack) of a single-threaded process.
-    let ret = unsafe { libc::syscall(libc::SYS_clone, raw, 0usize, 0usize, 0usize, 0usize) };
+pub fn clone(flags: CloneFlags, into_cgroup: Option<&std::path::Path>, ctx: &mut Ctx) -> StepResult {
+    let ret = match into_cgroup {
+        None => {
+            let raw = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+            // SAFETY: a fork-like clone (no CLONE_VM, no new stack) of a single-threaded process.
+            unsafe { libc::syscall(libc::SYS_clone, raw, 0usize, 0usize, 0usize, 0usize) }
+        }
+        Some(dir) => {
+            let cgroup =
+                nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+                    .map_err(|e| Failure::new(e, format!("cannot open {}", dir.display())))?;
+            let args = CloneArgs {
+                flags: flags.bits() as u64 | CLONE_INTO_CGROUP,
+                exit_signal: libc::SIGCHLD as u64,
+                cgroup: cgroup.as_raw_fd() as u64,
+                ..CloneArgs::default()
+            };
+            // SAFETY: clone3 without CLONE_VM and without a stack is a fork into new namespaces
+            // and the given cgroup; the process has one thread.
+            unsafe {
+                libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>())
+            }
+        }
+    };
     match ret {
         -1 => Err(Errno::last().into()),
         0 => {
@@ -110,6 +141,25 @@ pub fn clone(flags: CloneFlags, ctx: &mut Ctx) -> StepResult {
             Ok(())
         }
     }
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// struct clone_args of clone3(2), up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
 }
 
 pub fn close(channel: Channel, end: u8, ctx: &mut Ctx) -> StepResult {

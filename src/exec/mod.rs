@@ -168,7 +168,7 @@ fn apply(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
         Op::Symlinks { target, dir, names } => rootfs::symlinks(target, dir, names),
         Op::Write { path, value } => cgroups::write(path, value, ctx),
         Op::SocketPair { channel } => namespaces::socketpair(*channel, ctx),
-        Op::Clone { flags } => namespaces::clone(*flags, ctx),
+        Op::Clone { flags, into_cgroup } => namespaces::clone(*flags, into_cgroup.as_deref(), ctx),
         Op::Close { channel, end } => namespaces::close(*channel, *end, ctx),
         Op::SyncSend { end, msg } => namespaces::send(*end, msg, ctx),
         Op::SyncRecv { end, msg } => namespaces::recv(*end, msg, ctx),

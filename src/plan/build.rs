@@ -53,6 +53,7 @@ pub fn build(spec: &Spec, host: &Host) -> Plan {
     namespaces::plan_child_start(&mut b, spec);
     mounts::plan_mounts(&mut b, spec);
     mounts::plan_pivot(&mut b, spec);
+    namespaces::plan_confine(&mut b, spec);
     init::plan(&mut b, spec);
     b.phase("supervise", Side::Parent);
     b.step(Op::AwaitExec, Origin::Default);

@@ -134,6 +134,9 @@ pub enum Op {
     Clone {
         #[serde(serialize_with = "render::ser_clone_flags")]
         flags: CloneFlags,
+        /// A cgroup2 folder to start the child in (clone3 with CLONE_INTO_CGROUP): the child is
+        /// in it from its first instruction, and no cgroup.procs write is needed.
+        into_cgroup: Option<PathBuf>,
     },
     /// Closes one end of a channel: each side keeps only its own (0: the parent's, 1: the
     /// jail's), so that either sees EOF when the other is gone or has exec'd.

@@ -77,7 +77,15 @@ impl Display for Op {
             Op::SocketPair { channel } => {
                 write!(f, "socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, {})", channel.as_str())
             }
-            Op::Clone { flags } => write!(f, "clone({}|SIGCHLD) = $CHILD_PID", clone_flags(*flags)),
+            Op::Clone { flags, into_cgroup: None } => {
+                write!(f, "clone({}|SIGCHLD) = $CHILD_PID", clone_flags(*flags))
+            }
+            Op::Clone { flags, into_cgroup: Some(cg) } => write!(
+                f,
+                "clone3({{flags: {}|CLONE_INTO_CGROUP, exit_signal: SIGCHLD, cgroup: open({})}}) = $CHILD_PID",
+                clone_flags(*flags),
+                qp(cg)
+            ),
             Op::Close { channel, end } => write!(f, "close({}[{end}])", channel.as_str()),
             Op::SyncSend { end, msg } => write!(f, "write(sync[{end}], {})", quote(msg)),
             Op::SyncRecv { end, msg } => write!(f, "read(sync[{end}]) = {}", quote(msg)),
