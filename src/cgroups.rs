@@ -42,16 +42,25 @@ pub struct Cgroups {
 }
 
 /// The jail's folder in every hierarchy it uses, and how to make it.
+///
+/// A v1 hierarchy is used only for a limit it enforces: moving a process into a v1 cgroup waits
+/// for an RCU grace period (milliseconds), while clone3 starts the jail in its cgroup2 folder
+/// for free. The freezer (v1's way to kill a whole cgroup) comes with any other v1 folder, or
+/// without a pid namespace, whose end would otherwise take every process with it.
 fn hierarchies(spec: &Spec, host: &Host) -> Vec<(PathBuf, Vec<&'static str>)> {
-    let cpu = spec.limits.cpus.is_some() || spec.limits.cpu_weight.is_some();
+    let l = &spec.limits;
+    let cpu = l.cpus.is_some() || l.cpu_weight.is_some();
+    let memory = l.memory.is_some() || l.memory_swap.is_some();
+    let pids = l.pids.is_some();
     let mut out = Vec::new();
     if let Some(v1) = &host.v1 {
-        out.push((v1.memory.clone(), vec![]));
-        out.push((v1.pids.clone(), vec![]));
-        if cpu {
-            out.push((v1.cpu.clone(), vec![]));
+        for (used, dir) in [(memory, &v1.memory), (pids, &v1.pids), (cpu, &v1.cpu)] {
+            if used {
+                out.push((dir.clone(), vec![]));
+            }
         }
-        if host.cgroup == CgroupKind::V1 || !host.cgroup_kill {
+        let kill_by_freezing = host.cgroup == CgroupKind::V1 || !host.cgroup_kill;
+        if kill_by_freezing && (!out.is_empty() || !spec.namespaces.pid) {
             out.push((v1.freezer.clone(), vec![]));
         }
     }
