@@ -58,6 +58,9 @@ pub enum Command {
         /// Write the end-of-run report as JSON to this file.
         #[arg(long)]
         json_report: Option<PathBuf>,
+        /// The jail's name (its cgroups, its state, `procjail ps`). Default: the file's name.
+        #[arg(long, value_parser = parse_name)]
+        name: Option<String>,
     },
     /// Run the experiments: the jail files with an [expect] table; check what each shows.
     Test {
@@ -83,6 +86,19 @@ pub enum Command {
         #[arg(long)]
         trace: bool,
     },
+}
+
+/// A jail name: letters, digits, '-', '_' and '.', not starting with '.', at most 64 bytes.
+pub fn parse_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && !s.starts_with('.')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("use 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'".into())
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -131,12 +147,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Command::Up { file, trace, timeout, json_report } => {
+        Command::Up { file, trace, timeout, json_report, name } => {
             let mountinfo = crate::host::read_small("/proc/self/mountinfo")?;
             let host = Host::detect_with(&mountinfo);
             let mut spec = spec::load(&file, &host)?;
             if let Some(t) = timeout {
                 spec.timeout_ms = Some(t.0);
+            }
+            if let Some(name) = name {
+                spec.name = name;
             }
             let plan = plan::build(&spec, &host);
             let opts = crate::exec::Options { trace, mountinfo, json_report };

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 /// How cgroups are mounted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum CgroupKind {
     /// Legacy: one hierarchy per controller, no cgroup2.

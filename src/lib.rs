@@ -20,4 +20,5 @@ pub mod namespaces;
 pub mod plan;
 pub mod rootfs;
 pub mod spec;
+pub mod state;
 pub mod teardown;

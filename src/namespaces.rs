@@ -51,6 +51,7 @@ pub fn plan_spawn(b: &mut Builder, spec: &Spec, cg: &Cgroups) -> usize {
     }
     cgroups::plan_join(b, cg);
     b.step(Op::SyncSend { end: 0, msg: GO.into() }, Origin::Default);
+    b.step(Op::SaveState { path: crate::state::dir(&spec.name).join("state.json") }, Origin::Default);
     clone
 }
 

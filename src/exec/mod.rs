@@ -88,6 +88,11 @@ pub struct Ctx {
     pub child_error: Option<(usize, Failure)>,
     /// When the jail's first process was cloned (the report's wall time starts there).
     pub started: Option<Instant>,
+    /// The jail's lock, held while the supervisor runs.
+    pub lock: Option<OwnedFd>,
+    /// PROCJAIL_FAILPOINT: the supervisor SIGKILLs itself before this step (for tests of
+    /// what a killed supervisor leaves).
+    pub failpoint: Option<usize>,
 }
 
 impl Ctx {
@@ -113,6 +118,8 @@ impl Ctx {
             mounts_before: String::new(),
             child_error: None,
             started: None,
+            lock: None,
+            failpoint: std::env::var("PROCJAIL_FAILPOINT").ok().and_then(|v| v.parse().ok()),
         }
     }
 }
@@ -214,11 +221,18 @@ fn apply(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
         Op::Rmdir { path, shared } => cgroups::rmdir(path, *shared),
         Op::Reclaim { path } => cgroups::reclaim(path),
         Op::CheckMounts => teardown::check_mounts(ctx, plan),
+        Op::Lock { path } => crate::state::lock(path, ctx),
+        Op::SaveState { path } => crate::state::save(path, plan, ctx),
+        Op::Unlink { path } => crate::state::unlink(path),
     }
 }
 
 /// Runs a step with tracing; records it as done.
 fn run_step(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
+    if ctx.failpoint == Some(step.index) && ctx.side == Side::Parent {
+        eprintln!("procjail: PROCJAIL_FAILPOINT: killing the supervisor before {}", plan.describe(step));
+        let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
+    }
     let start = Instant::now();
     if ctx.trace && matches!(step.op, Op::Execve { .. } | Op::InitLoop { .. } | Op::Wait { .. }) {
         // These do not return (or not soon): say so before.

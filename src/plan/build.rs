@@ -45,6 +45,7 @@ impl Builder {
 /// setup, exec, supervise, report, teardown.
 pub fn build(spec: &Spec, host: &Host) -> Plan {
     let mut b = Builder::default();
+    let (_, lock) = crate::state::plan_lock(&mut b, &spec.name);
     if spec.make_rootfs {
         rootfs::plan(&mut b, &spec.rootfs, &spec.rootfs_parents, &spec.rootfs_origin);
     }
@@ -63,6 +64,7 @@ pub fn build(spec: &Spec, host: &Host) -> Plan {
     b.phase("teardown", Side::Parent);
     b.step_needing(Op::KillChild, Origin::Default, clone);
     cgroups::plan_teardown(&mut b, host, &cg);
+    crate::state::plan_remove(&mut b, &spec.name, lock);
     b.step(Op::CheckMounts, Origin::Default);
     Plan { jail: spec.name.clone(), file: spec.file.clone(), host: host.clone(), phases: b.finish() }
 }

@@ -274,6 +274,17 @@ pub enum Op {
         path: PathBuf,
         shared: bool,
     },
+    /// Takes the jail's lock (open + flock LOCK_EX|LOCK_NB), held until the supervisor exits.
+    Lock {
+        path: PathBuf,
+    },
+    /// Writes state.json atomically (a temporary file renamed over it).
+    SaveState {
+        path: PathBuf,
+    },
+    Unlink {
+        path: PathBuf,
+    },
     /// Checks the host's mount table is as it was before the run.
     CheckMounts,
 }

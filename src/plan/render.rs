@@ -172,6 +172,13 @@ impl Display for Op {
             }
             Op::Rmdir { path, .. } => write!(f, "rmdir({})", qp(path)),
             Op::Reclaim { path } => write!(f, "rmdir({}) if a killed run left it, empty", qp(path)),
+            Op::Lock { path } => {
+                write!(f, "open({}, O_CREAT|O_WRONLY|O_CLOEXEC); flock(LOCK_EX|LOCK_NB)", qp(path))
+            }
+            Op::SaveState { path } => {
+                write!(f, "write({}, state); rename(→ {})", qp(&path.with_extension("json.tmp")), qp(path))
+            }
+            Op::Unlink { path } => write!(f, "unlink({})", qp(path)),
             Op::CheckMounts => f.write_str("read(\"/proc/self/mountinfo\") == the table before the run"),
         }
     }
