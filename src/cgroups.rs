@@ -260,6 +260,7 @@ pub fn write(path: &Path, value: &Value, ctx: &Ctx) -> StepResult {
     let text = match value {
         Value::Text(t) => t.clone(),
         Value::ChildPid => ctx.child.ok_or_else(|| Failure::new(Errno::ESRCH, "no child yet"))?.to_string(),
+        Value::SelfPid => std::process::id().to_string(),
     };
     let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
     f.write_all(text.as_bytes())?;

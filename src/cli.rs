@@ -73,6 +73,57 @@ pub enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// List the running jails.
+    Ps {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a running jail: namespaces, cgroups and live values, mounts, processes, plan.
+    Inspect {
+        #[arg(value_parser = parse_name)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command in a running jail.
+    Exec {
+        #[arg(value_parser = parse_name)]
+        name: String,
+        /// Print each step as it runs.
+        #[arg(long)]
+        trace: bool,
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
+    /// Send a signal to a running jail's init (which forwards it to the command).
+    Kill {
+        #[arg(value_parser = parse_name)]
+        name: String,
+        /// A name (TERM, SIGTERM) or a number. Default: TERM.
+        #[arg(default_value = "TERM")]
+        signal: String,
+        /// Send it to every process of the jail instead.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Stop a running jail gracefully: TERM, the grace period, KILL; wait for its teardown.
+    Down {
+        #[arg(value_parser = parse_name)]
+        name: String,
+        /// Give up waiting after this long.
+        #[arg(long, value_parser = parse_duration, default_value = "60s")]
+        wait: Duration,
+    },
+    /// Check the host for what procjail left (stale state, cgroups, mounts); exit 1 if any.
+    Audit {
+        /// Only these jails.
+        names: Vec<String>,
+    },
+    /// Remove what `audit` finds.
+    Gc {
+        /// Only these jails.
+        names: Vec<String>,
+    },
     /// Print the JSON Schema of jail files.
     Schema,
     /// Make a rootfs by hand.
@@ -165,6 +216,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let paths = if paths.is_empty() { crate::experiment::default_paths() } else { paths };
             crate::experiment::run(&paths, jobs, json.as_deref())
         }
+        Command::Ps { json } => crate::day2::ps(json),
+        Command::Inspect { name, json } => crate::day2::inspect(&name, json),
+        Command::Exec { name, trace, argv } => crate::enter::run(&name, &argv, trace),
+        Command::Kill { name, signal, all } => {
+            crate::day2::kill_jail(&name, crate::day2::parse_signal(&signal)?, all)
+        }
+        Command::Down { name, wait } => crate::day2::down(&name, wait.as_std()),
+        Command::Audit { names } => crate::day2::audit(&names),
+        Command::Gc { names } => crate::day2::gc(&names),
         Command::Schema => {
             print!("{}", schema_json());
             Ok(0)

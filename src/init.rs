@@ -77,7 +77,13 @@ pub fn fork(ctx: &mut Ctx) -> StepResult {
     // SAFETY: the process has one thread; the child only runs plan steps and then execs.
     match unsafe { nix::unistd::fork() }? {
         ForkResult::Child => ctx.side = Side::Command,
-        ForkResult::Parent { child } => ctx.command = Some(child),
+        ForkResult::Parent { child } => {
+            ctx.command = Some(child);
+            if ctx.side == Side::Parent {
+                // procjail exec: the supervisor waits for this one.
+                ctx.child = Some(child);
+            }
+        }
     }
     Ok(())
 }

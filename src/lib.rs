@@ -8,7 +8,9 @@
 pub mod cgroups;
 pub mod cli;
 pub mod config;
+pub mod day2;
 pub mod diag;
+pub mod enter;
 pub mod exec;
 pub mod experiment;
 pub mod host;

@@ -90,6 +90,8 @@ pub struct Ctx {
     pub started: Option<Instant>,
     /// The jail's lock, held while the supervisor runs.
     pub lock: Option<OwnedFd>,
+    /// Namespaces opened for setns (`procjail exec`).
+    pub ns_fds: Vec<(String, OwnedFd)>,
     /// PROCJAIL_FAILPOINT: the supervisor SIGKILLs itself before this step (for tests of
     /// what a killed supervisor leaves).
     pub failpoint: Option<usize>,
@@ -119,6 +121,7 @@ impl Ctx {
             child_error: None,
             started: None,
             lock: None,
+            ns_fds: Vec::new(),
             failpoint: std::env::var("PROCJAIL_FAILPOINT").ok().and_then(|v| v.parse().ok()),
         }
     }
@@ -222,6 +225,9 @@ fn apply(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
         Op::Reclaim { path } => cgroups::reclaim(path),
         Op::CheckMounts => teardown::check_mounts(ctx, plan),
         Op::Lock { path } => crate::state::lock(path, ctx),
+        Op::OpenNs { ns, path } => crate::enter::open_ns(ns, path, ctx),
+        Op::SetNs { ns, flag } => crate::enter::setns(ns, *flag, ctx),
+        Op::Chroot => crate::enter::chroot(ctx),
         Op::SaveState { path } => crate::state::save(path, plan, ctx),
         Op::Unlink { path } => crate::state::unlink(path),
     }
@@ -358,8 +364,14 @@ fn child_walk(plan: &Plan, after: usize, ctx: &mut Ctx) -> ! {
         }
         let side_before = ctx.side;
         if let Err(f) = run_step(step, ctx, plan) {
-            namespaces::report_failure(ctx, step, &f);
-            let code = step_error(plan, step, &f).exit;
+            let error = step_error(plan, step, &f);
+            if ctx.sync[1].is_some() {
+                namespaces::report_failure(ctx, step, &f);
+            } else {
+                // No supervisor listens (procjail exec): say it here.
+                eprintln!("procjail: {error}");
+            }
+            let code = error.exit;
             unsafe { libc::_exit(code) };
         }
         if ctx.side != side_before {
@@ -368,6 +380,20 @@ fn child_walk(plan: &Plan, after: usize, ctx: &mut Ctx) -> ! {
         }
     }
     unsafe { libc::_exit(crate::cli::EXIT_FAILED) }
+}
+
+/// Walks a plan whose parent forks the command and waits for it (`procjail exec`): returns the
+/// command's exit code, as `up` does.
+pub fn run_attached(plan: &Plan, trace: bool) -> anyhow::Result<i32> {
+    let mut ctx = Ctx::new(trace);
+    let _signals = supervise::SignalGuard::block()?;
+    for step in plan.steps().filter(|s| s.side == Side::Parent) {
+        run_step(step, &mut ctx, plan).map_err(|f| step_error(plan, step, &f))?;
+        if ctx.side != Side::Parent {
+            child_walk(plan, step.index, &mut ctx);
+        }
+    }
+    Ok(ctx.report.exit_code())
 }
 
 /// Walks a plan that has only parent steps and no teardown (`procjail rootfs`).

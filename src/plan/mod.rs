@@ -69,6 +69,8 @@ pub enum Value {
     Text(String),
     /// The host pid of the jail's first process, from clone.
     ChildPid,
+    /// The pid of the process doing the write (`procjail exec` joining the jail's cgroups).
+    SelfPid,
 }
 
 /// What a rootfs-relative path is resolved against.
@@ -274,6 +276,19 @@ pub enum Op {
         path: PathBuf,
         shared: bool,
     },
+    /// Opens a namespace of a running jail (/proc/PID/ns/NAME), for setns.
+    OpenNs {
+        ns: String,
+        path: PathBuf,
+    },
+    /// setns into it.
+    SetNs {
+        ns: String,
+        #[serde(serialize_with = "render::ser_clone_flags")]
+        flag: CloneFlags,
+    },
+    /// fchdir to the jail's root (opened before setns) and chroot(".").
+    Chroot,
     /// Takes the jail's lock (open + flock LOCK_EX|LOCK_NB), held until the supervisor exits.
     Lock {
         path: PathBuf,

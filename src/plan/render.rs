@@ -51,6 +51,7 @@ impl Display for Value {
         match self {
             Value::Text(t) => f.write_str(&quote(t)),
             Value::ChildPid => f.write_str("\"$CHILD_PID\""),
+            Value::SelfPid => f.write_str("\"$SELF\""),
         }
     }
 }
@@ -172,6 +173,9 @@ impl Display for Op {
             }
             Op::Rmdir { path, .. } => write!(f, "rmdir({})", qp(path)),
             Op::Reclaim { path } => write!(f, "rmdir({}) if a killed run left it, empty", qp(path)),
+            Op::OpenNs { ns, path } => write!(f, "open({}, O_RDONLY|O_CLOEXEC) = {ns}fd", qp(path)),
+            Op::SetNs { ns, flag } => write!(f, "setns({ns}fd, {})", clone_flags(*flag)),
+            Op::Chroot => f.write_str("fchdir(rootfd); chroot(\".\")"),
             Op::Lock { path } => {
                 write!(f, "open({}, O_CREAT|O_WRONLY|O_CLOEXEC); flock(LOCK_EX|LOCK_NB)", qp(path))
             }

@@ -4,6 +4,7 @@
 
 mod check;
 mod common;
+mod day2;
 mod experiments;
 mod limits;
 mod pid1;
