@@ -47,35 +47,20 @@ fn mount_in(
     }
 }
 
+/// mount(2) on a path of the child's own view (`/`), not resolved in the rootfs.
+fn mount_at(target: &str, source: Option<String>, flags: MsFlags) -> Op {
+    Op::Mount { source, target: target.into(), target_in_root: None, fstype: None, flags, data: None }
+}
+
 /// Phase "mounts" (child).
 pub fn plan_mounts(b: &mut Builder, spec: &Spec) {
     b.phase("mounts", Side::Child);
     let d = Origin::Default;
     let root = spec.rootfs.clone();
-    let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
-    b.step(
-        Op::Mount {
-            source: None,
-            target: "/".into(),
-            target_in_root: None,
-            fstype: None,
-            flags: MsFlags::MS_REC | MsFlags::MS_SLAVE,
-            data: None,
-        },
-        d.clone(),
-    );
+    b.step(mount_at("/", None, MsFlags::MS_REC | MsFlags::MS_SLAVE), d.clone());
     let root_str = root.to_string_lossy().into_owned();
-    b.step(
-        Op::Mount {
-            source: Some(root_str),
-            target: root.clone(),
-            target_in_root: None,
-            fstype: None,
-            flags: bind,
-            data: None,
-        },
-        spec.rootfs_origin.clone(),
-    );
+    let bind = mount_at(&root_str, Some(root_str.clone()), MsFlags::MS_BIND | MsFlags::MS_REC);
+    b.step(bind, spec.rootfs_origin.clone());
     b.step(Op::OpenRoot { path: root.clone() }, d.clone());
     plan_defaults(b, spec);
     for m in &spec.mounts {
@@ -188,17 +173,7 @@ pub fn plan_pivot(b: &mut Builder, spec: &Spec) {
     b.step(Op::Chdir { path: "/".into() }, d.clone());
     if spec.rootfs_readonly {
         let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
-        b.step(
-            Op::Mount {
-                source: None,
-                target: "/".into(),
-                target_in_root: None,
-                fstype: None,
-                flags,
-                data: None,
-            },
-            spec.rootfs_origin.clone(),
-        );
+        b.step(mount_at("/", None, flags), spec.rootfs_origin.clone());
     }
     b.step(Op::CloseRoot, d.clone());
     crate::namespaces::plan_hostname(b, spec);

@@ -69,6 +69,17 @@ pub fn jail(name: &str, toml: &str) -> Jail {
     Jail { dir, file }
 }
 
+/// A jail running `sh -c SCRIPT` in the shared rootfs, with `extra` TOML before [command].
+pub fn sh(name: &str, script: &str, extra: &str) -> Jail {
+    let script = script.replace('\\', "\\\\").replace('"', "\\\"");
+    jail(
+        name,
+        &format!(
+            "[rootfs]\npath = \"{{rootfs}}\"\n{extra}\n[command]\nargv = [\"/bin/sh\", \"-c\", \"{script}\"]\n"
+        ),
+    )
+}
+
 /// A jail with the shared rootfs and `body` after the rootfs table.
 pub fn simple(name: &str, body: &str) -> Jail {
     jail(name, &format!("[rootfs]\npath = \"{{rootfs}}\"\n\n{body}"))
@@ -157,33 +168,12 @@ impl Snapshot {
 
 /// Every cgroup hierarchy mounted on this host.
 pub fn cgroup_hierarchies() -> Vec<PathBuf> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    mountinfo
-        .lines()
-        .filter_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            let fstype = right.split(' ').next()?;
-            let point = left.split(' ').nth(4)?;
-            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(point))
-        })
-        .collect()
+    procjail::leftovers::cgroup_mounts()
 }
 
 /// Processes whose cgroup path names this jail (in any hierarchy).
 pub fn jail_processes(name: &str) -> BTreeSet<i32> {
-    let needle = format!("/procjail/{name}");
-    let mut out = BTreeSet::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if let Ok(cg) = std::fs::read_to_string(entry.path().join("cgroup"))
-            && cg.lines().any(|l| l.ends_with(&needle) || l.contains(&format!("{needle}/")))
-        {
-            out.insert(pid);
-        }
-    }
-    out
+    procjail::leftovers::processes_of(name)
 }
 
 /// `procjail up FILE` running in the background, stdout piped, for tests that signal it.

@@ -7,16 +7,6 @@ use nix::sys::signal::Signal;
 
 use crate::common::*;
 
-fn sh(name: &str, script: &str, extra: &str) -> Jail {
-    let script = script.replace('\\', "\\\\").replace('"', "\\\"");
-    jail(
-        name,
-        &format!(
-            "[rootfs]\npath = \"{{rootfs}}\"\n{extra}\n[command]\nargv = [\"/bin/sh\", \"-c\", \"{script}\"]\n"
-        ),
-    )
-}
-
 #[test]
 fn exit_codes_0_to_255_pass_through() {
     for code in [0, 1, 2, 42, 126, 127, 128, 200, 255] {

@@ -3,17 +3,6 @@
 
 use crate::common::*;
 
-/// A jail running `sh -c SCRIPT` in the shared rootfs, with extra TOML after [command].
-fn sh(name: &str, script: &str, extra: &str) -> Jail {
-    let script = script.replace('\\', "\\\\").replace('"', "\\\"");
-    jail(
-        name,
-        &format!(
-            "[rootfs]\npath = \"{{rootfs}}\"\n{extra}\n[command]\nargv = [\"/bin/sh\", \"-c\", \"{script}\"]\n"
-        ),
-    )
-}
-
 #[test]
 fn hello_from_the_jail_hostname() {
     let j = jail(
