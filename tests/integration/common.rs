@@ -176,13 +176,19 @@ pub fn jail_processes(name: &str) -> BTreeSet<i32> {
     procjail::leftovers::processes_of(name)
 }
 
-/// `procjail up FILE` running in the background, stdout piped, for tests that signal it.
+/// `procjail up FILE` running in the background, for tests that signal it. Its output is read
+/// by two threads, so that a jail that hangs fails the test (after `TIMEOUT`) with what it said,
+/// instead of hanging the suite.
 pub struct Running {
     pub child: std::process::Child,
-    pub stdout: std::io::BufReader<std::process::ChildStdout>,
+    lines: std::sync::mpsc::Receiver<String>,
+    stdout_seen: Vec<String>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
     pub before: Snapshot,
     pub file: PathBuf,
 }
+
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub fn spawn_up(j: &Jail, extra: &[&str]) -> Running {
     require_root();
@@ -196,41 +202,79 @@ pub fn spawn_up(j: &Jail, extra: &[&str]) -> Running {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn procjail up");
-    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    Running { child, stdout, before, file: j.file.clone() }
+    let (tx, lines) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (err, sink) = (child.stderr.take().unwrap(), stderr.clone());
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    Running { child, lines, stdout_seen: Vec::new(), stderr, before, file: j.file.clone() }
 }
 
 impl Running {
     /// Reads stdout up to a line equal to `line` (the jail saying it is ready).
     pub fn wait_for(&mut self, line: &str) {
-        use std::io::BufRead;
-        let mut buf = String::new();
         loop {
-            buf.clear();
-            let n = self.stdout.read_line(&mut buf).expect("read the jail's stdout");
-            if n == 0 {
-                let mut err = String::new();
-                let _ = std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err);
-                panic!("the jail ended before printing {line:?}:\n{err}");
-            }
-            if buf.trim_end() == line {
-                return;
+            match self.lines.recv_timeout(TIMEOUT) {
+                Ok(l) if l == line => return self.stdout_seen.push(l),
+                Ok(l) => self.stdout_seen.push(l),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    self.fail(&format!("the jail ended before printing {line:?}"))
+                }
+                Err(_) => self.fail(&format!("no {line:?} after {TIMEOUT:?}")),
             }
         }
+    }
+
+    /// Kills procjail and fails the test with everything it said.
+    fn fail(&mut self, why: &str) -> ! {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let name = self.file.file_stem().unwrap().to_string_lossy().into_owned();
+        panic!(
+            "{why}\n--- stdout\n{}\n--- stderr\n{}--- processes of the jail: {:?}",
+            self.stdout_seen.join("\n"),
+            self.stderr.lock().unwrap(),
+            jail_processes(&name)
+        );
     }
 
     pub fn signal(&self, sig: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
     }
 
-    /// Waits for procjail to end; checks the host is as it was.
+    /// Waits for procjail to end (at most `TIMEOUT`); checks the host is as it was.
     pub fn finish(mut self) -> Run {
-        use std::io::Read;
-        let mut rest = String::new();
-        self.stdout.read_to_string(&mut rest).unwrap();
-        let out = self.child.wait_with_output().unwrap();
-        let mut run = Run::from(out);
-        run.stdout = rest;
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                self.fail(&format!("procjail still running after {TIMEOUT:?}"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        // The readers end at EOF, once every process of the jail has gone too.
+        let mut stdout: Vec<String> = std::mem::take(&mut self.stdout_seen);
+        while let Ok(l) = self.lines.recv_timeout(TIMEOUT) {
+            stdout.push(l);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let stdout = stdout.iter().map(|l| format!("{l}\n")).collect();
+        let run =
+            Run { code: status.code().unwrap_or(-1), stdout, stderr: self.stderr.lock().unwrap().clone() };
         Snapshot::take(&self.file).assert_same(&self.before, &run);
         run
     }
