@@ -199,6 +199,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Up { file, trace, timeout, json_report, name } => {
+            // PROCJAIL_TRACE=1 traces too: for runs started by other programs (tests, scripts).
+            let trace = trace || std::env::var_os("PROCJAIL_TRACE").is_some_and(|v| v == "1");
             let mountinfo = crate::host::read_small("/proc/self/mountinfo")?;
             let host = Host::detect_with(&mountinfo);
             let mut spec = spec::load(&file, &host)?;

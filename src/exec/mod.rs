@@ -298,7 +298,8 @@ pub fn up(plan: &Plan, opts: &Options) -> anyhow::Result<i32> {
         // A Ctrl-C during setup stops it (checked between the parent's phases) and tears down;
         // once the command runs, the supervisor forwards signals instead.
         let setup = phase.side == Side::Parent && !matches!(phase.name, "supervise" | "report");
-        if let Some(sig) = supervise::interrupted().filter(|_| setup) {
+        // (Only then is the pending signal taken: once the command runs, Wait forwards it.)
+        if setup && let Some(sig) = supervise::interrupted() {
             error = Some(RunError {
                 what: format!("interrupted by {sig} before the {} phase", phase.name),
                 errno: None,
