@@ -240,7 +240,7 @@ pub fn plan_teardown(b: &mut Builder, host: &Host, cg: &Cgroups) {
         }
     }
     for dir in cg.dirs.iter().filter(|d| !d.shared) {
-        b.step_needing(Op::Rmdir { path: dir.path.clone(), shared: false }, Origin::Default, dir.mkdir_step);
+        b.step_needing(Op::Rmdir { path: dir.path.clone() }, Origin::Default, dir.mkdir_step);
     }
 }
 
@@ -311,7 +311,7 @@ pub fn wait_empty(dir: &Path) -> StepResult {
 }
 
 /// rmdir, retried while the kernel still holds the cgroup (EBUSY just after the last exit).
-pub fn rmdir(dir: &Path, shared: bool) -> StepResult {
+pub fn rmdir(dir: &Path) -> StepResult {
     let start = Instant::now();
     loop {
         let errno = match std::fs::remove_dir(dir) {
@@ -319,7 +319,6 @@ pub fn rmdir(dir: &Path, shared: bool) -> StepResult {
             Err(e) => Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
         };
         match errno {
-            Errno::ENOENT | Errno::EBUSY | Errno::ENOTEMPTY if shared => return Ok(()),
             Errno::EBUSY if start.elapsed() < Duration::from_secs(2) => {
                 std::thread::sleep(Duration::from_millis(5))
             }
@@ -342,7 +341,7 @@ pub fn reclaim(dir: &Path) -> StepResult {
             format!("a jail of this name is running: {} has processes {left:?}", dir.display()),
         ));
     }
-    rmdir(dir, false)
+    rmdir(dir)
 }
 
 /// Reads a counter of the report. A file this kernel does not have leaves it unknown.

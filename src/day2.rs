@@ -357,5 +357,5 @@ fn remove_cgroup(dir: &Path) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    crate::cgroups::rmdir(dir, false).map_err(|f| format!("rmdir: {:?} {}", f.errno, f.detail))
+    crate::cgroups::rmdir(dir).map_err(|f| format!("rmdir: {:?} {}", f.errno, f.detail))
 }

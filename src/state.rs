@@ -66,7 +66,7 @@ pub fn plan_lock(b: &mut Builder, name: &str) -> (usize, usize) {
 pub fn plan_remove(b: &mut Builder, name: &str, lock: usize) {
     b.step_needing(Op::Unlink { path: dir(name).join("state.json") }, Origin::Default, lock);
     b.step_needing(Op::Unlink { path: dir(name).join("lock") }, Origin::Default, lock);
-    b.step_needing(Op::Rmdir { path: dir(name), shared: false }, Origin::Default, lock);
+    b.step_needing(Op::Rmdir { path: dir(name) }, Origin::Default, lock);
 }
 
 /// open + flock(LOCK_EX|LOCK_NB): a second jail of the same name stops here.

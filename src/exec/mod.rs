@@ -221,7 +221,7 @@ fn apply(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
         Op::KillChild => teardown::kill_child(ctx),
         Op::KillCgroup { path, kill_file } => cgroups::kill(path, *kill_file),
         Op::WaitEmpty { path } => cgroups::wait_empty(path),
-        Op::Rmdir { path, shared } => cgroups::rmdir(path, *shared),
+        Op::Rmdir { path } => cgroups::rmdir(path),
         Op::Reclaim { path } => cgroups::reclaim(path),
         Op::CheckMounts => teardown::check_mounts(ctx, plan),
         Op::Lock { path } => crate::state::lock(path, ctx),

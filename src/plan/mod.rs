@@ -270,12 +270,8 @@ pub enum Op {
     Reclaim {
         path: PathBuf,
     },
-    /// rmdir(path), retried while the kernel still says EBUSY. `shared`: a parent that other
-    /// jails may use, removed only when it is empty.
-    Rmdir {
-        path: PathBuf,
-        shared: bool,
-    },
+    /// rmdir(path), retried while the kernel still says EBUSY (just after the last exit).
+    Rmdir { path: PathBuf },
     /// Opens a namespace of a running jail (/proc/PID/ns/NAME), for setns.
     OpenNs {
         ns: String,
