@@ -271,7 +271,9 @@ pub enum Op {
         path: PathBuf,
     },
     /// rmdir(path), retried while the kernel still says EBUSY (just after the last exit).
-    Rmdir { path: PathBuf },
+    Rmdir {
+        path: PathBuf,
+    },
     /// Opens a namespace of a running jail (/proc/PID/ns/NAME), for setns.
     OpenNs {
         ns: String,
