@@ -17,9 +17,10 @@ use crate::leftovers::STATE_DIR;
 use crate::plan::{Builder, Counter, Op, Plan, Side, Value};
 use crate::spec::Origin;
 
-/// What `procjail ps`, `inspect`, `exec`, `kill` and `down` know of a running jail.
+/// What `procjail ps`, `inspect`, `exec`, `kill` and `down` know of a running jail. `P` is the
+/// plan: written straight from the Plan, read back as JSON.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct State {
+pub struct State<P = serde_json::Value> {
     pub version: u32,
     pub name: String,
     pub supervisor_pid: i32,
@@ -46,7 +47,7 @@ pub struct State {
     pub cwd: PathBuf,
     pub rlimits: Vec<(String, u64)>,
     /// The plan that was run, as `plan --json` prints it.
-    pub plan: serde_json::Value,
+    pub plan: P,
 }
 
 pub fn dir(name: &str) -> PathBuf {
@@ -104,17 +105,16 @@ pub fn start_time(pid: i32) -> Option<u64> {
 /// Writes state.json.tmp and renames it over state.json, so readers never see half a file.
 pub fn save(path: &Path, plan: &Plan, ctx: &Ctx) -> StepResult {
     let state = from_plan(plan, ctx);
-    let text =
-        serde_json::to_string_pretty(&state).map_err(|e| Failure::new(Errno::EINVAL, e.to_string()))?;
     let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(text.as_bytes())?;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    serde_json::to_writer_pretty(&mut f, &state).map_err(|e| Failure::new(Errno::EIO, e.to_string()))?;
+    f.flush()?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }
 
 /// The state of a run, from its plan (what was asked for) and its context (what happened).
-fn from_plan(plan: &Plan, ctx: &Ctx) -> State {
+fn from_plan<'p>(plan: &'p Plan, ctx: &Ctx) -> State<crate::plan::print::JsonPlan<'p>> {
     let me = std::process::id() as i32;
     let init = ctx.child.map_or(0, |p| p.as_raw());
     let file = std::path::absolute(&plan.file).unwrap_or_else(|_| plan.file.clone());
@@ -142,7 +142,7 @@ fn from_plan(plan: &Plan, ctx: &Ctx) -> State {
         env: Vec::new(),
         cwd: "/".into(),
         rlimits: Vec::new(),
-        plan: serde_json::from_str(&crate::plan::print::json(plan)).unwrap_or_default(),
+        plan: crate::plan::print::json_doc(plan),
     };
     for phase in &plan.phases {
         for step in &phase.steps {

@@ -159,8 +159,9 @@ struct JsonPhase<'a> {
     steps: Vec<JsonStep<'a>>,
 }
 
+/// The plan in the shape `plan --json` prints, ready to serialize (also into state.json).
 #[derive(Serialize)]
-struct JsonPlan<'a> {
+pub struct JsonPlan<'a> {
     version: u32,
     jail: &'a str,
     file: &'a Path,
@@ -171,6 +172,10 @@ struct JsonPlan<'a> {
 
 /// The plan for programs: see "plan --json" in the README for the shape.
 pub fn json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(&json_doc(plan)).expect("a plan serializes")
+}
+
+pub fn json_doc(plan: &Plan) -> JsonPlan<'_> {
     let phases = plan
         .phases
         .iter()
@@ -180,15 +185,7 @@ pub fn json(plan: &Plan) -> String {
             steps: p.steps.iter().map(|s| JsonStep { step: s, syscall: s.op.to_string() }).collect(),
         })
         .collect();
-    let doc = JsonPlan {
-        version: 1,
-        jail: &plan.jail,
-        file: &plan.file,
-        host: &plan.host,
-        steps: plan.len(),
-        phases,
-    };
-    serde_json::to_string_pretty(&doc).expect("a plan serializes")
+    JsonPlan { version: 1, jail: &plan.jail, file: &plan.file, host: &plan.host, steps: plan.len(), phases }
 }
 
 #[cfg(test)]
