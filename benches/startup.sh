@@ -317,7 +317,7 @@ for n in "${NAMES[@]}"; do
 done
 echo
 echo "isolation: all have pid, mount, uts, ipc and net namespaces, pivot_root, a fresh /proc and a minimal /dev."
-echo "  procjail also: cgroup namespace, read-only /sys, cgroups memory+pids+unified (made and removed each run)."
+echo "  procjail also: cgroup namespace, read-only /sys, its cgroup2 folder (clone3 into it), state under /run/procjail."
 echo "  crun, runc (default spec): /sys, mqueue, cgroups, capabilities, masked paths, no_new_privs."
 echo "  crun runs inside 'unshare -m' with $UNIFIED unmounted (hybrid host); its row includes that wrapper."
 echo
