@@ -5,6 +5,7 @@
 //! byte range it came from, so that an error can point at the exact spot in the file.
 
 mod load;
+mod table;
 pub mod units;
 
 pub use load::{KNOWN_KEYS, load_str};
