@@ -235,8 +235,15 @@ pub fn parse_signal(s: &str) -> anyhow::Result<Signal> {
 /// with `all` to every process of the jail.
 pub fn kill_jail(name: &str, signal: Signal, all: bool) -> anyhow::Result<i32> {
     let s = state::running(name)?;
-    let targets: Vec<i32> =
-        if all { processes(&s).into_iter().map(|p| p.0).collect() } else { vec![s.init_pid] };
+    if !all {
+        // Through a pidfd: the signal reaches that init, even if its pid were reused meanwhile.
+        let fd = state::pidfd(s.init_pid, s.init_start)
+            .ok_or_else(|| anyhow::anyhow!("jail {name}: its first process (pid {}) is gone", s.init_pid))?;
+        state::pidfd_signal(&fd, signal)?;
+        eprintln!("procjail: sent {signal} to the init of jail {name} (pid {})", s.init_pid);
+        return Ok(0);
+    }
+    let targets: Vec<i32> = processes(&s).into_iter().map(|p| p.0).collect();
     for pid in &targets {
         match kill(Pid::from_raw(*pid), signal) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
@@ -251,17 +258,25 @@ pub fn kill_jail(name: &str, signal: Signal, all: bool) -> anyhow::Result<i32> {
 /// period; then waits until the supervisor has torn the jail down.
 pub fn down(name: &str, wait: Duration) -> anyhow::Result<i32> {
     let s = state::running(name)?;
-    kill(Pid::from_raw(s.supervisor_pid), Signal::SIGTERM)?;
+    let supervisor = state::pidfd(s.supervisor_pid, s.supervisor_start)
+        .ok_or_else(|| anyhow::anyhow!("jail {name}: its supervisor (pid {}) is gone", s.supervisor_pid))?;
+    state::pidfd_signal(&supervisor, Signal::SIGTERM)?;
+    // The pidfd becomes readable when the supervisor exits; it releases the lock as it exits.
     let deadline = Instant::now() + wait;
-    // The supervisor holds the lock until it exits (even before its parent reaps it).
-    while state::is_live(&state::dir(name)) {
-        if Instant::now() > deadline {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
             anyhow::bail!(
                 "jail {name}: its supervisor (pid {}) is still running after {wait:?}",
                 s.supervisor_pid
             );
         }
-        std::thread::sleep(Duration::from_millis(10));
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let mut fds =
+            [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(&supervisor), nix::poll::PollFlags::POLLIN)];
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms))? > 0 {
+            break;
+        }
     }
     if state::dir(name).exists() {
         anyhow::bail!("jail {name} stopped but left {} (run `procjail gc`)", state::dir(name).display());

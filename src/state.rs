@@ -102,6 +102,26 @@ pub fn start_time(pid: i32) -> Option<u64> {
     stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// A pidfd for `pid`, if it is still the process that started at `start`. It is opened first and
+/// checked after: from then on it names that process, whatever happens to the pid.
+pub fn pidfd(pid: i32, start: u64) -> Option<std::os::fd::OwnedFd> {
+    // SAFETY: pidfd_open returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the descriptor was just returned to us and nothing else owns it.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    (start_time(pid) == Some(start)).then_some(fd)
+}
+
+/// pidfd_send_signal(2).
+pub fn pidfd_signal(fd: &std::os::fd::OwnedFd, sig: nix::sys::signal::Signal) -> nix::Result<()> {
+    // SAFETY: a valid pidfd, no siginfo.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), sig as i32, 0usize, 0u32) };
+    if r == 0 { Ok(()) } else { Err(Errno::last()) }
+}
+
 /// Writes state.json.tmp and renames it over state.json, so readers never see half a file.
 pub fn save(path: &Path, plan: &Plan, ctx: &Ctx) -> StepResult {
     let state = from_plan(plan, ctx);
