@@ -348,6 +348,19 @@ pub fn gc(names: &[String]) -> anyhow::Result<i32> {
             Err(e) => failed.push(format!("{}: {e}", path.display())),
         }
     }
+    // The parent folders stay while jails come and go (removing one under a jail that is
+    // being set up would race with it); with no jail left at all, gc takes them away too.
+    if names.is_empty() && state::all().is_empty() {
+        for hierarchy in leftovers::cgroup_mounts() {
+            let parent = hierarchy.join(crate::cgroups::PARENT);
+            if parent.is_dir() && std::fs::remove_dir(&parent).is_ok() {
+                println!("removed the empty parent cgroup {}", parent.display());
+            }
+        }
+        if std::fs::remove_dir(leftovers::STATE_DIR).is_ok() {
+            println!("removed the empty {}", leftovers::STATE_DIR);
+        }
+    }
     if failed.is_empty() { Ok(0) } else { anyhow::bail!("gc could not remove: {}", failed.join("; ")) }
 }
 
