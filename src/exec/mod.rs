@@ -95,6 +95,9 @@ pub struct Ctx {
     /// PROCJAIL_FAILPOINT: the supervisor SIGKILLs itself before this step (for tests of
     /// what a killed supervisor leaves).
     pub failpoint: Option<usize>,
+    /// PROCJAIL_INTERRUPT_AT: the supervisor sends itself SIGINT before this step, as a Ctrl-C
+    /// arriving then would (for tests of the teardown that follows).
+    pub interrupt_at: Option<usize>,
 }
 
 impl Ctx {
@@ -123,6 +126,7 @@ impl Ctx {
             lock: None,
             ns_fds: Vec::new(),
             failpoint: std::env::var("PROCJAIL_FAILPOINT").ok().and_then(|v| v.parse().ok()),
+            interrupt_at: std::env::var("PROCJAIL_INTERRUPT_AT").ok().and_then(|v| v.parse().ok()),
         }
     }
 }
@@ -238,6 +242,9 @@ fn run_step(step: &Step, ctx: &mut Ctx, plan: &Plan) -> StepResult {
     if ctx.failpoint == Some(step.index) && ctx.side == Side::Parent {
         eprintln!("procjail: PROCJAIL_FAILPOINT: killing the supervisor before {}", plan.describe(step));
         let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
+    }
+    if ctx.interrupt_at == Some(step.index) && ctx.side == Side::Parent {
+        let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGINT);
     }
     let start = Instant::now();
     if ctx.trace && matches!(step.op, Op::Execve { .. } | Op::InitLoop { .. } | Op::Wait { .. }) {

@@ -255,3 +255,26 @@ fn trace_prints_every_step_it_runs() {
     }
     assert!(run.stderr.contains("[child] pivot_root(\".\", \".\") = ok ("), "{run:?}");
 }
+
+#[test]
+fn ctrl_c_during_setup_stops_it_and_tears_down_what_was_done() {
+    // The Ctrl-C arrives while the cgroups are being made (a test hook raises SIGINT there):
+    // procjail stops before the next phase, undoes what it did, and exits 130.
+    let j = sh("interrupted", "echo should not run", "[limits]\npids = 20");
+    let plan = procjail(&["plan", "--json", j.file.to_str().unwrap()]);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let cgroups = plan["phases"].as_array().unwrap().iter().find(|p| p["name"] == "cgroups").unwrap();
+    let at = cgroups["steps"][0]["index"].to_string();
+    let before = Snapshot::take(&j.file);
+    let out = std::process::Command::new(bin())
+        .args(["up", j.file.to_str().unwrap()])
+        .env("PROCJAIL_INTERRUPT_AT", &at)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let run = Run::from(out);
+    Snapshot::take(&j.file).assert_same(&before, &run);
+    assert_eq!(run.code, 130, "{run:?}");
+    assert_eq!(run.stdout, "", "{run:?}");
+    assert!(run.stderr.contains("interrupted by SIGINT before the spawn phase"), "{run:?}");
+}
