@@ -364,26 +364,11 @@ pub fn gc(names: &[String]) -> anyhow::Result<i32> {
     if failed.is_empty() { Ok(0) } else { anyhow::bail!("gc could not remove: {}", failed.join("; ")) }
 }
 
-/// Kills every process in a cgroup (cgroup.kill, or each pid), waits for it to empty, removes it.
+/// Kills every process in a cgroup (cgroup.kill, or each pid), waits for it to empty, removes it:
+/// the same steps as a jail's own teardown.
 fn remove_cgroup(dir: &Path) -> Result<(), String> {
-    let has_kill = dir.join("cgroup.kill").exists();
-    let start = Instant::now();
-    loop {
-        let left = crate::cgroups::procs(dir).map_err(|e| e.to_string())?;
-        if left.is_empty() {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(10) {
-            return Err(format!("{} process(es) would not die", left.len()));
-        }
-        if has_kill {
-            let _ = std::fs::write(dir.join("cgroup.kill"), "1");
-        } else {
-            for pid in left {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    crate::cgroups::rmdir(dir).map_err(|f| format!("rmdir: {:?} {}", f.errno, f.detail))
+    let show = |f: crate::exec::Failure| format!("{:?} {}", f.errno, f.detail);
+    crate::cgroups::kill(dir, dir.join("cgroup.kill").exists()).map_err(show)?;
+    crate::cgroups::wait_empty(dir).map_err(show)?;
+    crate::cgroups::rmdir(dir).map_err(show)
 }

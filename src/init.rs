@@ -261,7 +261,7 @@ pub fn run_loop(grace_ms: u64, ctx: &mut Ctx) -> StepResult {
     let mut kill_at: Option<Instant> = None;
     loop {
         let timeout = kill_at.map(|t| t.saturating_duration_since(Instant::now()));
-        let sig = wait_signal(&all, timeout);
+        let sig = crate::exec::supervise::take(&all, timeout);
         if let Some(s) = sig.filter(|s| FORWARD.contains(s))
             && status.is_none()
         {
@@ -304,14 +304,4 @@ fn tell_supervisor(ctx: &Ctx, how: &str) {
     if let Some(fd) = ctx.status[1].as_ref() {
         let _ = nix::unistd::write(fd, how.as_bytes());
     }
-}
-
-/// sigtimedwait for any signal, or until the timeout; None on timeout or interruption.
-fn wait_signal(set: &SigSet, timeout: Option<Duration>) -> Option<Signal> {
-    let ts = timeout.map(|d| libc::timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as i64 });
-    let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: valid set, info and timeout pointers.
-    let sig = unsafe { libc::sigtimedwait(set.as_ref(), &mut info, tsp) };
-    Signal::try_from(sig).ok()
 }

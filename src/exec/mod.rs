@@ -9,7 +9,7 @@
 
 pub mod inroot;
 mod report;
-mod supervise;
+pub mod supervise;
 
 pub use report::Report;
 

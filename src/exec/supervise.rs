@@ -1,7 +1,6 @@
 //! The supervisor's side while the jail runs: wait for the exec, then for the jail's end,
 //! forwarding signals to its init and enforcing `--timeout`.
 
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -45,8 +44,8 @@ impl Drop for SignalGuard {
     }
 }
 
-/// sigtimedwait on `set`; None on timeout.
-fn take(set: &SigSet, timeout: Option<Duration>) -> Option<Signal> {
+/// sigtimedwait on `set`, for the supervisor and the init alike; None on timeout.
+pub fn take(set: &SigSet, timeout: Option<Duration>) -> Option<Signal> {
     let ts = timeout.map(|d| libc::timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as i64 });
     let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -98,10 +97,7 @@ pub fn take_child_error(ctx: &mut Ctx, plan: &Plan) -> Option<RunError> {
         && let Some(fd) = ctx.sync[0].as_ref()
     {
         // A parent step failed because the child is gone: look for its report.
-        let mut pfd = [nix::poll::PollFd::new(
-            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.as_raw_fd()) },
-            nix::poll::PollFlags::POLLIN,
-        )];
+        let mut pfd = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(fd), nix::poll::PollFlags::POLLIN)];
         if nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16)).unwrap_or(0) > 0 {
             let mut buf = [0u8; 4096];
             if let Ok(n) = nix::unistd::read(fd, &mut buf) {
