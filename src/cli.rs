@@ -1,19 +1,17 @@
-//! The command line: raw arguments → validated arguments → one function per command.
+//! The command line: clap's types, and the one `match` that calls a command in [`crate::cmd`].
 //! Errors come back up to [`main`], which prints each one once and picks the exit code.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::cmd;
 use crate::config::Duration;
 use crate::diag::FileErrors;
-use crate::host::{CgroupKind, Host};
+use crate::error::{EXIT_FAILED, RunError};
+use crate::host::CgroupKind;
 use crate::plan::{self, print::Style};
-use crate::spec;
-
-/// Exit code when procjail itself failed (bad jail file, a failed step, a leak).
-pub const EXIT_FAILED: i32 = 125;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -105,6 +103,9 @@ pub enum Command {
         /// Send it to every process of the jail instead.
         #[arg(long)]
         all: bool,
+        /// Print the plan (which pidfds, which signal) without acting.
+        #[arg(long)]
+        plan: bool,
     },
     /// Stop a running jail gracefully: TERM, the grace period, KILL; wait for its teardown.
     Down {
@@ -113,6 +114,9 @@ pub enum Command {
         /// Give up waiting after this long.
         #[arg(long, value_parser = parse_duration, default_value = "60s")]
         wait: Duration,
+        /// Print the plan without acting.
+        #[arg(long)]
+        plan: bool,
     },
     /// Check the host for what procjail left (stale state, cgroups, mounts); exit 1 if any.
     Audit {
@@ -123,32 +127,33 @@ pub enum Command {
     Gc {
         /// Only these jails.
         names: Vec<String>,
+        /// Print the plan (every umount, kill, unlink and rmdir) without acting.
+        #[arg(long)]
+        plan: bool,
     },
     /// Print the JSON Schema of jail files.
     Schema,
     /// Make a rootfs by hand.
     Rootfs {
         /// What to make it from.
-        #[arg(value_parser = ["busybox"])]
-        from: String,
+        #[arg(value_enum)]
+        from: crate::config::RootfsFrom,
         /// The folder to make (must not exist).
         dir: PathBuf,
         /// Print each step as it runs.
         #[arg(long)]
         trace: bool,
+        /// Print the plan without acting.
+        #[arg(long)]
+        plan: bool,
     },
 }
 
-/// A jail name: letters, digits, '-', '_' and '.', not starting with '.', at most 64 bytes.
+/// A jail name, by the one rule of [`crate::spec::name_problem`].
 pub fn parse_name(s: &str) -> Result<String, String> {
-    let ok = !s.is_empty()
-        && s.len() <= 64
-        && !s.starts_with('.')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err("use 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'".into())
+    match crate::spec::name_problem(s) {
+        None => Ok(s.to_string()),
+        Some(problem) => Err(problem.to_string()),
     }
 }
 
@@ -170,7 +175,7 @@ pub fn main() -> i32 {
 
 /// The exit code for an error: a step error knows its own (126, 127), everything else is 125.
 pub fn exit_code_of(e: &anyhow::Error) -> i32 {
-    e.downcast_ref::<crate::exec::RunError>().map_or(EXIT_FAILED, |r| r.exit_code())
+    e.downcast_ref::<RunError>().map_or(EXIT_FAILED, |r| r.exit_code())
 }
 
 fn report_error(e: &anyhow::Error) {
@@ -185,129 +190,28 @@ fn report_error(e: &anyhow::Error) {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Check { files } => check(&files),
-        Command::Plan { file, host, json, width } => {
-            let host = host.map_or_else(Host::detect, Host::standard);
-            let spec = spec::load(&file, &host)?;
-            let plan = plan::build(&spec, &host);
-            if json {
-                println!("{}", plan::print::json(&plan));
-            } else {
-                let style = Style { width, ..Style::for_stream(std::io::stdout().is_terminal()) };
-                print!("{}", plan::print::text(&plan, style));
-            }
-            Ok(0)
-        }
+        Command::Check { files } => cmd::check::check(&files),
+        Command::Plan { file, host, json, width } => cmd::plan::plan(&file, host, json, width),
         Command::Up { file, trace, timeout, json_report, name } => {
-            // PROCJAIL_TRACE=1 traces too: for runs started by other programs (tests, scripts).
-            let trace = trace || std::env::var_os("PROCJAIL_TRACE").is_some_and(|v| v == "1");
-            let mountinfo = crate::host::read_small("/proc/self/mountinfo")?;
-            let host = Host::detect_with(&mountinfo);
-            let mut spec = spec::load(&file, &host)?;
-            if let Some(t) = timeout {
-                spec.timeout_ms = Some(t.0);
-            }
-            if let Some(name) = name {
-                spec.name = name;
-            }
-            let plan = plan::build(&spec, &host);
-            let opts = crate::exec::Options { trace, mountinfo, json_report };
-            crate::exec::up(&plan, &opts)
+            cmd::up::up(cmd::up::Args { file, trace, timeout, json_report, name })
         }
         Command::Test { paths, jobs, json } => {
-            let paths = if paths.is_empty() { crate::experiment::default_paths() } else { paths };
-            crate::experiment::run(&paths, jobs, json.as_deref())
+            let paths = if paths.is_empty() { cmd::test::default_paths() } else { paths };
+            cmd::test::run(&paths, jobs, json.as_deref())
         }
-        Command::Ps { json } => crate::day2::ps(json),
-        Command::Inspect { name, json } => crate::day2::inspect(&name, json),
-        Command::Exec { name, trace, argv } => crate::enter::run(&name, &argv, trace),
-        Command::Kill { name, signal, all } => {
-            crate::day2::kill_jail(&name, crate::day2::parse_signal(&signal)?, all)
+        Command::Ps { json } => cmd::ps::ps(json),
+        Command::Inspect { name, json } => cmd::inspect::inspect(&name, json),
+        Command::Exec { name, trace, argv } => cmd::exec::exec(&name, &argv, trace),
+        Command::Kill { name, signal, all, plan } => {
+            cmd::kill::kill(&name, cmd::kill::parse_signal(&signal)?, all, plan)
         }
-        Command::Down { name, wait } => crate::day2::down(&name, wait.as_std()),
-        Command::Audit { names } => crate::day2::audit(&names),
-        Command::Gc { names } => crate::day2::gc(&names),
+        Command::Down { name, wait, plan } => cmd::kill::down(&name, wait.as_std(), plan),
+        Command::Audit { names } => cmd::audit::audit(&names),
+        Command::Gc { names, plan } => cmd::audit::gc(&names, plan),
         Command::Schema => {
-            print!("{}", schema_json());
+            print!("{}", cmd::schema::schema_json());
             Ok(0)
         }
-        Command::Rootfs { from: _, dir, trace } => {
-            let host = Host::detect();
-            let dir = std::path::absolute(&dir)?;
-            let plan = plan::build_rootfs(&dir, &crate::rootfs::missing_parents(&dir), &host);
-            crate::exec::run_parent_only(&plan, trace)?;
-            eprintln!("made a busybox rootfs at {}", dir.display());
-            Ok(0)
-        }
+        Command::Rootfs { from, dir, trace, plan } => cmd::rootfs::rootfs(from, &dir, trace, plan),
     }
-}
-
-/// The JSON Schema of jail files, as committed in schema/jail.schema.json.
-pub fn schema_json() -> String {
-    use schemars::generate::SchemaSettings;
-    use schemars::transform::RecursiveTransform;
-    let settings = SchemaSettings::draft2020_12()
-        .with(|s| s.transforms.push(Box::new(RecursiveTransform(toml_has_no_null))));
-    let schema = settings.into_generator().into_root_schema_for::<crate::config::JailFile>();
-    serde_json::to_string_pretty(&schema).expect("the schema serializes") + "\n"
-}
-
-/// TOML has no null: an optional key is one that may be left out, never one set to null.
-fn toml_has_no_null(schema: &mut schemars::Schema) {
-    let Some(obj) = schema.as_object_mut() else {
-        return;
-    };
-    if let Some(serde_json::Value::Array(types)) = obj.get_mut("type") {
-        types.retain(|t| t != "null");
-        if types.len() == 1 {
-            let only = types[0].clone();
-            obj.insert("type".into(), only);
-        }
-    }
-    if let Some(serde_json::Value::Array(any)) = obj.get("anyOf").cloned() {
-        let rest: Vec<_> =
-            any.into_iter().filter(|v| v.get("type").and_then(|t| t.as_str()) != Some("null")).collect();
-        obj.remove("anyOf");
-        if let [one] = rest.as_slice() {
-            for (k, v) in one.as_object().into_iter().flatten() {
-                obj.insert(k.clone(), v.clone());
-            }
-        } else {
-            obj.insert("anyOf".into(), serde_json::Value::Array(rest));
-        }
-    }
-    if obj.get("default").is_some_and(|d| d.is_null()) {
-        obj.remove("default");
-    }
-    if let Some(serde_json::Value::Object(d)) = obj.get_mut("default") {
-        d.retain(|_, v| !v.is_null());
-    }
-}
-
-fn check(files: &[PathBuf]) -> anyhow::Result<i32> {
-    let host = Host::detect();
-    let color = Style::for_stream(std::io::stderr().is_terminal()).color;
-    let mut bad = 0;
-    for file in files {
-        match check_one(file, &host) {
-            Ok(line) => println!("ok     {line}"),
-            Err(e) => {
-                bad += 1;
-                eprintln!("{}\n", e.render(color));
-                println!(
-                    "error  {} ({} problem{})",
-                    file.display(),
-                    e.diags.len(),
-                    if e.diags.len() == 1 { "" } else { "s" }
-                );
-            }
-        }
-    }
-    Ok(if bad == 0 { 0 } else { EXIT_FAILED })
-}
-
-fn check_one(file: &Path, host: &Host) -> Result<String, FileErrors> {
-    let spec = spec::load(file, host)?;
-    let plan = plan::build(&spec, host);
-    Ok(format!("{} (jail {}, {} steps)", file.display(), spec.name, plan.len()))
 }

@@ -2,25 +2,35 @@
 //! is asked to do.
 //!
 //! The front half is pure: [`config`] reads the file, [`spec`] validates it against the
-//! [`host`] facts, and [`plan`] turns it into an ordered list of steps. The back half walks the
-//! same steps: the printer shows them, the executor performs them.
+//! [`host`] facts, and the planners ([`build`] and the subsystems under it) turn it into a
+//! [`plan`]: an ordered list of steps. The back half walks the same steps: [`plan::print`]
+//! shows them, [`exec`] performs them.
+//!
+//! The layers, each importing only from the ones below it (a test holds the code to this):
+//!
+//! ```text
+//! main → cli → cmd ─┬─→ build → namespaces, mounts, cgroups, init, rootfs ─┐
+//!                   └─→ exec ──────────────────────────────────────────────┤
+//!                                         state → plan → spec → config → diag
+//!                                                        host → sys, error
+//! ```
+//!
+//! `exec` (the only code that changes anything) and the planners never import each other.
 
+pub mod build;
 pub mod cgroups;
 pub mod cli;
+pub mod cmd;
 pub mod config;
-pub mod day2;
 pub mod diag;
-pub mod enter;
+pub mod error;
 pub mod exec;
-pub mod experiment;
 pub mod host;
 pub mod init;
-pub mod leftovers;
-pub mod limits;
 pub mod mounts;
 pub mod namespaces;
 pub mod plan;
 pub mod rootfs;
 pub mod spec;
 pub mod state;
-pub mod teardown;
+pub mod sys;

@@ -1,9 +1,10 @@
 //! Making a rootfs from the host's static busybox (Debian's `busybox-static`): a few folders,
-//! the binary, and a symlink per applet. Planned as steps like everything else.
+//! the binary, and a symlink per applet. Planned as steps like everything else; the plan that
+//! uses it starts with umask(0), so each mode here is the mode made.
 
 use std::path::Path;
 
-use crate::plan::{Builder, Op, Side};
+use crate::plan::{Builder, Op};
 use crate::spec::Origin;
 
 /// Where Debian's busybox-static puts the binary.
@@ -108,22 +109,9 @@ pub const APPLETS: &[&str] = &[
 /// The folders of the rootfs, made before the binary is copied in.
 pub const DIRS: &[&str] = &["bin", "dev", "etc", "proc", "root", "sys", "tmp", "usr", "usr/bin", "var"];
 
-/// The folders above `root` that do not exist yet, outermost first (read from the host once,
-/// when the jail file is validated).
-pub fn missing_parents(root: &Path) -> Vec<std::path::PathBuf> {
-    let mut out: Vec<_> = root
-        .ancestors()
-        .skip(1)
-        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
-        .map(Path::to_path_buf)
-        .collect();
-    out.reverse();
-    out
-}
-
-/// Adds the steps that make a busybox rootfs at `root`, after its missing `parents`.
+/// Adds the steps that make a busybox rootfs at `root`, after its missing `parents`, to the
+/// current phase (on the parent side).
 pub fn plan(b: &mut Builder, root: &Path, parents: &[std::path::PathBuf], origin: &Origin) {
-    b.phase("rootfs", Side::Parent);
     for p in parents {
         b.step(Op::Mkdir { path: p.clone(), mode: 0o755, exist_ok: true }, origin.clone());
     }
@@ -135,43 +123,4 @@ pub fn plan(b: &mut Builder, root: &Path, parents: &[std::path::PathBuf], origin
     b.step(Op::CopyFile { from: BUSYBOX.into(), to: root.join("bin/busybox"), mode: 0o755 }, origin.clone());
     let names = APPLETS.iter().map(|s| s.to_string()).collect();
     b.step(Op::Symlinks { target: "busybox".into(), dir: root.join("bin"), names }, origin.clone());
-}
-
-// ---- performing the steps ----
-
-use std::os::unix::fs::PermissionsExt;
-
-use nix::errno::Errno;
-
-use crate::exec::{Failure, StepResult};
-
-pub fn mkdir(path: &Path, mode: u32, exist_ok: bool) -> StepResult {
-    match std::fs::create_dir(path) {
-        Ok(()) => {
-            // The umask may have taken bits (1777 for /tmp): set the mode as planned.
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-            Ok(())
-        }
-        Err(e) if exist_ok && e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-pub fn copy_file(from: &Path, to: &Path, mode: u32) -> StepResult {
-    if !from.exists() {
-        return Err(Failure::new(
-            Errno::ENOENT,
-            format!("{} is missing: apt-get install busybox-static", from.display()),
-        ));
-    }
-    std::fs::copy(from, to)?;
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(mode))?;
-    Ok(())
-}
-
-pub fn symlinks(target: &str, dir: &Path, names: &[String]) -> StepResult {
-    for name in names {
-        std::os::unix::fs::symlink(target, dir.join(name)).map_err(|e| Failure::from(e).with_detail(name))?;
-    }
-    Ok(())
 }

@@ -161,7 +161,7 @@ pub struct Rootfs {
 }
 
 /// Ways procjail can make a missing rootfs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum RootfsFrom {
     /// A static busybox from /bin/busybox (package busybox-static), with its applets linked.

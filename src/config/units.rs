@@ -49,6 +49,17 @@ const SIZE_UNITS: &[(&str, u64)] = &[
 const DURATION_UNITS: &[(&str, u64)] = &[("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)];
 
 impl Size {
+    /// For a person, not exact: "32.0MiB" from 1 MiB up, else whole KiB ("512KiB") or bytes.
+    pub fn human(self) -> String {
+        if self.0 >= 1 << 20 {
+            format!("{:.1}MiB", self.0 as f64 / (1 << 20) as f64)
+        } else if self.0 >= 1 << 10 {
+            format!("{}KiB", self.0 >> 10)
+        } else {
+            format!("{}B", self.0)
+        }
+    }
+
     pub fn parse(text: &str) -> Result<Size, UnitError> {
         parse_with_units(text, SIZE_UNITS, "size", "bytes").map(Size)
     }

@@ -7,11 +7,10 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::AtFlags;
-use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::{Mode, SFlag, fstatat, mkdirat, mknodat};
 
-use super::{Failure, StepResult};
+use crate::error::Failure;
 
 /// The path relative to the rootfs: "/dev/pts" → "dev/pts" ("." for "/").
 fn relative(path: &Path) -> &Path {
@@ -29,22 +28,16 @@ pub fn open(root: &impl AsFd, path: &Path, flags: OFlag, no_symlinks: bool) -> R
     openat2(root.as_fd(), relative(path), how)
 }
 
-/// Makes a mount point at `path` in the root if it is missing: a directory (parents too) or an
-/// empty file. `real_dir`: it must be a real directory, reached without symlinks (/proc, /dev).
+/// Makes the mount point `path` in the root unless it exists: a directory or an empty file. Its
+/// parent must exist (the plan makes each folder as a step). `no_symlinks`: it must be a real
+/// directory, reached without symlinks (/proc, /dev).
 ///
 /// The parent is opened in the root, and the entry made there; only when it already exists is
 /// it looked at (fstatat, not following a symlink).
-pub fn make(root: &impl AsFd, path: &Path, dir: bool, real_dir: bool) -> StepResult {
+pub fn make(root: &impl AsFd, path: &Path, dir: bool, no_symlinks: bool) -> Result<(), Failure> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else { return Ok(()) };
-    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY;
-    let parent_fd = match open(root, parent, flags, real_dir) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => {
-            make(root, parent, true, false)?;
-            open(root, parent, flags, real_dir)?
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let parent_fd = open(root, parent, OFlag::O_RDONLY | OFlag::O_DIRECTORY, no_symlinks)
+        .map_err(|e| Failure::new(e, format!("cannot open {} in the rootfs", parent.display())))?;
     let made = if dir {
         mkdirat(&parent_fd, name, Mode::from_bits_truncate(0o755))
     } else {
@@ -52,18 +45,24 @@ pub fn make(root: &impl AsFd, path: &Path, dir: bool, real_dir: bool) -> StepRes
     };
     match made {
         Ok(()) => Ok(()),
-        Err(Errno::EEXIST) => check_existing(&parent_fd, name, path, dir, real_dir),
+        Err(Errno::EEXIST) => check_existing(&parent_fd, name, path, dir, no_symlinks),
         Err(e) => Err(e.into()),
     }
 }
 
 /// An existing entry must be a directory where a directory is wanted; /proc and /dev must not
 /// be symlinks. Other symlinks are fine: the mount resolves them inside the root.
-fn check_existing(parent: &OwnedFd, name: &OsStr, path: &Path, dir: bool, real_dir: bool) -> StepResult {
+fn check_existing(
+    parent: &OwnedFd,
+    name: &OsStr,
+    path: &Path,
+    dir: bool,
+    no_symlinks: bool,
+) -> Result<(), Failure> {
     let st = fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
     let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
     if kind == SFlag::S_IFLNK {
-        if real_dir {
+        if no_symlinks {
             let msg = format!("{} in the rootfs is a symlink; it must be a real directory", path.display());
             return Err(Failure::new(Errno::ELOOP, msg));
         }

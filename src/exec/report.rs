@@ -4,13 +4,13 @@
 //! A bare 137 cannot tell an OOM kill from `kill -9`: the report can, from the memory cgroup's
 //! `oom_kill` counter and from the built-in init's word on how the command ended.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::config::Size;
-use crate::plan::{Op, Plan, Value};
+use crate::error::EXIT_FAILED;
+use crate::plan::Plan;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
@@ -34,24 +34,15 @@ pub struct Report {
     pub system_cpu_ms: u64,
 }
 
-const MEMORY_FILES: &[&str] =
-    &["memory.max", "memory.limit_in_bytes", "memory.swap.max", "memory.memsw.limit_in_bytes"];
-
 impl Report {
     /// Notes the limits the plan writes, so the report can say which one was hit.
     pub fn for_plan(plan: &Plan) -> Report {
-        let mut r = Report::default();
-        for step in plan.steps() {
-            let Op::Write { path, value: Value::Text(v) } = &step.op else { continue };
-            let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-            if MEMORY_FILES.contains(&file.as_str()) {
-                let shown = v.parse().map_or(v.clone(), |b| Size(b).to_string());
-                r.memory_limits.push(format!("{file} = {shown}"));
-            } else if file == "pids.max" {
-                r.pids_limit = v.parse().ok();
-            }
+        let f = &plan.facts;
+        Report {
+            memory_limits: f.memory_limits.iter().map(|(file, v)| format!("{file} = {}", Size(*v))).collect(),
+            pids_limit: f.pids_limit,
+            ..Report::default()
         }
-        r
     }
 
     /// The wait status of the jail's first process.
@@ -87,7 +78,7 @@ impl Report {
     }
 
     pub fn exit_code(&self) -> i32 {
-        self.exit_code.unwrap_or(crate::cli::EXIT_FAILED)
+        self.exit_code.unwrap_or(EXIT_FAILED)
     }
 
     fn finish(&mut self) {
@@ -129,12 +120,12 @@ impl Report {
         Some(format!("procjail: {}", parts.join("; ")))
     }
 
-    pub fn write_json(&mut self, path: &Path, jail: &str) -> anyhow::Result<()> {
+    /// The report as JSON (`up --json-report`).
+    pub fn json(&mut self, jail: &str) -> anyhow::Result<String> {
         self.finish();
         let mut v = serde_json::to_value(&*self)?;
         v["jail"] = jail.into();
-        std::fs::write(path, serde_json::to_string_pretty(&v)? + "\n")?;
-        Ok(())
+        Ok(serde_json::to_string_pretty(&v)? + "\n")
     }
 }
 
@@ -143,9 +134,5 @@ fn signal_name(sig: i32) -> String {
 }
 
 fn human(bytes: u64) -> String {
-    if bytes >= 1 << 20 {
-        format!("{:.1}MiB", bytes as f64 / (1 << 20) as f64)
-    } else {
-        Size(bytes).to_string()
-    }
+    Size(bytes).human()
 }

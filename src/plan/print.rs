@@ -1,11 +1,11 @@
 //! The first walker: shows the plan to a person (numbered steps grouped by phase, fitted to a
-//! 100-column terminal) or to a program (JSON).
+//! 100-column terminal) or to a program (JSON). It makes no syscall.
 
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::{Plan, Side, Step};
+use super::{Cond, Plan, Side, Step};
 use crate::spec::Origin;
 
 /// The width `plan` fits its lines to, unless told otherwise.
@@ -51,6 +51,7 @@ impl Style {
 pub fn origin(file: &Path, o: &Origin) -> String {
     match o {
         Origin::Default => "default".into(),
+        Origin::Found(what) => what.clone(),
         Origin::File { line, what } => {
             let name = file
                 .file_name()
@@ -76,7 +77,7 @@ pub fn text(plan: &Plan, style: Style) -> String {
         total
     );
     for phase in &plan.phases {
-        out.push_str(&format!("\n{} {}\n", style.bold(phase.name), style.side(phase.side)));
+        out.push_str(&format!("\n{} {}\n", style.bold(phase.kind.name()), style.side(phase.side)));
         for step in &phase.steps {
             out.push_str(&step_lines(plan, step, width, style));
         }
@@ -90,11 +91,12 @@ fn step_lines(plan: &Plan, step: &Step, width: usize, style: Style) -> String {
     let indent = width + 4;
     let call = step.op.to_string();
     let from = origin(&plan.file, &step.origin);
-    let need = match (step.needs, from.as_str()) {
-        (Some(n), "default") => format!("if step {n} ran"),
-        (Some(n), _) => format!("{from}, if step {n} ran"),
-        (None, "default") => String::new(),
-        (None, _) => from,
+    let when = condition(&step.when);
+    let need = match (when.is_empty(), from.as_str()) {
+        (false, "default") => when,
+        (false, _) => format!("{from}, {when}"),
+        (true, "default") => String::new(),
+        (true, _) => from,
     };
     let max = if style.width == 0 { usize::MAX } else { style.width.max(indent + 20) };
     let lines = if style.width == 0 { vec![call.clone()] } else { wrap(&call, max - indent) };
@@ -145,10 +147,19 @@ fn wrap(text: &str, max: usize) -> Vec<String> {
     }
 }
 
+/// A step's conditions as the text shows them: `if step 6 ran and if $CHILD_PID is not reaped`.
+pub fn condition(when: &[Cond]) -> String {
+    when.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" and ")
+}
+
 #[derive(Serialize)]
 struct JsonStep<'a> {
     #[serde(flatten)]
     step: &'a Step,
+    /// The conditions as text ("" when it always runs).
+    condition: String,
+    /// The state-changing syscalls it makes (`plan::calls`).
+    calls: Vec<String>,
     syscall: String,
 }
 
@@ -156,6 +167,7 @@ struct JsonStep<'a> {
 struct JsonPhase<'a> {
     name: &'a str,
     side: Side,
+    role: super::Role,
     steps: Vec<JsonStep<'a>>,
 }
 
@@ -180,9 +192,19 @@ pub fn json_doc(plan: &Plan) -> JsonPlan<'_> {
         .phases
         .iter()
         .map(|p| JsonPhase {
-            name: p.name,
+            name: p.kind.name(),
             side: p.side,
-            steps: p.steps.iter().map(|s| JsonStep { step: s, syscall: s.op.to_string() }).collect(),
+            role: p.kind.role(),
+            steps: p
+                .steps
+                .iter()
+                .map(|s| JsonStep {
+                    step: s,
+                    condition: condition(&s.when),
+                    calls: s.op.calls().iter().map(|c| c.short()).collect(),
+                    syscall: s.op.to_string(),
+                })
+                .collect(),
         })
         .collect();
     JsonPlan { version: 1, jail: &plan.jail, file: &plan.file, host: &plan.host, steps: plan.len(), phases }

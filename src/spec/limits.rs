@@ -104,7 +104,7 @@ impl Validator<'_> {
         if let Some(v) = &l.cpu_time {
             rl.push(("cpu_time", Sp::new(v.value.0.div_ceil(1000) as i64, v.span.clone())));
         }
-        for r in crate::limits::RLIMITS {
+        for r in crate::host::rlimits::RLIMITS {
             let Some((key, v)) = rl.iter().find(|(k, _)| *k == r.key) else {
                 continue;
             };

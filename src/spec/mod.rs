@@ -17,13 +17,45 @@ use crate::diag::{Diag, FileErrors, line_col};
 use crate::host::Host;
 
 /// Where a value, and so a plan step, came from.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Origin {
     /// Not written in the file: one of procjail's defaults.
     Default,
     /// A line of the jail file, and what is there (`[[mounts]] #2`, `limits.memory`).
     File { line: usize, what: String },
+    /// Something found on the host (`gc`: what a killed run left).
+    Found(String),
+}
+
+/// One rlimit of the command, by its `[limits]` key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rlimit {
+    pub key: String,
+    pub value: u64,
+    pub origin: Origin,
+}
+
+/// What the command is run with: the input of the one exec tail that `up` and `exec` share
+/// (`init::exec_tail`). It is saved in state.json, so `procjail exec` runs its command exactly
+/// as the jail's own.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Exec {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    pub rlimits: Vec<Rlimit>,
+    /// The `[command]` line.
+    pub origin: Origin,
+}
+
+/// What the command line sets beside the file: validated with it, by the same rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `up --name`.
+    pub name: Option<String>,
+    /// `up --timeout`, in ms.
+    pub timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +103,7 @@ pub struct Limits {
     pub pids: Option<Limit<u64>>,
     pub cpus: Option<Limit<f64>>,
     pub cpu_weight: Option<Limit<u64>>,
-    /// rlimits by `[limits]` key, in [`crate::limits::RLIMITS`] order.
+    /// rlimits by `[limits]` key, in [`crate::host::rlimits::RLIMITS`] order.
     pub rlimits: Vec<(&'static str, Limit<u64>)>,
 }
 
@@ -107,6 +139,36 @@ pub struct Spec {
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 pub const DEFAULT_GRACE_MS: u64 = 3000;
+
+impl Spec {
+    /// What the command runs with.
+    pub fn exec(&self) -> Exec {
+        Exec {
+            argv: self.argv.clone(),
+            env: self.env.clone(),
+            cwd: self.cwd.clone(),
+            rlimits: self
+                .limits
+                .rlimits
+                .iter()
+                .map(|(k, l)| Rlimit { key: k.to_string(), value: l.value, origin: l.origin.clone() })
+                .collect(),
+            origin: self.command_origin.clone(),
+        }
+    }
+}
+
+/// Reads and validates a jail file, with what the command line overrides.
+pub fn load_with(path: &Path, host: &Host, overrides: &Overrides) -> Result<Spec, FileErrors> {
+    let mut spec = load(path, host)?;
+    if let Some(name) = &overrides.name {
+        spec.name = name.clone();
+    }
+    if let Some(t) = overrides.timeout_ms {
+        spec.timeout_ms = Some(t);
+    }
+    Ok(spec)
+}
 
 /// Reads and validates a jail file.
 pub fn load(path: &Path, host: &Host) -> Result<Spec, FileErrors> {
@@ -170,7 +232,7 @@ impl Validator<'_> {
         let ns = self.namespaces(f);
         let defaults = self.defaults(f, &ns);
         let (rootfs, rootfs_origin, make_rootfs) = self.rootfs(f);
-        let rootfs_parents = if make_rootfs { crate::rootfs::missing_parents(&rootfs) } else { Vec::new() };
+        let rootfs_parents = if make_rootfs { missing_parents(&rootfs) } else { Vec::new() };
         let hostname = self.hostname(f, &ns, &name);
         let mounts =
             f.mounts.iter().enumerate().filter_map(|(i, m)| self.mount(i + 1, m)).collect::<Vec<_>>();
@@ -266,14 +328,40 @@ impl Validator<'_> {
     }
 }
 
-/// The jail's name from its file: `jails/busybox.toml` → `busybox`.
+/// The one rule for a jail's name (it names folders in cgroupfs and /run/procjail): 1 to 64
+/// letters, digits, '-', '_' or '.', not starting with '.'. The problem, if it breaks the rule.
+pub fn name_problem(s: &str) -> Option<&'static str> {
+    let ok = !s.is_empty() && s.len() <= 64 && !s.starts_with('.') && s.chars().all(is_name_char);
+    (!ok).then_some("use 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'")
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
+/// The jail's name from its file: `jails/busybox.toml` → `busybox`; a character the rule does
+/// not allow becomes '_', and a name that would start with '.' gets "jail" in front.
 pub fn jail_name(path: &Path) -> String {
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let clean: String = stem
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+    let mut name: String = stem.chars().map(|c| if is_name_char(c) { c } else { '_' }).collect();
+    if name.is_empty() || name.starts_with('.') {
+        name = format!("jail{name}");
+    }
+    name.truncate(64);
+    debug_assert!(name_problem(&name).is_none());
+    name
+}
+
+/// The folders above `root` that do not exist yet, outermost first (the rootfs plan makes them).
+pub fn missing_parents(root: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<_> = root
+        .ancestors()
+        .skip(1)
+        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+        .map(Path::to_path_buf)
         .collect();
-    if clean.is_empty() || clean.starts_with('.') { format!("jail{clean}") } else { clean }
+    out.reverse();
+    out
 }
 
 /// Why a hostname is not valid under RFC 1123, if it is not.

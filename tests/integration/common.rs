@@ -168,12 +168,12 @@ impl Snapshot {
 
 /// Every cgroup hierarchy mounted on this host.
 pub fn cgroup_hierarchies() -> Vec<PathBuf> {
-    procjail::leftovers::cgroup_mounts()
+    procjail::host::scan::cgroup_mounts()
 }
 
 /// Processes whose cgroup path names this jail (in any hierarchy).
 pub fn jail_processes(name: &str) -> BTreeSet<i32> {
-    procjail::leftovers::processes_of(name)
+    procjail::host::scan::processes_of(name)
 }
 
 /// `procjail up FILE` running in the background, for tests that signal it. Its output is read

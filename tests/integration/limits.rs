@@ -126,7 +126,7 @@ fn a_cgroup_left_by_a_killed_supervisor_is_reclaimed_by_the_next_run() {
         .unwrap()
         .iter()
         .flat_map(|p| p["steps"].as_array().unwrap())
-        .filter(|s| s["op"] == "reclaim")
+        .filter(|s| s["op"] == "rmdir" && s["when"][0]["exists"].is_string())
         .map(|s| s["path"].as_str().unwrap().into())
         .collect();
     assert!(!leftover.is_empty());

@@ -1,4 +1,4 @@
-//! rlimits: which `[limits]` key sets which resource, and how their values are read.
+//! rlimits: which `[limits]` key sets which resource, and the kernel's name for it.
 
 use nix::sys::resource::Resource;
 
@@ -24,19 +24,4 @@ pub const RLIMITS: &[Rlimit] = &[
 
 pub fn by_key(key: &str) -> &'static Rlimit {
     RLIMITS.iter().find(|r| r.key == key).expect("known rlimit key")
-}
-
-/// cpu.weight (v2, 1..=10000) to cpu.shares (v1, 2..=262144), as runc and crun convert it.
-pub fn weight_to_shares(weight: u64) -> u64 {
-    2 + (weight.clamp(1, 10000) - 1) * 262_142 / 9_999
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn shares() {
-        assert_eq!(super::weight_to_shares(1), 2);
-        assert_eq!(super::weight_to_shares(100), 2597);
-        assert_eq!(super::weight_to_shares(10000), 262_144);
-    }
 }

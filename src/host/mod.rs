@@ -1,13 +1,24 @@
-//! Facts about the host that the plan depends on, as a plain value.
+//! Facts about the host that the plan depends on, as a plain value, and the readers of procfs
+//! that gather them.
 //!
 //! [`Host::detect`] reads them once at start (mountinfo, uid, capabilities, rlimits); everything
 //! after that takes a `&Host`, so a plan for another kind of host is one `--host` away and the
-//! planner is testable anywhere.
+//! planner is testable anywhere. Nothing in this module changes anything: it only reads.
+
+pub mod mountinfo;
+pub mod procfs;
+pub mod rlimits;
+pub mod scan;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
+
+/// Where procjail keeps the state of running jails.
+pub const STATE_DIR: &str = "/run/procjail";
+/// The folder under each cgroup hierarchy that holds procjail's jails.
+pub const CGROUP_PARENT: &str = "procjail";
 
 /// How cgroups are mounted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -88,20 +99,15 @@ impl Host {
     pub fn detect_with(mountinfo: &str) -> Host {
         let mut v1 = BTreeMap::new();
         let mut unified = None;
-        for line in mountinfo.lines() {
-            let Some((left, right)) = line.split_once(" - ") else {
-                continue;
-            };
-            let mount_point = left.split(' ').nth(4).unwrap_or("");
-            let mut r = right.split(' ');
-            let fstype = r.next().unwrap_or("");
-            let super_opts = r.nth(1).unwrap_or("");
-            match fstype {
-                "cgroup2" if unified.is_none() => unified = Some(PathBuf::from(mount_point)),
+        let mut has_v1 = false;
+        for m in mountinfo::parse(mountinfo) {
+            match m.fstype.as_str() {
+                "cgroup2" if unified.is_none() => unified = Some(PathBuf::from(&m.point)),
                 "cgroup" => {
-                    for opt in super_opts.split(',') {
+                    has_v1 = true;
+                    for opt in m.super_options.split(',') {
                         if ["memory", "pids", "cpu", "freezer"].contains(&opt) {
-                            v1.entry(opt.to_string()).or_insert_with(|| PathBuf::from(mount_point));
+                            v1.entry(opt.to_string()).or_insert_with(|| PathBuf::from(&m.point));
                         }
                     }
                 }
@@ -116,7 +122,6 @@ impl Host {
             cpu: take("cpu", fallback.cpu),
             freezer: take("freezer", fallback.freezer),
         };
-        let has_v1 = mountinfo.contains(" - cgroup ");
         let cgroup = match (has_v1, &unified) {
             (true, Some(_)) => CgroupKind::Hybrid,
             (true, None) => CgroupKind::V1,
@@ -130,7 +135,7 @@ impl Host {
             cgroup_kill,
             uid: nix::unistd::getuid().as_raw(),
             cap_sys_resource: has_capability(CAP_SYS_RESOURCE),
-            hard_limits: crate::limits::RLIMITS
+            hard_limits: rlimits::RLIMITS
                 .iter()
                 .map(|r| {
                     let hard = nix::sys::resource::getrlimit(r.resource).map_or(u64::MAX, |(_, h)| h);
@@ -163,16 +168,7 @@ const CAP_SYS_RESOURCE: u32 = 24;
 
 /// Whether this process has a capability in its effective set (capget).
 fn has_capability(cap: u32) -> bool {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    let mut header = Header { version: 0x2008_0522, pid: 0 };
-    let mut data = [[0u32; 3]; 2];
-    // SAFETY: capget with a v3 header and two data words.
-    let r = unsafe { libc::syscall(libc::SYS_capget, &mut header as *mut Header, data.as_mut_ptr()) };
-    r == 0 && data[(cap / 32) as usize][0] & (1 << (cap % 32)) != 0
+    crate::sys::capget().is_ok_and(|c| c.effective & (1 << cap) != 0)
 }
 
 /// Whether the running kernel is at least major.minor (cgroup.kill came in 5.14).

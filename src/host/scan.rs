@@ -1,40 +1,30 @@
-//! What a jail can leave on the host: its cgroups, mounts under its rootfs, processes in its
-//! cgroups, its state folder. `procjail test` compares before and after each experiment.
+//! What a jail can leave on the host, read from procfs and cgroupfs: its cgroups, mounts under
+//! its rootfs, processes in its cgroups, its state folder. `procjail test` compares before and
+//! after each experiment; `audit` and `gc` start from here.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::spec::Spec;
-
-/// Where procjail keeps the state of running jails.
-pub const STATE_DIR: &str = "/run/procjail";
+use super::{CGROUP_PARENT, STATE_DIR, mountinfo, read_small};
 
 /// Every cgroup hierarchy mounted on this host (cgroup and cgroup2).
 pub fn cgroup_mounts() -> Vec<PathBuf> {
-    let mountinfo = crate::host::read_small("/proc/self/mountinfo").unwrap_or_default();
-    mountinfo
-        .lines()
-        .filter_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            let fstype = right.split(' ').next()?;
-            let point = left.split(' ').nth(4)?;
-            matches!(fstype, "cgroup" | "cgroup2").then(|| PathBuf::from(point))
-        })
+    let text = read_small("/proc/self/mountinfo").unwrap_or_default();
+    mountinfo::parse(&text)
+        .into_iter()
+        .filter(|m| matches!(m.fstype.as_str(), "cgroup" | "cgroup2"))
+        .map(|m| PathBuf::from(m.point))
         .collect()
 }
 
 /// The jail's cgroup folders that exist now, in every hierarchy.
 pub fn cgroups_of(name: &str) -> BTreeSet<PathBuf> {
-    cgroup_mounts()
-        .into_iter()
-        .map(|m| m.join(crate::cgroups::PARENT).join(name))
-        .filter(|d| d.is_dir())
-        .collect()
+    cgroup_mounts().into_iter().map(|m| m.join(CGROUP_PARENT).join(name)).filter(|d| d.is_dir()).collect()
 }
 
 /// Pids whose cgroup (in any hierarchy) is the jail's, or below it.
 pub fn processes_of(name: &str) -> BTreeSet<i32> {
-    let needle = format!("/{}/{name}", crate::cgroups::PARENT);
+    let needle = format!("/{CGROUP_PARENT}/{name}");
     let mut out = BTreeSet::new();
     let Ok(entries) = std::fs::read_dir("/proc") else { return out };
     for e in entries.flatten() {
@@ -47,10 +37,16 @@ pub fn processes_of(name: &str) -> BTreeSet<i32> {
     out
 }
 
+/// Pids in a cgroup's cgroup.procs.
+pub fn cgroup_procs(dir: &Path) -> std::io::Result<Vec<i32>> {
+    let text = std::fs::read_to_string(dir.join("cgroup.procs"))?;
+    Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+}
+
 /// Mount points at or under `root` in this mount namespace.
 pub fn mounts_under(root: &Path) -> BTreeSet<String> {
-    let mountinfo = crate::host::read_small("/proc/self/mountinfo").unwrap_or_default();
-    crate::teardown::mount_points(&mountinfo).into_iter().filter(|m| Path::new(m).starts_with(root)).collect()
+    let text = read_small("/proc/self/mountinfo").unwrap_or_default();
+    mountinfo::points(&text).into_iter().filter(|m| Path::new(m).starts_with(root)).collect()
 }
 
 /// A jail's footprint on the host at one moment.
@@ -63,23 +59,24 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn take(spec: &Spec) -> Snapshot {
+    /// The footprint of the jail `name` whose rootfs is `rootfs`.
+    pub fn take(name: &str, rootfs: &Path) -> Snapshot {
         Snapshot {
-            cgroups: cgroups_of(&spec.name),
-            processes: processes_of(&spec.name),
-            mounts: mounts_under(&spec.rootfs),
-            state: Path::new(STATE_DIR).join(&spec.name).exists(),
+            cgroups: cgroups_of(name),
+            processes: processes_of(name),
+            mounts: mounts_under(rootfs),
+            state: Path::new(STATE_DIR).join(name).exists(),
         }
     }
 
     /// What is there now that a finished jail should not have left: any of its cgroups,
     /// processes or state, and mounts under its rootfs that were not there before.
-    pub fn new_since(&self, before: &Snapshot, spec: &Spec) -> Vec<String> {
+    pub fn new_since(&self, before: &Snapshot, name: &str) -> Vec<String> {
         let mut leaks: Vec<String> = self.cgroups.iter().map(|c| format!("cgroup {}", c.display())).collect();
         leaks.extend(self.processes.iter().map(|p| format!("process {p}")));
         leaks.extend(self.mounts.difference(&before.mounts).map(|m| format!("mount {m}")));
         if self.state {
-            leaks.push(format!("state {}", Path::new(STATE_DIR).join(&spec.name).display()));
+            leaks.push(format!("state {}", Path::new(STATE_DIR).join(name).display()));
         }
         leaks
     }

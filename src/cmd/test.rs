@@ -13,17 +13,28 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::build;
+use crate::exec::{self, Options};
 use crate::host::Host;
-use crate::leftovers;
+use crate::host::scan::Snapshot;
 use crate::spec::{self, Expect};
+
+/// How an experiment came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// The file has no [expect] table.
+    Skip,
+}
 
 /// One experiment's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub name: String,
     pub file: PathBuf,
-    /// "pass", "fail" or "skip".
-    pub result: &'static str,
+    pub result: Verdict,
     pub seconds: f64,
     /// (what, expected, actual) for each check that failed.
     pub mismatches: Vec<(String, String, String)>,
@@ -80,8 +91,8 @@ pub fn run(paths: &[PathBuf], jobs: usize, json: Option<&Path>) -> anyhow::Resul
     });
     let mut results = results.into_inner().expect("results");
     results.sort_by(|a, b| a.file.cmp(&b.file));
-    let count = |r: &str| results.iter().filter(|o| o.result == r).count();
-    let (passed, failed, skipped) = (count("pass"), count("fail"), count("skip"));
+    let count = |r: Verdict| results.iter().filter(|o| o.result == r).count();
+    let (passed, failed, skipped) = (count(Verdict::Pass), count(Verdict::Fail), count(Verdict::Skip));
     let mut summary = format!("{passed} passed, {failed} failed");
     if skipped > 0 {
         summary.push_str(&format!(", {skipped} skipped"));
@@ -101,8 +112,8 @@ fn make_rootfs_first(files: &[PathBuf], host: &Host) -> anyhow::Result<()> {
     for file in files {
         let Ok(spec) = spec::load(file, host) else { continue };
         if spec.make_rootfs && spec.expect.is_some() && made.insert(spec.rootfs.clone()) {
-            let plan = crate::plan::build_rootfs(&spec.rootfs, &spec.rootfs_parents, host);
-            crate::exec::run_parent_only(&plan, false)?;
+            let plan = build::rootfs(&spec.rootfs, &spec.rootfs_parents, host);
+            exec::run(&plan, &Options::default()).1?;
             println!("made the rootfs {} from busybox", spec.rootfs.display());
         }
     }
@@ -113,7 +124,7 @@ fn outcome(file: &Path, name: &str) -> Outcome {
     Outcome {
         name: name.to_string(),
         file: file.to_path_buf(),
-        result: "skip",
+        result: Verdict::Skip,
         seconds: 0.0,
         mismatches: Vec::new(),
         leaks: Vec::new(),
@@ -129,14 +140,14 @@ fn run_one(exe: &Path, file: &Path, host: &Host) -> Outcome {
     let spec = match spec::load(file, host) {
         Ok(spec) => spec,
         Err(e) => {
-            out.result = "fail";
+            out.result = Verdict::Fail;
             out.mismatches.push(("jail file".into(), "valid".into(), e.short().join("; ")));
             return out;
         }
     };
     let Some(expect) = spec.expect.clone() else { return out };
     let report_file = std::env::temp_dir().join(format!("procjail-test-{}-{name}.json", std::process::id()));
-    let before = leftovers::Snapshot::take(&spec);
+    let before = Snapshot::take(&spec.name, &spec.rootfs);
     let start = Instant::now();
     let run = Command::new(exe)
         .arg("up")
@@ -151,7 +162,7 @@ fn run_one(exe: &Path, file: &Path, host: &Host) -> Outcome {
     let run = match run {
         Ok(r) => r,
         Err(e) => {
-            out.result = "fail";
+            out.result = Verdict::Fail;
             out.mismatches.push(("procjail up".into(), "runs".into(), e.to_string()));
             return out;
         }
@@ -165,8 +176,9 @@ fn run_one(exe: &Path, file: &Path, host: &Host) -> Outcome {
         .unwrap_or_default();
     let _ = std::fs::remove_file(&report_file);
     out.mismatches = compare(&expect, &out, &report);
-    out.leaks = leftovers::Snapshot::take(&spec).new_since(&before, &spec);
-    out.result = if out.mismatches.is_empty() && out.leaks.is_empty() { "pass" } else { "fail" };
+    out.leaks = Snapshot::take(&spec.name, &spec.rootfs).new_since(&before, &spec.name);
+    out.result =
+        if out.mismatches.is_empty() && out.leaks.is_empty() { Verdict::Pass } else { Verdict::Fail };
     out
 }
 
@@ -228,13 +240,14 @@ fn compare(e: &Expect, o: &Outcome, report: &serde_json::Value) -> Vec<(String, 
 fn show(o: &Outcome, color: bool) -> String {
     let paint = |code: &str, t: &str| if color { format!("\x1b[{code}m{t}\x1b[0m") } else { t.to_string() };
     let label = match o.result {
-        "pass" => paint("32", "PASS"),
-        "fail" => paint("1;31", "FAIL"),
-        _ => paint("33", "SKIP"),
+        Verdict::Pass => paint("32", "PASS"),
+        Verdict::Fail => paint("1;31", "FAIL"),
+        Verdict::Skip => paint("33", "SKIP"),
     };
-    let time = if o.result == "skip" { "no [expect]".to_string() } else { format!("{:.2}s", o.seconds) };
+    let time =
+        if o.result == Verdict::Skip { "no [expect]".to_string() } else { format!("{:.2}s", o.seconds) };
     let mut s = format!("{label}  {:<32} {time}\n", o.name);
-    if o.result != "fail" {
+    if o.result != Verdict::Fail {
         return s;
     }
     s.push_str(&format!("      {:<16} {:<36} {}\n", "", "expected", "actual"));

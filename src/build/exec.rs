@@ -1,0 +1,52 @@
+//! The plan of `procjail exec NAME -- CMD...`: join the jail's cgroups, become non-dumpable (so
+//! nothing in the jail can reach this process through /proc before it is fully inside: the runc
+//! CVE-2016-9962 class), setns into each namespace the jail has, chroot into its root, fork (the
+//! pid namespace applies to children), and in the child the jail's own exec tail.
+
+use crate::host::Host;
+use crate::init;
+use crate::namespaces::NAMESPACES;
+use crate::plan::{Builder, Facts, Op, PhaseKind, Plan, Proc, Side, SignalSet, Value};
+use crate::spec::Origin;
+use crate::state::State;
+
+/// What the command read of the running jail: the /proc names of the namespaces its first
+/// process does not share with us.
+pub struct Joined {
+    pub namespaces: Vec<&'static str>,
+}
+
+/// The grace period of `procjail exec`'s own wait.
+const GRACE_MS: u64 = 3000;
+
+pub fn exec(state: &State, argv: &[String], joined: &Joined, host: &Host) -> Plan {
+    let d = Origin::Default;
+    let mut b = Builder::default();
+    b.phase(PhaseKind::Join, Side::Parent);
+    b.step(Op::BlockSignals { set: SignalSet::Supervisor }, d.clone());
+    let init = state.init_pid;
+    let own: Vec<_> = NAMESPACES.iter().filter(|ns| joined.namespaces.contains(&ns.proc_name)).collect();
+    for ns in &own {
+        let path = format!("/proc/{init}/ns/{}", ns.proc_name).into();
+        b.step(Op::OpenNs { ns: ns.proc_name.to_string(), path }, d.clone());
+    }
+    b.step(Op::OpenRoot { path: format!("/proc/{init}/root").into() }, d.clone());
+    for cg in &state.cgroups {
+        b.step(Op::Write { path: cg.join("cgroup.procs"), value: Value::SelfPid }, d.clone());
+    }
+    b.step(Op::NotDumpable, d.clone());
+    for ns in &own {
+        b.step(Op::SetNs { ns: ns.proc_name.to_string(), flag: ns.flag }, d.clone());
+    }
+    b.step(Op::Chroot, d.clone());
+    b.step(Op::CloseRoot, d.clone());
+    b.step(Op::Fork, d.clone());
+    let mut command = state.command.clone();
+    command.argv = argv.to_vec();
+    command.origin = Origin::Default;
+    init::exec_tail(&mut b, &command, Side::Command);
+    b.phase(PhaseKind::Supervise, Side::Parent);
+    b.step(Op::Wait { pid: Proc::Command, grace_ms: GRACE_MS, timeout_ms: None }, d);
+    let facts = Facts { command: Some(command), ..Facts::default() };
+    b.finish(&state.name, &state.file, host, facts)
+}

@@ -1,0 +1,71 @@
+//! The plan of `procjail up`.
+
+use crate::cgroups;
+use crate::host::{Host, STATE_DIR};
+use crate::plan::{Builder, Cond, Facts, Op, PhaseKind, Plan, Proc, Side, SignalSet};
+use crate::spec::{Origin, Spec};
+use crate::state;
+use crate::{init, mounts, namespaces};
+
+/// Make the rootfs if asked, the state folder and lock, the cgroups, spawn, the child's setup,
+/// exec, supervise, report, teardown.
+pub fn up(spec: &Spec, host: &Host) -> Plan {
+    let mut b = Builder::default();
+    let lock = plan_state(&mut b, &spec.name);
+    if spec.make_rootfs {
+        b.phase(PhaseKind::Rootfs, Side::Parent);
+        crate::rootfs::plan(&mut b, &spec.rootfs, &spec.rootfs_parents, &spec.rootfs_origin);
+    }
+    let cg = cgroups::plan_setup(&mut b, spec, host);
+    let clone = namespaces::plan_spawn(&mut b, spec, &cg);
+    let save = b.step(Op::SaveState { path: state::dir(&spec.name).join("state.json") }, Origin::Default);
+    namespaces::plan_child_start(&mut b, spec);
+    mounts::plan_mounts(&mut b, spec);
+    mounts::plan_pivot(&mut b, spec);
+    namespaces::plan_hostname(&mut b, spec);
+    namespaces::plan_confine(&mut b, spec);
+    init::plan(&mut b, spec);
+    b.phase(PhaseKind::Supervise, Side::Parent);
+    b.step(Op::AwaitExec, Origin::Default);
+    let wait = Op::Wait { pid: Proc::Child, grace_ms: spec.grace_ms, timeout_ms: spec.timeout_ms };
+    b.step(wait, Origin::Default);
+    b.phase(PhaseKind::Report, Side::Parent);
+    cgroups::plan_report(&mut b, &cg);
+    b.phase(PhaseKind::Teardown, Side::Parent);
+    b.step_when(Op::KillChild, Origin::Default, vec![Cond::Ran(clone), Cond::NotReaped(Proc::Child)]);
+    cgroups::plan_teardown(&mut b, host, &cg);
+    plan_state_removal(&mut b, &spec.name, lock, save);
+    b.step(Op::CheckMounts, Origin::Default);
+    let facts = Facts {
+        rootfs: Some(spec.rootfs.clone()),
+        cgroups: cg.leaves.iter().map(|l| l.path.clone()).collect(),
+        memory_cgroup: cg.memory.as_ref().map(|d| d.path.clone()),
+        pids_cgroup: cg.pids.as_ref().map(|d| d.path.clone()),
+        memory_limits: cg.memory_limits.clone(),
+        pids_limit: cg.pids_limit,
+        command: Some(spec.exec()),
+    };
+    b.finish(&spec.name, &spec.file, host, facts)
+}
+
+/// Phase "state" (parent): the supervisor's signals blocked (a Ctrl-C from here on leads to
+/// teardown), umask 0 (every mode the plan names is the mode made), the folder and the lock.
+/// Returns the index of the lock step.
+fn plan_state(b: &mut Builder, name: &str) -> usize {
+    let d = Origin::Default;
+    b.phase(PhaseKind::State, Side::Parent);
+    b.step(Op::BlockSignals { set: SignalSet::Supervisor }, d.clone());
+    b.step(Op::Umask { mask: 0 }, d.clone());
+    b.step(Op::Mkdir { path: STATE_DIR.into(), mode: 0o755, exist_ok: true }, d.clone());
+    b.step(Op::Mkdir { path: state::dir(name), mode: 0o755, exist_ok: true }, d.clone());
+    b.step(Op::Lock { path: state::dir(name).join("lock") }, d)
+}
+
+/// The teardown steps of the state: only what this run made, and only if it holds the lock.
+fn plan_state_removal(b: &mut Builder, name: &str, lock: usize, save: usize) {
+    let d = Origin::Default;
+    let dir = state::dir(name);
+    b.step_needing(Op::Unlink { path: dir.join("state.json") }, d.clone(), save);
+    b.step_needing(Op::Unlink { path: dir.join("lock") }, d.clone(), lock);
+    b.step_needing(Op::Rmdir { path: dir }, d, lock);
+}

@@ -1,0 +1,110 @@
+//! `procjail inspect NAME`: a running jail's namespaces, cgroups and live values, its mounts as
+//! it sees them, its processes, its plan.
+
+use serde_json::{Value, json};
+
+use super::ps::{read_trim, uptime};
+use crate::host::{mountinfo, procfs, read_small};
+use crate::namespaces::NAMESPACES;
+use crate::state::{self, State};
+
+/// Cgroup files whose values `inspect` shows, when the folder has them.
+const CGROUP_FILES: &[&str] = &[
+    "memory.current",
+    "memory.peak",
+    "memory.max",
+    "memory.events",
+    "memory.usage_in_bytes",
+    "memory.max_usage_in_bytes",
+    "memory.limit_in_bytes",
+    "memory.oom_control",
+    "pids.current",
+    "pids.max",
+    "pids.events",
+    "cpu.stat",
+    "cpu.max",
+    "cpu.cfs_quota_us",
+    "cpuacct.usage",
+    "cgroup.procs",
+];
+
+/// The order `inspect` lists the namespaces in.
+const SHOWN: &[&str] = &["mnt", "uts", "ipc", "pid", "net", "cgroup"];
+
+fn inspect_value(s: &State) -> Value {
+    let init = s.init_pid.to_string();
+    let ns: serde_json::Map<String, Value> = SHOWN
+        .iter()
+        .filter(|n| NAMESPACES.iter().any(|ns| ns.proc_name == **n))
+        .map(|n| {
+            let (jail, host) = (procfs::namespace(&init, n), procfs::namespace("self", n));
+            (n.to_string(), json!({ "jail": jail, "host": host }))
+        })
+        .collect();
+    let cgroups: serde_json::Map<String, Value> = s
+        .cgroups
+        .iter()
+        .map(|dir| {
+            let files: serde_json::Map<String, Value> = CGROUP_FILES
+                .iter()
+                .filter_map(|f| read_trim(&dir.join(f)).map(|v| (f.to_string(), Value::String(v))))
+                .collect();
+            (dir.display().to_string(), Value::Object(files))
+        })
+        .collect();
+    let text = read_small(&format!("/proc/{init}/mountinfo")).unwrap_or_default();
+    let mounts: Vec<Value> = mountinfo::parse(&text)
+        .into_iter()
+        .map(|m| json!({ "target": m.point, "fstype": m.fstype, "source": m.source, "options": m.options }))
+        .collect();
+    let procs: Vec<Value> = procfs::processes_in_pidns(s.init_pid)
+        .into_iter()
+        .map(|(pid, inner, cmd)| json!({ "pid": pid, "jail_pid": inner, "command": cmd }))
+        .collect();
+    json!({
+        "name": s.name, "supervisor_pid": s.supervisor_pid, "init_pid": s.init_pid, "uptime_s": uptime(s),
+        "file": s.file, "file_sha256": s.file_sha256, "rootfs": s.rootfs,
+        "namespaces": ns, "cgroups": cgroups, "mounts": mounts, "processes": procs, "plan": s.plan,
+    })
+}
+
+pub fn inspect(name: &str, as_json: bool) -> anyhow::Result<i32> {
+    let s = state::running(name)?;
+    let v = inspect_value(&s);
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    println!(
+        "jail {} (supervisor pid {}, first process pid {}, up {}s)",
+        s.name,
+        s.supervisor_pid,
+        s.init_pid,
+        uptime(&s)
+    );
+    println!("file    {} (sha256 {})", s.file.display(), s.file_sha256);
+    println!("rootfs  {}", s.rootfs.display());
+    println!("\nnamespaces (jail / host)");
+    for n in SHOWN {
+        let e = &v["namespaces"][n];
+        println!("  {n:<7} {:<24} {}", e["jail"].as_str().unwrap_or("-"), e["host"].as_str().unwrap_or("-"));
+    }
+    println!("\ncgroups");
+    for (dir, files) in v["cgroups"].as_object().into_iter().flatten() {
+        println!("  {dir}");
+        for (f, val) in files.as_object().into_iter().flatten() {
+            println!("    {f:<26} {}", val.as_str().unwrap_or("").replace('\n', ", "));
+        }
+    }
+    println!("\nmounts (as the jail sees them)");
+    for m in v["mounts"].as_array().into_iter().flatten() {
+        let (t, fs, src) = (m["target"].as_str(), m["fstype"].as_str(), m["source"].as_str());
+        println!("  {:<24} {:<8} {}", t.unwrap_or(""), fs.unwrap_or(""), src.unwrap_or(""));
+    }
+    println!("\nprocesses (host pid, pid in the jail, command)");
+    for p in v["processes"].as_array().into_iter().flatten() {
+        println!("  {:>7} {:>5}  {}", p["pid"], p["jail_pid"], p["command"].as_str().unwrap_or(""));
+    }
+    println!("\nplan: {} steps (`procjail inspect --json {name}` has them all)", s.plan["steps"]);
+    Ok(0)
+}

@@ -1,0 +1,47 @@
+//! `procjail up FILE`: runs the jail in the foreground, then prints its report.
+
+use std::path::{Path, PathBuf};
+
+use crate::exec::{self, Options};
+use crate::host::{Host, read_small};
+use crate::spec::{self, Overrides};
+use crate::{build, config};
+
+pub struct Args {
+    pub file: PathBuf,
+    pub trace: bool,
+    pub timeout: Option<config::Duration>,
+    pub json_report: Option<PathBuf>,
+    pub name: Option<String>,
+}
+
+pub fn up(a: Args) -> anyhow::Result<i32> {
+    // PROCJAIL_TRACE=1 traces too: for runs started by other programs (tests, scripts).
+    let trace = a.trace || std::env::var_os("PROCJAIL_TRACE").is_some_and(|v| v == "1");
+    let mountinfo = read_small("/proc/self/mountinfo")?;
+    let host = Host::detect_with(&mountinfo);
+    let overrides = Overrides { name: a.name, timeout_ms: a.timeout.map(|t| t.0) };
+    let spec = spec::load_with(&a.file, &host, &overrides)?;
+    let plan = build::up(&spec, &host);
+    let opts = Options { trace, mounts_before: mountinfo, ..Options::default() }.with_test_hooks();
+    let (mut report, result) = exec::run(&plan, &opts);
+    // The report line says how the command ended: only when it ran to its end.
+    let stopped = result.as_ref().err().is_some_and(|e| e.stop.is_some());
+    if !stopped && let Some(line) = report.line(&plan.jail) {
+        eprintln!("{line}");
+    }
+    if let Some(path) = &a.json_report {
+        write_report(&mut report, path, &plan.jail)?;
+    }
+    result?;
+    Ok(report.exit_code())
+}
+
+fn write_report(report: &mut exec::Report, path: &Path, jail: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let text = report.json(jail)?;
+    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o644).open(path)?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}

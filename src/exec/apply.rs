@@ -1,0 +1,79 @@
+//! The one dispatch from a step's op to the performer that makes its syscalls. Every variant is
+//! named: adding an op fails to compile until it has a performer here.
+
+use super::ctx::{Ctx, Done};
+use super::{caps, cgroup, check, fs, init_loop, mount, ns, proc, supervise, sync};
+use crate::error::Failure;
+use crate::plan::{Op, Step};
+
+pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
+    let h = &mut ctx.h;
+    let ok = |r: Result<(), Failure>| r.map(|()| Done::Ok);
+    match &step.op {
+        Op::Umask { mask } => ok(fs::umask(*mask)),
+        Op::Mkdir { path, mode, exist_ok } => ok(fs::mkdir(path, *mode, *exist_ok)),
+        Op::CopyFile { from, to, mode } => ok(fs::copy_file(from, to, *mode)),
+        Op::Symlinks { target, dir, names } => ok(fs::symlinks(target, dir, names)),
+        Op::Write { path, value } => ok(fs::write(path, value, h)),
+        Op::Unlink { path } => ok(fs::unlink(path)),
+        Op::Rmdir { path } => ok(fs::rmdir(path)),
+        Op::Lock { path } => ok(fs::lock(path, h)),
+        Op::SaveState { path } => ok(fs::save_state(path, ctx.plan, &ctx.h)),
+        Op::OpenRoot { path } => ok(mount::open_root(path, h)),
+        Op::MountPoint { at, dir, no_symlinks } => ok(mount::mount_point(at, *dir, *no_symlinks, h)),
+        Op::SymlinkIn { target, at } => ok(mount::symlink_in(target, at, h)),
+        Op::Mount { source, target, fstype, flags, data } => mount::mount(
+            source.as_deref(),
+            target,
+            fstype.as_deref(),
+            *flags,
+            data.as_deref(),
+            h,
+            ctx.opts.trace,
+        ),
+        Op::Chdir { path } => ok(mount::chdir(path)),
+        Op::PivotRoot => ok(mount::pivot_root()),
+        Op::Umount2 { target, flags } => ok(mount::umount2(target, *flags)),
+        Op::CloseRoot => {
+            h.rootfd = None;
+            Ok(Done::Ok)
+        }
+        Op::Chroot => ok(mount::chroot(h)),
+        Op::Clone { flags, into_cgroup } => ns::clone(*flags, into_cgroup.as_deref(), &mut ctx.h, &mut ctx.j),
+        Op::Unshare { flags } => ok(ns::unshare(*flags)),
+        Op::Sethostname { name } => ok(ns::sethostname(name)),
+        Op::OpenNs { ns: name, path } => ok(ns::open_ns(name, path, h)),
+        Op::SetNs { ns: name, flag } => ok(ns::setns(name, *flag, h)),
+        Op::SocketPair { channel } => ok(sync::socketpair(*channel, h)),
+        Op::Close { channel, end } => {
+            h.channel(*channel)[usize::from(*end)] = None;
+            Ok(Done::Ok)
+        }
+        Op::SyncSend { end, msg } => ok(sync::send(*end, msg, h)),
+        Op::SyncRecv { end, msg } => ok(sync::recv(*end, msg, h)),
+        Op::Pdeathsig => ok(proc::pdeathsig()),
+        Op::NotDumpable => ok(proc::not_dumpable()),
+        Op::BlockSignals { set } => ok(proc::block_signals(*set)),
+        Op::Fork => proc::fork(h),
+        Op::Setsid => ok(proc::setsid()),
+        Op::ResetSignals => ok(proc::reset_signals()),
+        Op::Setrlimit { key, value } => ok(proc::setrlimit(key, *value)),
+        Op::CloseFds => ok(proc::close_fds()),
+        Op::CloseHostFds => ok(proc::close_host_fds(h)),
+        Op::Execve { argv, env } => ok(proc::execve(argv, env)),
+        Op::KillChild => ok(proc::kill_child(&ctx.h, &mut ctx.j)),
+        Op::Signal { pid, start, signal, who } => ok(proc::signal(*pid, *start, *signal, who, h)),
+        Op::DropPtrace => ok(caps::drop_ptrace()),
+        Op::InitLoop { grace_ms } => init_loop::run(*grace_ms, h),
+        Op::AwaitExec => ok(supervise::await_exec(&ctx.h, &mut ctx.j)),
+        Op::Wait { pid, grace_ms, timeout_ms } => {
+            ok(supervise::wait(*pid, *grace_ms, *timeout_ms, &ctx.h, &mut ctx.j))
+        }
+        Op::AwaitExit { timeout_ms } => ok(proc::await_exit(*timeout_ms, h)),
+        Op::KillCgroup { path, kill_file } => ok(cgroup::kill(path, *kill_file)),
+        Op::WaitEmpty { path } => ok(cgroup::wait_empty(path)),
+        Op::ReadCounter { path, counter } => ok(cgroup::read_counter(path, *counter, &mut ctx.j.report)),
+        Op::CheckMounts => ok(check::mounts(ctx.plan, ctx.opts)),
+        Op::CheckGone { path } => ok(check::gone(path)),
+    }
+}

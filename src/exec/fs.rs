@@ -1,0 +1,125 @@
+//! Files and folders on the host: umask, mkdir, the busybox copy and links, cgroupfs writes,
+//! unlink, rmdir, the lock, state.json.
+
+use std::io::Write as _;
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use sha2::Digest as _;
+
+use super::ctx::Handles;
+use crate::error::Failure;
+use crate::host::procfs;
+use crate::plan::{Plan, Value};
+use crate::sys;
+
+pub fn umask(mask: u32) -> Result<(), Failure> {
+    nix::sys::stat::umask(Mode::from_bits_truncate(mask));
+    Ok(())
+}
+
+pub fn mkdir(path: &Path, mode: u32, exist_ok: bool) -> Result<(), Failure> {
+    match nix::unistd::mkdir(path, Mode::from_bits_truncate(mode)) {
+        Ok(()) => Ok(()),
+        Err(Errno::EEXIST) if exist_ok => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn copy_file(from: &Path, to: &Path, mode: u32) -> Result<(), Failure> {
+    let src = nix::fcntl::open(from, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| Failure::new(e, format!("cannot open {}", from.display())))?;
+    let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC;
+    let dst = nix::fcntl::open(to, flags, Mode::from_bits_truncate(mode))?;
+    while sys::copy_file_range(src.as_fd(), dst.as_fd(), 1 << 30)? > 0 {}
+    Ok(())
+}
+
+pub fn symlinks(target: &str, dir: &Path, names: &[String]) -> Result<(), Failure> {
+    for name in names {
+        std::os::unix::fs::symlink(target, dir.join(name))
+            .map_err(|e| Failure::from(e).with_detail(name.clone()))?;
+    }
+    Ok(())
+}
+
+/// write(2) of one value to a cgroupfs file (never creating it).
+pub fn write(path: &Path, value: &Value, h: &Handles) -> Result<(), Failure> {
+    let text = match value {
+        Value::Text(t) => t.clone(),
+        Value::ChildPid => h.child.ok_or_else(|| Failure::new(Errno::ESRCH, "no child yet"))?.to_string(),
+        Value::SelfPid => std::process::id().to_string(),
+    };
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+pub fn unlink(path: &Path) -> Result<(), Failure> {
+    nix::unistd::unlink(path)?;
+    Ok(())
+}
+
+/// rmdir, retried while the kernel still holds the folder (a cgroup just after its last exit).
+pub fn rmdir(dir: &Path) -> Result<(), Failure> {
+    let start = Instant::now();
+    loop {
+        let errno = match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) => Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        };
+        match errno {
+            Errno::EBUSY if start.elapsed() < Duration::from_secs(2) => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            e => return Err(e.into()),
+        }
+    }
+}
+
+/// open + flock(LOCK_EX|LOCK_NB): a second jail of the same name stops here.
+pub fn lock(path: &Path, h: &mut Handles) -> Result<(), Failure> {
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(path)?;
+    if let Err(errno) = sys::flock(file.as_fd(), libc::LOCK_EX | libc::LOCK_NB) {
+        let who =
+            procfs::lock_holder(path).map_or("another procjail".to_string(), |p| format!("procjail pid {p}"));
+        return Err(Failure::new(
+            errno,
+            format!("a jail of this name is running: {who} holds {}", path.display()),
+        ));
+    }
+    h.lock = Some(file.into());
+    Ok(())
+}
+
+/// Writes state.json.tmp and renames it over state.json, so readers never see half a file.
+pub fn save_state(path: &Path, plan: &Plan, h: &Handles) -> Result<(), Failure> {
+    let me = std::process::id() as i32;
+    let init = h.child.map_or(0, |p| p.as_raw());
+    let file = std::path::absolute(&plan.file).unwrap_or_else(|_| plan.file.clone());
+    let sha = std::fs::read(&file).map(|b| hex(&sha2::Sha256::digest(&b))).unwrap_or_default();
+    let pids = crate::state::Pids {
+        supervisor: (me, procfs::start_time(me).unwrap_or(0)),
+        init: (init, procfs::start_time(init).unwrap_or(0)),
+        started_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    let state = crate::state::State::of(plan, file, sha, pids);
+    let tmp = path.with_extension("json.tmp");
+    let f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o644).open(&tmp)?;
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
+    serde_json::to_writer_pretty(&mut w, &state).map_err(|e| Failure::new(Errno::EIO, e.to_string()))?;
+    w.flush()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

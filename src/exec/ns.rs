@@ -1,0 +1,65 @@
+//! Namespaces: clone into new ones, unshare, setns into a running jail's, sethostname.
+
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+
+use super::ctx::{Done, Handles, Journal};
+use crate::error::Failure;
+use crate::plan::Side;
+use crate::sys::{self, Forked};
+
+/// clone(2) (or clone3 into a cgroup2 folder) without a new stack: like fork, the child goes on
+/// from here with a copy of the supervisor (which has no other threads), in its new namespaces.
+pub fn clone(
+    flags: CloneFlags,
+    into_cgroup: Option<&Path>,
+    h: &mut Handles,
+    j: &mut Journal,
+) -> Result<Done, Failure> {
+    let bits = flags.bits() as u32 as u64;
+    let forked = match into_cgroup {
+        None => sys::clone_fork(bits)?,
+        Some(dir) => {
+            let cgroup =
+                nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+                    .map_err(|e| Failure::new(e, format!("cannot open {}", dir.display())))?;
+            sys::clone3_into(bits, cgroup.as_fd())?
+        }
+    };
+    match forked {
+        Forked::Child => Ok(Done::Became(Side::Child)),
+        Forked::Parent(pid) => {
+            j.started = Some(std::time::Instant::now());
+            h.child = Some(pid);
+            Ok(Done::Note(format!("$CHILD_PID = {pid}")))
+        }
+    }
+}
+
+pub fn unshare(flags: CloneFlags) -> Result<(), Failure> {
+    nix::sched::unshare(flags)?;
+    Ok(())
+}
+
+pub fn sethostname(name: &str) -> Result<(), Failure> {
+    nix::unistd::sethostname(name)?;
+    Ok(())
+}
+
+pub fn open_ns(ns: &str, path: &Path, h: &mut Handles) -> Result<(), Failure> {
+    let fd = nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| Failure::new(e, format!("cannot open {}", path.display())))?;
+    h.ns_fds.push((ns.to_string(), fd));
+    Ok(())
+}
+
+pub fn setns(ns: &str, flag: CloneFlags, h: &mut Handles) -> Result<(), Failure> {
+    let i = h.ns_fds.iter().position(|(n, _)| n == ns).ok_or(nix::errno::Errno::EBADF)?;
+    let (_, fd) = h.ns_fds.remove(i);
+    nix::sched::setns(&fd, flag)?;
+    Ok(())
+}

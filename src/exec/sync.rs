@@ -1,0 +1,59 @@
+//! The channels between the supervisor and the jail: socketpairs, "go", and the report of a
+//! failed step ("index errno detail") that the jail's side sends before it exits.
+
+use std::os::fd::AsFd;
+
+use nix::errno::Errno;
+use nix::sys::socket::{AddressFamily, SockFlag, SockType};
+
+use super::ctx::Handles;
+use crate::error::Failure;
+use crate::plan::{Channel, Step};
+
+pub fn socketpair(channel: Channel, h: &mut Handles) -> Result<(), Failure> {
+    let (a, b) =
+        nix::sys::socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+    *h.channel(channel) = [Some(a), Some(b)];
+    Ok(())
+}
+
+pub fn send(end: u8, msg: &str, h: &Handles) -> Result<(), Failure> {
+    let fd = h.sync[usize::from(end)].as_ref().ok_or(Errno::EBADF)?;
+    match nix::unistd::write(fd, msg.as_bytes()) {
+        Ok(_) => Ok(()),
+        Err(Errno::EPIPE) => Err(Failure::new(Errno::EPIPE, "the jail's first process is gone")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn recv(end: u8, msg: &str, h: &Handles) -> Result<(), Failure> {
+    let fd = h.sync[usize::from(end)].as_ref().ok_or(Errno::EBADF)?;
+    let mut buf = [0u8; 64];
+    let n = nix::unistd::read(fd, &mut buf)?;
+    if n == 0 {
+        return Err(Failure::new(Errno::EPIPE, "the supervisor is gone"));
+    }
+    if &buf[..n] != msg.as_bytes() {
+        let got = String::from_utf8_lossy(&buf[..n]);
+        return Err(Failure::new(Errno::EPROTO, format!("expected {msg:?}, got {got:?}")));
+    }
+    Ok(())
+}
+
+/// Tells the supervisor which step failed, on the jail's end; false when nobody listens there.
+pub fn report_failure(h: &Handles, step: &Step, f: &Failure) -> bool {
+    let Some(fd) = h.sync[1].as_ref() else { return false };
+    let msg = format!("{} {} {}", step.index, f.errno as i32, f.detail);
+    // Nothing to do if the supervisor is gone: the exit code says it too.
+    let _ = nix::unistd::write(fd.as_fd(), msg.as_bytes());
+    true
+}
+
+/// Parses what [`report_failure`] sent.
+pub fn parse_failure(msg: &[u8]) -> Option<(usize, Failure)> {
+    let text = String::from_utf8_lossy(msg);
+    let mut parts = text.splitn(3, ' ');
+    let index = parts.next()?.parse().ok()?;
+    let errno = Errno::from_raw(parts.next()?.parse().ok()?);
+    Some((index, Failure::new(errno, parts.next().unwrap_or("").to_string())))
+}

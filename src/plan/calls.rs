@@ -1,0 +1,140 @@
+//! Which state-changing syscalls each step makes, in order: the contract between a step's text
+//! and its performer in `exec/`. `plan --json` shows it for each step, and the fidelity test
+//! runs every experiment under `strace -f` and holds each process of procjail's to it.
+//!
+//! "State-changing" means what changes the host, the jail or a process's credentials, limits,
+//! signals, namespaces or files: mkdir, mount, write to a file or socket, clone, execve, kill,
+//! prctl(PR_SET_*), ... Reads, stats, opens without O_CREAT or write access, closes, memory
+//! management, waiting and writes to the terminal or a pipe (procjail's own messages) are not.
+
+use std::path::Path;
+
+use super::{Op, Target};
+
+/// How many times a step makes a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Times {
+    Once,
+    /// Retried or looped: one or more.
+    OneOrMore,
+    /// As often as signals or processes come: zero or more.
+    Any,
+    Exactly(usize),
+}
+
+/// One call (or one of a few alternatives) a step makes, and a string its strace line shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub names: &'static [&'static str],
+    /// Quoted as strace shows it: a path, a flag name.
+    pub arg: Option<String>,
+    pub times: Times,
+}
+
+impl Call {
+    fn new(names: &'static [&'static str], times: Times) -> Call {
+        Call { names, arg: None, times }
+    }
+
+    fn arg(mut self, a: impl Into<String>) -> Call {
+        self.arg = Some(a.into());
+        self
+    }
+
+    /// `mkdir`, `rmdir+`, `kill*`, `symlink×93`, as `plan --json` lists them.
+    pub fn short(&self) -> String {
+        let name = self.names.join("|");
+        match self.times {
+            Times::Once => name,
+            Times::OneOrMore => format!("{name}+"),
+            Times::Any => format!("{name}*"),
+            Times::Exactly(n) => format!("{name}×{n}"),
+        }
+    }
+}
+
+fn path(p: &Path) -> String {
+    format!("{:?}", p.to_string_lossy())
+}
+
+fn once(names: &'static [&'static str]) -> Call {
+    Call::new(names, Times::Once)
+}
+
+impl Op {
+    /// The state-changing syscalls this step makes, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        match self {
+            Op::Umask { .. } => vec![once(&["umask"])],
+            Op::Mkdir { path: p, .. } => vec![once(&["mkdir", "mkdirat"]).arg(path(p))],
+            Op::CopyFile { to, .. } => {
+                vec![once(&["openat"]).arg(path(to)), Call::new(&["copy_file_range"], Times::OneOrMore)]
+            }
+            Op::Symlinks { names, .. } => {
+                vec![Call::new(&["symlink", "symlinkat"], Times::Exactly(names.len()))]
+            }
+            Op::Write { path: p, .. } => vec![once(&["openat"]).arg(path(p)), once(&["write"])],
+            Op::Unlink { path: p } => vec![once(&["unlink", "unlinkat"]).arg(path(p))],
+            Op::Rmdir { path: p } => vec![Call::new(&["rmdir"], Times::OneOrMore).arg(path(p))],
+            Op::Lock { path: p } => vec![once(&["openat"]).arg(path(p)), once(&["flock"])],
+            Op::SaveState { path: p } => vec![
+                once(&["openat"]).arg(path(&p.with_extension("json.tmp"))),
+                Call::new(&["write"], Times::OneOrMore),
+                once(&["rename"]).arg(path(p)),
+            ],
+            Op::MountPoint { dir: true, .. } => vec![once(&["mkdirat"])],
+            Op::MountPoint { dir: false, .. } => vec![once(&["mknodat"])],
+            Op::SymlinkIn { target, .. } => vec![once(&["symlinkat"]).arg(format!("{target:?}"))],
+            Op::Mount { source, target, .. } => {
+                let m = once(&["mount"]);
+                match (source, target) {
+                    (Some(s), _) => vec![m.arg(format!("{s:?}"))],
+                    (None, Target::Path(p)) => vec![m.arg(path(p))],
+                    (None, Target::InRoot(_)) => vec![m],
+                }
+            }
+            Op::Chdir { path: p } => vec![once(&["chdir"]).arg(path(p))],
+            Op::PivotRoot => vec![once(&["pivot_root"])],
+            Op::Umount2 { target, .. } => vec![once(&["umount2"]).arg(path(target))],
+            Op::Chroot => vec![once(&["fchdir"]), once(&["chroot"]), once(&["chdir"])],
+            Op::Clone { into_cgroup: None, .. } => vec![once(&["clone"])],
+            Op::Clone { into_cgroup: Some(_), .. } => vec![once(&["clone3"])],
+            Op::Unshare { .. } => vec![once(&["unshare"])],
+            Op::Sethostname { name } => vec![once(&["sethostname"]).arg(format!("{name:?}"))],
+            Op::SetNs { .. } => vec![once(&["setns"])],
+            Op::SocketPair { .. } => vec![once(&["socketpair"])],
+            Op::SyncSend { msg, .. } => vec![once(&["write"]).arg(format!("{msg:?}"))],
+            Op::Pdeathsig => vec![once(&["prctl"]).arg("PR_SET_PDEATHSIG")],
+            Op::NotDumpable => vec![once(&["prctl"]).arg("PR_SET_DUMPABLE")],
+            Op::BlockSignals { .. } => vec![once(&["rt_sigprocmask"])],
+            Op::Fork => vec![once(&["clone", "clone3"])],
+            Op::Setsid => vec![once(&["setsid"])],
+            Op::ResetSignals => vec![once(&["rt_sigprocmask"]), Call::new(&["rt_sigaction"], Times::Any)],
+            Op::Setrlimit { .. } => vec![once(&["prlimit64", "setrlimit"])],
+            Op::CloseFds => vec![once(&["close_range"])],
+            Op::CloseHostFds => vec![Call::new(&["close_range"], Times::OneOrMore)],
+            Op::Execve { .. } => vec![Call::new(&["execve"], Times::OneOrMore)],
+            Op::KillChild => vec![once(&["kill"])],
+            Op::Signal { .. } => vec![once(&["pidfd_send_signal"])],
+            Op::DropPtrace => vec![once(&["prctl"]).arg("PR_CAPBSET_DROP"), once(&["capset"])],
+            Op::InitLoop { .. } => vec![Call::new(&["kill", "write"], Times::Any)],
+            Op::Wait { .. } => vec![Call::new(&["kill"], Times::Any)],
+            Op::KillCgroup { path: p, kill_file: true } => {
+                vec![once(&["openat"]).arg(path(&p.join("cgroup.kill"))), once(&["write"])]
+            }
+            Op::KillCgroup { kill_file: false, .. } => vec![Call::new(&["kill"], Times::Any)],
+            // Reads, opens for reading, closes, waits and checks: nothing to show strace.
+            Op::OpenRoot { .. }
+            | Op::CloseRoot
+            | Op::OpenNs { .. }
+            | Op::Close { .. }
+            | Op::SyncRecv { .. }
+            | Op::AwaitExec
+            | Op::AwaitExit { .. }
+            | Op::WaitEmpty { .. }
+            | Op::ReadCounter { .. }
+            | Op::CheckMounts
+            | Op::CheckGone { .. } => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The catalogue of steps: one variant per kind of syscall (or fixed short sequence), with its
+//! typed arguments. Grouped as the executor's files are (`exec/fs.rs`, `exec/mount.rs`, ...).
+
+use std::path::PathBuf;
+
+use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use serde::Serialize;
+
+use super::text;
+
+/// The two socketpairs between the supervisor and the jail: `sync` (go, and the report of a
+/// failed step, or EOF once the command has exec'd) and `status` (the built-in init tells the
+/// supervisor how the command itself ended, which its own exit code cannot say exactly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sync,
+    Status,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sync => "sync",
+            Channel::Status => "status",
+        }
+    }
+}
+
+/// A process the plan knows by the step that made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proc {
+    /// The jail's first process, from clone: `$CHILD_PID`.
+    Child,
+    /// The command, from fork: `$COMMAND_PID`.
+    Command,
+}
+
+impl Proc {
+    pub fn var(self) -> &'static str {
+        match self {
+            Proc::Child => "$CHILD_PID",
+            Proc::Command => "$COMMAND_PID",
+        }
+    }
+}
+
+/// A value known only when the jail runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Value {
+    Text(String),
+    /// The host pid of the jail's first process, from clone.
+    ChildPid,
+    /// The pid of the process doing the write (`procjail exec` joining the jail's cgroups).
+    SelfPid,
+}
+
+/// Where a path is looked up: in the process's own view of the filesystem, or inside the
+/// rootfs through `rootfd` (openat2 with RESOLVE_IN_ROOT: `..` and symlinks stay inside), and
+/// then used as `/proc/self/fd/N` of what that open returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Path(PathBuf),
+    InRoot(PathBuf),
+}
+
+/// Which signals a sigprocmask step blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalSet {
+    /// Every signal: the built-in init takes them with sigtimedwait.
+    All,
+    /// The supervisor's: the ones it forwards, and SIGCHLD.
+    Supervisor,
+}
+
+/// The signals the supervisor forwards to the jail's init (and blocks, with SIGCHLD, to take
+/// them with sigtimedwait). A first INT or TERM starts the grace period.
+pub const SUPERVISOR_SIGNALS: &[Signal] =
+    &[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
+
+/// The signals the built-in init passes on to the command.
+pub const INIT_FORWARDS: &[Signal] = &[
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGCONT,
+];
+
+/// A counter the report reads from a cgroup file when the jail has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Counter {
+    /// OOM kills: `oom_kill N` in memory.events (v2) or memory.oom_control (v1).
+    OomKills,
+    /// Peak memory: memory.peak (v2) or memory.max_usage_in_bytes (v1).
+    MemoryPeak,
+    /// Times a fork failed at the pids limit: `max N` in pids.events.
+    PidsMaxHit,
+}
+
+/// One step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    // ---- files and folders on the host (exec/fs.rs) ----
+    /// umask(mask): 0 in the supervisor, so every mode below is the mode made.
+    Umask {
+        mask: u32,
+    },
+    /// mkdir(path, mode). `exist_ok`: EEXIST is fine (shared parents).
+    Mkdir {
+        path: PathBuf,
+        mode: u32,
+        exist_ok: bool,
+    },
+    /// Copies a file: open, create (O_EXCL, with its mode), copy_file_range until done.
+    CopyFile {
+        from: PathBuf,
+        to: PathBuf,
+        mode: u32,
+    },
+    /// symlink(target, dir/name) for each name.
+    Symlinks {
+        target: String,
+        dir: PathBuf,
+        names: Vec<String>,
+    },
+    /// open(path, O_WRONLY) and write(value): a cgroupfs file, never created.
+    Write {
+        path: PathBuf,
+        value: Value,
+    },
+    Unlink {
+        path: PathBuf,
+    },
+    /// rmdir(path), retried while the kernel says EBUSY (a cgroup just after its last exit).
+    Rmdir {
+        path: PathBuf,
+    },
+    /// open(O_CREAT) + flock(LOCK_EX|LOCK_NB): the jail's lock, held until the supervisor exits.
+    Lock {
+        path: PathBuf,
+    },
+    /// Writes state.json atomically: a temporary file, renamed over it.
+    SaveState {
+        path: PathBuf,
+    },
+
+    // ---- the rootfs and the mount table (exec/mount.rs) ----
+    /// Opens the rootfs (O_PATH) that in-root paths are resolved against: `rootfd`.
+    OpenRoot {
+        path: PathBuf,
+    },
+    /// Makes a mount point in the rootfs unless it exists: a directory, or an empty file for a
+    /// file bind. `no_symlinks`: it must be a real directory, reached without a symlink.
+    MountPoint {
+        at: PathBuf,
+        dir: bool,
+        no_symlinks: bool,
+    },
+    /// symlink(target, at) inside the rootfs.
+    SymlinkIn {
+        target: String,
+        at: PathBuf,
+    },
+    /// mount(2).
+    Mount {
+        source: Option<String>,
+        target: Target,
+        fstype: Option<String>,
+        #[serde(serialize_with = "text::ser_ms_flags")]
+        flags: MsFlags,
+        data: Option<String>,
+    },
+    Chdir {
+        path: PathBuf,
+    },
+    /// pivot_root(".", "."): the old root is stacked under the new one, then detached.
+    PivotRoot,
+    Umount2 {
+        target: PathBuf,
+        #[serde(serialize_with = "text::ser_mnt_flags")]
+        flags: MntFlags,
+    },
+    /// The rootfs descriptor is closed once the jail is inside it.
+    CloseRoot,
+    /// fchdir(rootfd), chroot("."), chdir("/"): `procjail exec` into the jail's root.
+    Chroot,
+
+    // ---- namespaces (exec/ns.rs) ----
+    /// clone() with namespace flags; the child goes on with the child steps. With
+    /// `into_cgroup`, clone3 starts it in that cgroup2 folder (CLONE_INTO_CGROUP).
+    Clone {
+        #[serde(serialize_with = "text::ser_clone_flags")]
+        flags: CloneFlags,
+        into_cgroup: Option<PathBuf>,
+    },
+    /// unshare(flags) in the child (the cgroup namespace, after the move into the cgroup).
+    Unshare {
+        #[serde(serialize_with = "text::ser_clone_flags")]
+        flags: CloneFlags,
+    },
+    Sethostname {
+        name: String,
+    },
+    /// Opens a namespace of a running jail (/proc/PID/ns/NAME), for setns.
+    OpenNs {
+        ns: String,
+        path: PathBuf,
+    },
+    /// setns into it.
+    SetNs {
+        ns: String,
+        #[serde(serialize_with = "text::ser_clone_flags")]
+        flag: CloneFlags,
+    },
+
+    // ---- the channels (exec/sync.rs) ----
+    /// socketpair for a channel between the parent and the jail.
+    SocketPair {
+        channel: Channel,
+    },
+    /// Closes one end of a channel: each side keeps only its own (0: the parent's, 1: the
+    /// jail's), so that either sees EOF when the other is gone or has exec'd.
+    Close {
+        channel: Channel,
+        end: u8,
+    },
+    /// A sync point: one side writes a message on its end.
+    SyncSend {
+        end: u8,
+        msg: String,
+    },
+    /// A sync point: one side waits for a message on its end.
+    SyncRecv {
+        end: u8,
+        msg: String,
+    },
+
+    // ---- processes, signals, limits (exec/proc.rs) ----
+    /// prctl(PR_SET_PDEATHSIG, SIGKILL).
+    Pdeathsig,
+    /// prctl(PR_SET_DUMPABLE, 0): no ptrace, no /proc/PID/exe or mem from others in the jail.
+    NotDumpable,
+    /// sigprocmask(SIG_BLOCK): the signals are then taken with sigtimedwait.
+    BlockSignals {
+        set: SignalSet,
+    },
+    /// fork(): the child becomes the command.
+    Fork,
+    /// setsid(): the command leads its own session and process group.
+    Setsid,
+    /// Restores the signal mask and puts ignored signals back to SIG_DFL (Rust ignores SIGPIPE
+    /// at start, procjail's caller may have ignored more, and ignored signals survive execve).
+    ResetSignals,
+    /// setrlimit(resource, {value, value}), by its `[limits]` key.
+    Setrlimit {
+        key: String,
+        value: u64,
+    },
+    /// close_range(3, ~0U, CLOSE_RANGE_CLOEXEC): nothing but 0, 1, 2 survives the exec.
+    CloseFds,
+    /// The init closes every descriptor it inherited but 0, 1, 2 and its end of the status
+    /// channel: nothing of the host's stays open in the jail's PID 1.
+    CloseHostFds,
+    /// execve (or a PATH lookup, when argv[0] has no '/').
+    Execve {
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+    },
+    /// kill(pid, SIGKILL) and wait4: the jail's first process, when setup stopped.
+    KillChild,
+    /// pidfd_open(pid), checked against the process's start time, then pidfd_send_signal: the
+    /// signal reaches that process even if its pid were reused (`kill`, `down`).
+    Signal {
+        pid: i32,
+        start: u64,
+        #[serde(serialize_with = "text::ser_signal")]
+        signal: Signal,
+        who: String,
+    },
+
+    // ---- capabilities (exec/caps.rs) ----
+    /// Drops CAP_SYS_PTRACE from every capability set and the bounding set, so that nothing in
+    /// the jail can read the init's memory or open /proc/1/exe (the runc CVE-2019-5736 class).
+    DropPtrace,
+
+    // ---- waiting (exec/supervise.rs, exec/init_loop.rs) ----
+    /// The built-in init's loop: forward signals, reap, end the rest after the command exits.
+    InitLoop {
+        grace_ms: u64,
+    },
+    /// The parent waits for the command's exec: EOF on the sync channel, or an error report.
+    AwaitExec,
+    /// wait4 for a process, forwarding signals to it; with a timeout, SIGTERM when it runs out
+    /// and SIGKILL after the grace period.
+    Wait {
+        pid: Proc,
+        grace_ms: u64,
+        timeout_ms: Option<u64>,
+    },
+    /// poll on the pidfd of the last Signal step until that process has exited (`down`).
+    AwaitExit {
+        timeout_ms: u64,
+    },
+
+    // ---- cgroups (exec/cgroup.rs) ----
+    /// Kills every process in a cgroup: cgroup.kill (v2, hybrid) or each pid in cgroup.procs
+    /// (v1, while frozen).
+    KillCgroup {
+        path: PathBuf,
+        kill_file: bool,
+    },
+    /// Waits until a cgroup has no process left.
+    WaitEmpty {
+        path: PathBuf,
+    },
+    /// Reads a counter for the report.
+    ReadCounter {
+        path: PathBuf,
+        counter: Counter,
+    },
+
+    // ---- checks (exec/check.rs) ----
+    /// The host's mount table has no mount under the rootfs that was not there before the run.
+    CheckMounts,
+    /// The path is gone (`down`: the supervisor's teardown removed the jail's state).
+    CheckGone {
+        path: PathBuf,
+    },
+}
+
+impl Op {
+    /// Whether the step does not return soon (or at all, when it works): the trace says so
+    /// before it starts.
+    pub fn runs_long(&self) -> bool {
+        matches!(self, Op::Execve { .. } | Op::InitLoop { .. } | Op::Wait { .. } | Op::AwaitExit { .. })
+    }
+}
