@@ -35,7 +35,7 @@ pub fn gc(names: &[String], plan_only: bool) -> anyhow::Result<i32> {
         super::show(&plan, crate::plan::print::WIDTH);
         return Ok(0);
     }
-    exec::run(&plan, &Options::default()).1?;
+    exec::run(&plan, &Options::traced(false)).1?;
     for l in &found {
         println!("removed {}: {}", l.what(), l.path().display());
     }

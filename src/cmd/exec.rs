@@ -19,7 +19,7 @@ pub fn exec(name: &str, argv: &[String], trace: bool) -> anyhow::Result<i32> {
         .map(|ns| ns.proc_name)
         .collect();
     let plan = build::exec(&state, argv, &build::Joined { namespaces }, &host);
-    let (report, result) = exec::run(&plan, &Options { trace, ..Options::default() });
+    let (report, result) = exec::run(&plan, &Options::traced(trace));
     result?;
     Ok(report.exit_code())
 }

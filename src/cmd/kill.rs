@@ -40,7 +40,7 @@ pub fn kill(name: &str, signal: Signal, all: bool, plan_only: bool) -> anyhow::R
         super::show(&plan, crate::plan::print::WIDTH);
         return Ok(0);
     }
-    exec::run(&plan, &Options::default()).1?;
+    exec::run(&plan, &Options::traced(false)).1?;
     match targets.as_slice() {
         [one] if !all => eprintln!("procjail: sent {signal} to the init of jail {name} (pid {})", one.pid),
         _ => eprintln!("procjail: sent {signal} to {} process(es) of jail {name}", targets.len()),
@@ -57,7 +57,7 @@ pub fn down(name: &str, wait: Duration, plan_only: bool) -> anyhow::Result<i32> 
         super::show(&plan, crate::plan::print::WIDTH);
         return Ok(0);
     }
-    exec::run(&plan, &Options::default()).1?;
+    exec::run(&plan, &Options::traced(false)).1?;
     eprintln!("procjail: jail {name} is down");
     Ok(0)
 }

@@ -18,7 +18,7 @@ pub fn rootfs(from: RootfsFrom, dir: &Path, trace: bool, plan_only: bool) -> any
         super::show(&plan, crate::plan::print::WIDTH);
         return Ok(0);
     }
-    exec::run(&plan, &Options { trace, ..Options::default() }).1?;
+    exec::run(&plan, &Options::traced(trace)).1?;
     eprintln!("made a busybox rootfs at {}", dir.display());
     Ok(0)
 }

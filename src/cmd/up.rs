@@ -16,14 +16,12 @@ pub struct Args {
 }
 
 pub fn up(a: Args) -> anyhow::Result<i32> {
-    // PROCJAIL_TRACE=1 traces too: for runs started by other programs (tests, scripts).
-    let trace = a.trace || std::env::var_os("PROCJAIL_TRACE").is_some_and(|v| v == "1");
     let mountinfo = read_small("/proc/self/mountinfo")?;
     let host = Host::detect_with(&mountinfo);
     let overrides = Overrides { name: a.name, timeout_ms: a.timeout.map(|t| t.0) };
     let spec = spec::load_with(&a.file, &host, &overrides)?;
     let plan = build::up(&spec, &host);
-    let opts = Options { trace, mounts_before: mountinfo, ..Options::default() }.with_test_hooks();
+    let opts = Options { mounts_before: mountinfo, ..Options::traced(a.trace) }.with_test_hooks();
     let (mut report, result) = exec::run(&plan, &opts);
     // The report line says how the command ended: only when it ran to its end.
     let stopped = result.as_ref().err().is_some_and(|e| e.stop.is_some());

@@ -27,6 +27,12 @@ pub struct Options {
 }
 
 impl Options {
+    /// `--trace`, or PROCJAIL_TRACE=1 (for runs started by other programs: tests, scripts).
+    pub fn traced(trace: bool) -> Options {
+        let trace = trace || std::env::var_os("PROCJAIL_TRACE").is_some_and(|v| v == "1");
+        Options { trace, ..Options::default() }
+    }
+
     /// The test hooks, from the environment.
     pub fn with_test_hooks(mut self) -> Options {
         let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse().ok());

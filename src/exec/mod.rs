@@ -135,8 +135,15 @@ fn trace(ctx: &Ctx<'_>, step: &Step, outcome: &str, start: Option<Instant>) {
     if ctx.opts.trace {
         let took =
             start.map_or(String::new(), |t| format!(" ({:.3} ms)", t.elapsed().as_secs_f64() * 1000.0));
-        eprintln!("procjail: trace: {} = {outcome}{took}", ctx.plan.describe(step));
+        say(&format!("procjail: trace: {} = {outcome}{took}", ctx.plan.describe(step)));
     }
+}
+
+/// A line on stderr in one write, so the lines of the supervisor, the jail's init and the
+/// command never interleave.
+pub fn say(line: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
 }
 
 /// PROCJAIL_FAILPOINT and PROCJAIL_INTERRUPT_AT: tests of what a killed or interrupted
@@ -144,7 +151,10 @@ fn trace(ctx: &Ctx<'_>, step: &Step, outcome: &str, start: Option<Instant>) {
 fn test_hooks(step: &Step, ctx: &Ctx<'_>) {
     use nix::sys::signal::{Signal, raise};
     if ctx.opts.failpoint == Some(step.index) {
-        eprintln!("procjail: PROCJAIL_FAILPOINT: killing the supervisor before {}", ctx.plan.describe(step));
+        say(&format!(
+            "procjail: PROCJAIL_FAILPOINT: killing the supervisor before {}",
+            ctx.plan.describe(step)
+        ));
         let _ = raise(Signal::SIGKILL);
     }
     if ctx.opts.interrupt_at == Some(step.index) {
@@ -173,7 +183,7 @@ pub fn step_error(plan: &Plan, step: &Step, f: &Failure) -> StepError {
 fn die(ctx: &Ctx<'_>, step: &Step, f: &Failure) -> ! {
     let error = step_error(ctx.plan, step, f);
     if !sync::report_failure(&ctx.h, step, f) {
-        eprintln!("procjail: {error}");
+        say(&format!("procjail: {error}"));
     }
     sys::exit_now(error.exit)
 }

@@ -114,167 +114,195 @@ fn parent_and_name(p: &Path) -> (&Path, String) {
 
 impl Display for Op {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+impl Op {
+    /// The step as the syscalls it makes: one line per op, the longer ones in helpers below.
+    fn text(&self) -> String {
         match self {
-            Op::Umask { mask } => write!(f, "umask({mask:04o})"),
+            Op::Umask { mask } => format!("umask({mask:04o})"),
             Op::Mkdir { path, mode, exist_ok: true } => {
-                write!(f, "mkdir({}, 0{mode:o}), EEXIST is fine", qp(path))
+                format!("mkdir({}, 0{mode:o}), EEXIST is fine", qp(path))
             }
-            Op::Mkdir { path, mode, exist_ok: false } => write!(f, "mkdir({}, 0{mode:o})", qp(path)),
-            Op::CopyFile { from, to, mode } => write!(
-                f,
-                "open({}, O_RDONLY); open({}, O_WRONLY|O_CREAT|O_EXCL, 0{mode:o}); copy_file_range(…) until done",
-                qp(from),
-                qp(to)
-            ),
-            Op::Symlinks { target, dir, names } => {
-                let list = format!("{}/{{{}}}", dir.display(), names.join(","));
-                write!(f, "symlink({}, {}) ×{}", quote(target), quote(&list), names.len())
-            }
-            Op::Write { path, value } => write!(f, "write({}, {value})", qp(path)),
-            Op::Unlink { path } => write!(f, "unlink({})", qp(path)),
-            Op::Rmdir { path } => write!(f, "rmdir({}), retried while EBUSY", qp(path)),
+            Op::Mkdir { path, mode, exist_ok: false } => format!("mkdir({}, 0{mode:o})", qp(path)),
+            Op::CopyFile { from, to, mode } => copy_file(from, to, *mode),
+            Op::Symlinks { target, dir, names } => symlinks(target, dir, names),
+            Op::Write { path, value } => format!("write({}, {value})", qp(path)),
+            Op::Unlink { path } => format!("unlink({})", qp(path)),
+            Op::Rmdir { path } => format!("rmdir({}), retried while EBUSY", qp(path)),
             Op::Lock { path } => {
-                write!(f, "open({}, O_CREAT|O_WRONLY|O_CLOEXEC, 0600); flock(LOCK_EX|LOCK_NB)", qp(path))
+                format!("open({}, O_CREAT|O_WRONLY|O_CLOEXEC, 0600); flock(LOCK_EX|LOCK_NB)", qp(path))
             }
-            Op::SaveState { path } => write!(
-                f,
-                "open({}, O_CREAT|O_TRUNC|O_WRONLY|O_CLOEXEC, 0644); write(state); rename(→ {})",
-                qp(&path.with_extension("json.tmp")),
-                qp(path)
-            ),
-            Op::OpenRoot { path } => write!(f, "open({}, O_PATH|O_DIRECTORY|O_CLOEXEC) = rootfd", qp(path)),
-            Op::MountPoint { at, dir, no_symlinks } => {
-                let (parent, name) = parent_and_name(at);
-                let open = in_root("$dir", parent, "O_DIRECTORY", *no_symlinks);
-                let make =
-                    if *dir { "mkdirat($dir, {name}, 0755)" } else { "mknodat($dir, {name}, S_IFREG|0644)" };
-                write!(f, "{open}; {} unless it exists", make.replace("{name}", &name))
-            }
-            Op::SymlinkIn { target, at } => {
-                let (parent, name) = parent_and_name(at);
-                write!(
-                    f,
-                    "{}; symlinkat({}, $dir, {name})",
-                    in_root("$dir", parent, "O_DIRECTORY", false),
-                    quote(target)
-                )
-            }
-            Op::Mount { source, target, fstype, flags, data } => {
-                let (prefix, t) = match target {
-                    Target::Path(p) => (String::new(), qp(p)),
-                    Target::InRoot(p) => {
-                        (format!("{}; ", in_root("$fd", p, "O_PATH", false)), quote("/proc/self/fd/$fd"))
-                    }
-                };
-                write!(
-                    f,
-                    "{prefix}mount({}, {t}, {}, {}, {})",
-                    opt(source),
-                    opt(fstype),
-                    ms_flags(*flags),
-                    opt(data)
-                )
-            }
-            Op::Chdir { path } => write!(f, "chdir({})", qp(path)),
-            Op::PivotRoot => f.write_str("pivot_root(\".\", \".\")"),
-            Op::Umount2 { target, flags } => write!(f, "umount2({}, {})", qp(target), mnt_flags(*flags)),
-            Op::CloseRoot => f.write_str("close(rootfd)"),
-            Op::Chroot => f.write_str("fchdir(rootfd); chroot(\".\"); chdir(\"/\")"),
-            Op::Clone { flags, into_cgroup: None } => {
-                write!(f, "clone({}|SIGCHLD) = $CHILD_PID", clone_flags(*flags))
-            }
-            Op::Clone { flags, into_cgroup: Some(cg) } => write!(
-                f,
-                "clone3({{flags: {}|CLONE_INTO_CGROUP, exit_signal: SIGCHLD, cgroup: open({}, O_PATH)}}) = $CHILD_PID",
-                clone_flags(*flags),
-                qp(cg)
-            ),
-            Op::Unshare { flags } => write!(f, "unshare({})", clone_flags(*flags)),
-            Op::Sethostname { name } => write!(f, "sethostname({}, {})", quote(name), name.len()),
-            Op::OpenNs { ns, path } => write!(f, "open({}, O_RDONLY|O_CLOEXEC) = {ns}fd", qp(path)),
-            Op::SetNs { ns, flag } => write!(f, "setns({ns}fd, {})", clone_flags(*flag)),
+            Op::SaveState { path } => save_state(path),
+            Op::OpenRoot { path } => format!("open({}, O_PATH|O_DIRECTORY|O_CLOEXEC) = rootfd", qp(path)),
+            Op::MountPoint { at, dir, no_symlinks } => mount_point(at, *dir, *no_symlinks),
+            Op::SymlinkIn { target, at } => symlink_in(target, at),
+            Op::Mount { source, target, fstype, flags, data } => mount(source, target, fstype, *flags, data),
+            Op::Chdir { path } => format!("chdir({})", qp(path)),
+            Op::PivotRoot => "pivot_root(\".\", \".\")".into(),
+            Op::Umount2 { target, flags } => format!("umount2({}, {})", qp(target), mnt_flags(*flags)),
+            Op::CloseRoot => "close(rootfd)".into(),
+            Op::Chroot => "fchdir(rootfd); chroot(\".\"); chdir(\"/\")".into(),
+            Op::Clone { flags, into_cgroup } => clone(*flags, into_cgroup.as_deref()),
+            Op::Unshare { flags } => format!("unshare({})", clone_flags(*flags)),
+            Op::Sethostname { name } => format!("sethostname({}, {})", quote(name), name.len()),
+            Op::OpenNs { ns, path } => format!("open({}, O_RDONLY|O_CLOEXEC) = {ns}fd", qp(path)),
+            Op::SetNs { ns, flag } => format!("setns({ns}fd, {})", clone_flags(*flag)),
             Op::SocketPair { channel } => {
-                write!(f, "socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, {})", channel.as_str())
+                format!("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, {})", channel.as_str())
             }
-            Op::Close { channel, end } => write!(f, "close({}[{end}])", channel.as_str()),
-            Op::SyncSend { end, msg } => write!(f, "write(sync[{end}], {})", quote(msg)),
-            Op::SyncRecv { end, msg } => write!(f, "read(sync[{end}]) = {}", quote(msg)),
-            Op::Pdeathsig => f.write_str("prctl(PR_SET_PDEATHSIG, SIGKILL)"),
-            Op::NotDumpable => f.write_str("prctl(PR_SET_DUMPABLE, 0)"),
-            Op::BlockSignals { set: SignalSet::All } => f.write_str("sigprocmask(SIG_SETMASK, [all], NULL)"),
+            Op::Close { channel, end } => format!("close({}[{end}])", channel.as_str()),
+            Op::SyncSend { end, msg } => format!("write(sync[{end}], {})", quote(msg)),
+            Op::SyncRecv { end, msg } => format!("read(sync[{end}]) = {}", quote(msg)),
+            Op::Pdeathsig => "prctl(PR_SET_PDEATHSIG, SIGKILL)".into(),
+            Op::NotDumpable => "prctl(PR_SET_DUMPABLE, 0)".into(),
+            Op::BlockSignals { set: SignalSet::All } => "sigprocmask(SIG_SETMASK, [all], NULL)".into(),
             Op::BlockSignals { set: SignalSet::Supervisor } => {
-                write!(f, "sigprocmask(SIG_BLOCK, [{},CHLD], NULL)", signal_list(SUPERVISOR_SIGNALS))
+                format!("sigprocmask(SIG_BLOCK, [{},CHLD], NULL)", signal_list(SUPERVISOR_SIGNALS))
             }
-            Op::Fork => f.write_str("fork() = $COMMAND_PID"),
-            Op::Setsid => f.write_str("setsid()"),
+            Op::Fork => "fork() = $COMMAND_PID".into(),
+            Op::Setsid => "setsid()".into(),
             Op::ResetSignals => {
-                f.write_str("sigprocmask(SIG_SETMASK, [], NULL); rt_sigaction(each ignored, SIG_DFL)")
+                "sigprocmask(SIG_SETMASK, [], NULL); rt_sigaction(each ignored, SIG_DFL)".into()
             }
-            Op::Setrlimit { key, value } => {
-                let v = if *value == u64::MAX { "RLIM_INFINITY".to_string() } else { value.to_string() };
-                write!(f, "setrlimit({}, {{{v}, {v}}})", crate::host::rlimits::by_key(key).name)
-            }
-            Op::CloseFds => f.write_str("close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)"),
-            Op::CloseHostFds => f.write_str("close_range(3, ~0U, 0) but status[1]"),
-            Op::Execve { argv, env } => {
-                let args: Vec<String> = argv.iter().map(|a| quote(a)).collect();
-                let envs: Vec<String> = env.iter().map(|(k, v)| quote(&format!("{k}={v}"))).collect();
-                let prog = argv.first().map(String::as_str).unwrap_or("");
-                let call = if prog.contains('/') { "execve" } else { "execvpe" };
-                write!(f, "{call}({}, [{}], [{}])", quote(prog), args.join(", "), envs.join(", "))
-            }
-            Op::KillChild => f.write_str("kill($CHILD_PID, SIGKILL); wait4($CHILD_PID)"),
-            Op::Signal { pid, start, signal, who } => write!(
-                f,
-                "pidfd_open({pid}) = pidfd, if {who} still started at tick {start}; pidfd_send_signal(pidfd, {})",
-                signal.as_str()
-            ),
-            Op::DropPtrace => f.write_str("prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE); capset(-CAP_SYS_PTRACE)"),
-            Op::InitLoop { grace_ms } => write!(
-                f,
-                "init: sigtimedwait() forwarding {} to $COMMAND_PID; waitpid(-1, WNOHANG) reaping; \
-                 when the command exits: write(status[1], how it ended), kill(-1, SIGTERM), {} later kill(-1, SIGKILL); \
-                 exit(its code, or 128+N for signal N) when no child is left",
-                signal_list(INIT_FORWARDS),
-                Duration(*grace_ms)
-            ),
-            Op::AwaitExec => f.write_str("read(sync[0]) = 0 (EOF: the command has exec'd)"),
-            Op::Wait { pid, grace_ms, timeout_ms } => {
-                let p = pid.var();
-                write!(f, "wait4({p}, &status, 0, &rusage) forwarding {}", signal_list(SUPERVISOR_SIGNALS))?;
-                write!(
-                    f,
-                    "; a second INT or TERM, or {} after the first: kill({p}, SIGKILL)",
-                    Duration(*grace_ms)
-                )?;
-                if let Some(t) = timeout_ms {
-                    write!(f, "; after {}: kill({p}, SIGTERM)", Duration(*t))?;
-                }
-                if *pid == Proc::Child {
-                    f.write_str("; read(status[0]): how the command ended")?;
-                }
-                Ok(())
-            }
+            Op::Setrlimit { key, value } => setrlimit(key, *value),
+            Op::CloseFds => "close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)".into(),
+            Op::CloseHostFds => "close_range(3, ~0U, 0) but status[1]".into(),
+            Op::Execve { argv, env } => execve(argv, env),
+            Op::KillChild => "kill($CHILD_PID, SIGKILL); wait4($CHILD_PID)".into(),
+            Op::Signal { pid, start, signal, who } => pidfd_signal(*pid, *start, *signal, who),
+            Op::DropPtrace => "prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE); capset(-CAP_SYS_PTRACE)".into(),
+            Op::InitLoop { grace_ms } => init_loop(*grace_ms),
+            Op::AwaitExec => "read(sync[0]) = 0 (EOF: the command has exec'd)".into(),
+            Op::Wait { pid, grace_ms, timeout_ms } => wait(*pid, *grace_ms, *timeout_ms),
             Op::AwaitExit { timeout_ms } => {
-                write!(f, "poll(pidfd, POLLIN, {}) = 1: it has exited", Duration(*timeout_ms))
+                format!("poll(pidfd, POLLIN, {}) = 1: it has exited", Duration(*timeout_ms))
             }
             Op::KillCgroup { path, kill_file: true } => {
-                write!(f, "write({}, \"1\")", qp(&path.join("cgroup.kill")))
+                format!("write({}, \"1\")", qp(&path.join("cgroup.kill")))
             }
             Op::KillCgroup { path, kill_file: false } => {
-                write!(f, "kill(each pid of {}, SIGKILL)", qp(&path.join("cgroup.procs")))
+                format!("kill(each pid of {}, SIGKILL)", qp(&path.join("cgroup.procs")))
             }
-            Op::WaitEmpty { path } => write!(f, "read({}) until empty", qp(&path.join("cgroup.procs"))),
-            Op::ReadCounter { path, counter } => {
-                let what = match counter {
-                    Counter::OomKills => "oom_kill",
-                    Counter::MemoryPeak => "peak",
-                    Counter::PidsMaxHit => "max",
-                };
-                write!(f, "read({}) → {what}", qp(path))
-            }
-            Op::CheckMounts => f.write_str("read(\"/proc/self/mountinfo\"): no new mount under the rootfs"),
-            Op::CheckGone { path } => write!(f, "stat({}) = ENOENT", qp(path)),
+            Op::WaitEmpty { path } => format!("read({}) until empty", qp(&path.join("cgroup.procs"))),
+            Op::ReadCounter { path, counter } => read_counter(path, *counter),
+            Op::CheckMounts => "read(\"/proc/self/mountinfo\"): no new mount under the rootfs".into(),
+            Op::CheckGone { path } => format!("stat({}) = ENOENT", qp(path)),
         }
     }
+}
+
+fn copy_file(from: &Path, to: &Path, mode: u32) -> String {
+    format!(
+        "open({}, O_RDONLY); open({}, O_WRONLY|O_CREAT|O_EXCL, 0{mode:o}); copy_file_range(…) until done",
+        qp(from),
+        qp(to)
+    )
+}
+
+fn symlinks(target: &str, dir: &Path, names: &[String]) -> String {
+    let list = format!("{}/{{{}}}", dir.display(), names.join(","));
+    format!("symlink({}, {}) ×{}", quote(target), quote(&list), names.len())
+}
+
+fn save_state(path: &Path) -> String {
+    let tmp = qp(&path.with_extension("json.tmp"));
+    format!("open({tmp}, O_CREAT|O_TRUNC|O_WRONLY|O_CLOEXEC, 0644); write(state); rename(→ {})", qp(path))
+}
+
+fn mount_point(at: &Path, dir: bool, no_symlinks: bool) -> String {
+    let (parent, name) = parent_and_name(at);
+    let open = in_root("$dir", parent, "O_DIRECTORY", no_symlinks);
+    let make = if dir {
+        format!("mkdirat($dir, {name}, 0755)")
+    } else {
+        format!("mknodat($dir, {name}, S_IFREG|0644)")
+    };
+    format!("{open}; {make} unless it exists")
+}
+
+fn symlink_in(target: &str, at: &Path) -> String {
+    let (parent, name) = parent_and_name(at);
+    format!("{}; symlinkat({}, $dir, {name})", in_root("$dir", parent, "O_DIRECTORY", false), quote(target))
+}
+
+fn mount(
+    source: &Option<String>,
+    target: &Target,
+    fstype: &Option<String>,
+    flags: MsFlags,
+    data: &Option<String>,
+) -> String {
+    let (prefix, t) = match target {
+        Target::Path(p) => (String::new(), qp(p)),
+        Target::InRoot(p) => {
+            (format!("{}; ", in_root("$fd", p, "O_PATH", false)), quote("/proc/self/fd/$fd"))
+        }
+    };
+    format!("{prefix}mount({}, {t}, {}, {}, {})", opt(source), opt(fstype), ms_flags(flags), opt(data))
+}
+
+fn clone(flags: CloneFlags, into_cgroup: Option<&Path>) -> String {
+    match into_cgroup {
+        None => format!("clone({}|SIGCHLD) = $CHILD_PID", clone_flags(flags)),
+        Some(cg) => format!(
+            "clone3({{flags: {}|CLONE_INTO_CGROUP, exit_signal: SIGCHLD, cgroup: open({}, O_PATH)}}) = $CHILD_PID",
+            clone_flags(flags),
+            qp(cg)
+        ),
+    }
+}
+
+fn setrlimit(key: &str, value: u64) -> String {
+    let v = if value == u64::MAX { "RLIM_INFINITY".to_string() } else { value.to_string() };
+    format!("setrlimit({}, {{{v}, {v}}})", crate::host::rlimits::by_key(key).name)
+}
+
+fn execve(argv: &[String], env: &[(String, String)]) -> String {
+    let args: Vec<String> = argv.iter().map(|a| quote(a)).collect();
+    let envs: Vec<String> = env.iter().map(|(k, v)| quote(&format!("{k}={v}"))).collect();
+    let prog = argv.first().map(String::as_str).unwrap_or("");
+    let call = if prog.contains('/') { "execve" } else { "execvpe" };
+    format!("{call}({}, [{}], [{}])", quote(prog), args.join(", "), envs.join(", "))
+}
+
+fn pidfd_signal(pid: i32, start: u64, signal: Signal, who: &str) -> String {
+    format!(
+        "pidfd_open({pid}) = pidfd, if {who} still started at tick {start}; pidfd_send_signal(pidfd, {})",
+        signal.as_str()
+    )
+}
+
+fn init_loop(grace_ms: u64) -> String {
+    format!(
+        "init: sigtimedwait() forwarding {} to $COMMAND_PID; waitpid(-1, WNOHANG) reaping; \
+         when the command exits: write(status[1], how it ended), kill(-1, SIGTERM), {} later kill(-1, SIGKILL); \
+         exit(its code, or 128+N for signal N) when no child is left",
+        signal_list(INIT_FORWARDS),
+        Duration(grace_ms)
+    )
+}
+
+fn wait(pid: Proc, grace_ms: u64, timeout_ms: Option<u64>) -> String {
+    let p = pid.var();
+    let mut s = format!("wait4({p}, &status, 0, &rusage) forwarding {}", signal_list(SUPERVISOR_SIGNALS));
+    s += &format!("; a second INT or TERM, or {} after the first: kill({p}, SIGKILL)", Duration(grace_ms));
+    if let Some(t) = timeout_ms {
+        s += &format!("; after {}: kill({p}, SIGTERM)", Duration(t));
+    }
+    if pid == Proc::Child {
+        s += "; read(status[0]): how the command ended";
+    }
+    s
+}
+
+fn read_counter(path: &Path, counter: Counter) -> String {
+    let what = match counter {
+        Counter::OomKills => "oom_kill",
+        Counter::MemoryPeak => "peak",
+        Counter::PidsMaxHit => "max",
+    };
+    format!("read({}) → {what}", qp(path))
 }

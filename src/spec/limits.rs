@@ -7,8 +7,16 @@ use crate::host::Host;
 
 impl Validator<'_> {
     pub(super) fn limits(&mut self, f: &JailFile, host: &Host) -> Limits {
-        let l = &f.limits;
         let mut out = Limits::default();
+        self.memory_limits(f, &mut out);
+        self.cgroup_counts(f, &mut out);
+        self.rlimits(f, host, &mut out);
+        out
+    }
+
+    /// memory and memory_swap: sizes above 0, swap at least memory.
+    fn memory_limits(&mut self, f: &JailFile, out: &mut Limits) {
+        let l = &f.limits;
         let positive = |v: &mut Self, key: &str, sp: &Sp<Size>| -> Option<Limit<u64>> {
             if sp.value.0 == 0 {
                 v.err(
@@ -44,6 +52,11 @@ impl Validator<'_> {
                 _ => {}
             }
         }
+    }
+
+    /// pids, cpus and cpu_weight: within what the kernel takes.
+    fn cgroup_counts(&mut self, f: &JailFile, out: &mut Limits) {
+        let l = &f.limits;
         if let Some(p) = &l.pids {
             if p.value < 1 {
                 self.err(
@@ -88,6 +101,12 @@ impl Validator<'_> {
                     Some(Limit { value: w.value as u64, origin: self.origin(w, "limits.cpu_weight") });
             }
         }
+    }
+
+    /// The rlimits: at least their minimum, and not above procjail's own hard limit without
+    /// CAP_SYS_RESOURCE.
+    fn rlimits(&mut self, f: &JailFile, host: &Host, out: &mut Limits) {
+        let l = &f.limits;
         let ints = [("nofile", &l.nofile), ("nproc", &l.nproc)];
         let sizes = [("core", &l.core), ("fsize", &l.fsize), ("stack", &l.stack), ("as", &l.address_space)];
         let mut rl: Vec<(&'static str, Sp<i64>)> = Vec::new();
@@ -136,6 +155,5 @@ impl Validator<'_> {
                 Limit { value: v.value as u64, origin: self.origin(v, format!("limits.{key}")) },
             ));
         }
-        out
     }
 }

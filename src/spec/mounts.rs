@@ -60,90 +60,91 @@ impl Validator<'_> {
         let origin = self.origin(&m.kind, format!("[[mounts]] #{n}"));
         let target = self.target(&key, &m.target)?;
         let spec = match m.kind.value {
-            MountKind::Bind => {
-                for (k, span) in
-                    [("size", m.size.as_ref().map(|s| &s.span)), ("mode", m.mode.as_ref().map(|s| &s.span))]
-                {
-                    if let Some(span) = span {
-                        self.err(
-                            Diag::new(
-                                span.clone(),
-                                format!("{key}.{k}"),
-                                format!("`{k}` is for tmpfs mounts, not bind mounts"),
-                            )
-                            .hint(format!("remove `{k}`")),
-                        );
-                    }
-                }
-                let Some(source) = &m.source else {
-                    self.err(
-                        Diag::new(
-                            m.kind.span.clone(),
-                            format!("{key}.source"),
-                            "a bind mount needs a source",
-                        )
-                        .accepted("a host path, relative to the jail file")
-                        .hint("add source = \"DIR\""),
-                    );
-                    return None;
-                };
-                let path = self.host_path(&source.value);
-                let Ok(meta) = std::fs::metadata(&path) else {
-                    self.err(
-                        Diag::new(
-                            source.span.clone(),
-                            format!("{key}.source"),
-                            format!("the bind source {} does not exist", path.display()),
-                        )
-                        .accepted("an existing file or directory on the host, relative to the jail file")
-                        .hint(format!("create it (mkdir -p {}) or fix the path", path.display())),
-                    );
-                    return None;
-                };
-                MountSpec::Bind { source: path, target, readonly: m.readonly, is_dir: meta.is_dir() }
-            }
-            MountKind::Tmpfs => {
-                if let Some(s) = &m.source {
-                    self.err(
-                        Diag::new(s.span.clone(), format!("{key}.source"), "a tmpfs has no source")
-                            .hint("remove `source`, or use type = \"bind\""),
-                    );
-                }
-                if let Some(s) = &m.size
-                    && s.value.0 == 0
-                {
-                    self.err(
-                        Diag::new(s.span.clone(), format!("{key}.size"), "a tmpfs size of 0 means no limit at all to the kernel")
-                            .accepted("a size of 1 byte or more")
-                            .hint("write the size you want, e.g. \"16MiB\", or remove `size` for the kernel's default"),
-                    );
-                }
-                let mode = match &m.mode {
-                    None => 0o755,
-                    Some(s) => match u32::from_str_radix(&s.value, 8) {
-                        Ok(v) if v <= 0o7777 => v,
-                        _ => {
-                            self.err(
-                                Diag::new(
-                                    s.span.clone(),
-                                    format!("{key}.mode"),
-                                    format!("\"{}\" is not an octal mode", s.value),
-                                )
-                                .accepted("an octal string from \"0\" to \"7777\", like \"1777\""),
-                            );
-                            0o755
-                        }
-                    },
-                };
-                MountSpec::Tmpfs {
-                    target,
-                    size: m.size.as_ref().map(|s| s.value),
-                    mode,
-                    readonly: m.readonly,
-                }
-            }
+            MountKind::Bind => self.bind(&key, m, target)?,
+            MountKind::Tmpfs => self.tmpfs(&key, m, target),
         };
         Some(Mount { spec, origin })
+    }
+
+    /// A bind mount: a source that exists on the host, no tmpfs keys.
+    fn bind(&mut self, key: &str, m: &config::Mount, target: PathBuf) -> Option<MountSpec> {
+        for (k, span) in
+            [("size", m.size.as_ref().map(|s| &s.span)), ("mode", m.mode.as_ref().map(|s| &s.span))]
+        {
+            if let Some(span) = span {
+                self.err(
+                    Diag::new(
+                        span.clone(),
+                        format!("{key}.{k}"),
+                        format!("`{k}` is for tmpfs mounts, not bind mounts"),
+                    )
+                    .hint(format!("remove `{k}`")),
+                );
+            }
+        }
+        let Some(source) = &m.source else {
+            self.err(
+                Diag::new(m.kind.span.clone(), format!("{key}.source"), "a bind mount needs a source")
+                    .accepted("a host path, relative to the jail file")
+                    .hint("add source = \"DIR\""),
+            );
+            return None;
+        };
+        let path = self.host_path(&source.value);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            self.err(
+                Diag::new(
+                    source.span.clone(),
+                    format!("{key}.source"),
+                    format!("the bind source {} does not exist", path.display()),
+                )
+                .accepted("an existing file or directory on the host, relative to the jail file")
+                .hint(format!("create it (mkdir -p {}) or fix the path", path.display())),
+            );
+            return None;
+        };
+        Some(MountSpec::Bind { source: path, target, readonly: m.readonly, is_dir: meta.is_dir() })
+    }
+
+    /// A tmpfs: no source, a size above 0, an octal mode.
+    fn tmpfs(&mut self, key: &str, m: &config::Mount, target: PathBuf) -> MountSpec {
+        if let Some(s) = &m.source {
+            self.err(
+                Diag::new(s.span.clone(), format!("{key}.source"), "a tmpfs has no source")
+                    .hint("remove `source`, or use type = \"bind\""),
+            );
+        }
+        if let Some(s) = &m.size
+            && s.value.0 == 0
+        {
+            self.err(
+                Diag::new(
+                    s.span.clone(),
+                    format!("{key}.size"),
+                    "a tmpfs size of 0 means no limit at all to the kernel",
+                )
+                .accepted("a size of 1 byte or more")
+                .hint("write the size you want, e.g. \"16MiB\", or remove `size` for the kernel's default"),
+            );
+        }
+        let mode = match &m.mode {
+            None => 0o755,
+            Some(s) => match u32::from_str_radix(&s.value, 8) {
+                Ok(v) if v <= 0o7777 => v,
+                _ => {
+                    self.err(
+                        Diag::new(
+                            s.span.clone(),
+                            format!("{key}.mode"),
+                            format!("\"{}\" is not an octal mode", s.value),
+                        )
+                        .accepted("an octal string from \"0\" to \"7777\", like \"1777\""),
+                    );
+                    0o755
+                }
+            },
+        };
+        MountSpec::Tmpfs { target, size: m.size.as_ref().map(|s| s.value), mode, readonly: m.readonly }
     }
 
     /// A mount target: absolute, no `..`, not / itself, not under /proc.

@@ -6,6 +6,8 @@ mod check;
 mod common;
 mod day2;
 mod experiments;
+mod fidelity;
+mod layers;
 mod limits;
 mod pid1;
 mod plans;
