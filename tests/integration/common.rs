@@ -1,8 +1,6 @@
 //! Shared helpers: running procjail, a busybox rootfs, jail files in temp folders, and the
 //! snapshot of the host that every real-kernel test compares before and after.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -80,11 +78,6 @@ pub fn sh(name: &str, script: &str, extra: &str) -> Jail {
     )
 }
 
-/// A jail with the shared rootfs and `body` after the rootfs table.
-pub fn simple(name: &str, body: &str) -> Jail {
-    jail(name, &format!("[rootfs]\npath = \"{{rootfs}}\"\n\n{body}"))
-}
-
 pub struct Run {
     pub code: i32,
     pub stdout: String,
@@ -144,7 +137,7 @@ impl Snapshot {
     pub fn take(file: &Path) -> Snapshot {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let mounts = mountinfo.lines().map(|l| l.split(' ').nth(4).unwrap_or("").to_string()).collect();
+        let mounts = procjail::host::mountinfo::points(&mountinfo).into_iter().collect();
         let mut cgroups = BTreeSet::new();
         for hierarchy in cgroup_hierarchies() {
             let dir = hierarchy.join("procjail").join(&name);

@@ -82,7 +82,8 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         let Some(m) = module_of(&file) else { continue };
         let text = std::fs::read_to_string(&file).unwrap();
         // Comments name other modules to explain; only code imports.
-        let code: String = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+        let code: String =
+            text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
         let text = code;
         let entry = g.entry(m.clone()).or_default();
         entry.extend(imports(&text).into_iter().filter(|i| *i != m));
