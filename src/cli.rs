@@ -59,6 +59,10 @@ pub enum Command {
         /// The jail's name (its cgroups, its state, `procjail ps`). Default: the file's name.
         #[arg(long, value_parser = parse_name)]
         name: Option<String>,
+        /// Print the kernel's answer before the command's execve: each check (capabilities,
+        /// no_new_privs, seccomp, namespaces, mounts, cgroups, rlimits), planned and read back.
+        #[arg(long)]
+        verify: bool,
     },
     /// Run the experiments: the jail files with an [expect] table; check what each shows.
     Test {
@@ -192,8 +196,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check { files } => cmd::check::check(&files),
         Command::Plan { file, host, json, width } => cmd::plan::plan(&file, host, json, width),
-        Command::Up { file, trace, timeout, json_report, name } => {
-            cmd::up::up(cmd::up::Args { file, trace, timeout, json_report, name })
+        Command::Up { file, trace, timeout, json_report, name, verify } => {
+            cmd::up::up(cmd::up::Args { file, trace, timeout, json_report, name, verify })
         }
         Command::Test { paths, jobs, json } => {
             let paths = if paths.is_empty() { cmd::test::default_paths() } else { paths };

@@ -9,14 +9,17 @@
 //! take it, so a command run with `procjail exec` is set up exactly as the jail's own.
 
 use crate::config::InitMode;
-use crate::plan::{Builder, Channel, Op, PhaseKind, Side};
+use crate::confine::TailMarks;
+use crate::host::Host;
+use crate::plan::{Builder, Channel, Op, PhaseKind, READY, Side, VERIFIED};
 use crate::spec::{Exec, Origin, Spec};
 
 /// The umask the command starts with, as runc and podman give it.
 pub const COMMAND_UMASK: u32 = 0o022;
 
 /// Phases "init" (child, builtin only), "exec" (the command) and "reap" (child, builtin only).
-pub fn plan(b: &mut Builder, spec: &Spec) {
+/// Returns the steps of the exec tail that the checks before execve point at.
+pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
     let d = Origin::Default;
     let builtin = spec.init == InitMode::Builtin;
     let exec_side = if builtin {
@@ -28,31 +31,35 @@ pub fn plan(b: &mut Builder, spec: &Spec) {
     } else {
         Side::Child
     };
-    exec_tail(b, &spec.exec(), exec_side);
+    let marks = exec_tail(b, &spec.exec(), exec_side, host);
     if builtin {
         b.phase(PhaseKind::Reap, Side::Child);
         b.step(Op::Close { channel: Channel::Sync, end: 1 }, d.clone());
         b.step(Op::CloseHostFds, d.clone());
+        crate::confine::init(b, spec, host);
         b.step(Op::InitLoop { grace_ms: spec.grace_ms }, d);
     }
+    marks
 }
 
-/// Phase "exec": a new session, default signals, the umask, the rlimits, the working
-/// directory, the capabilities, only fds 0-2, and execve. The process is already in the jail's
-/// root, with "/" as its working directory.
-pub fn exec_tail(b: &mut Builder, cmd: &Exec, side: Side) {
+/// Phase "exec": a new session, default signals, the umask, the rlimits, the confinement
+/// (capabilities, the user, the working directory, no_new_privs, only fds 0-2, seccomp), then
+/// "ready" to the supervisor, which reads back what the kernel did before it says "verified",
+/// and execve. The process is already in the jail's root, with "/" as its working directory.
+pub fn exec_tail(b: &mut Builder, cmd: &Exec, side: Side, host: &Host) -> TailMarks {
     let d = Origin::Default;
     b.phase(PhaseKind::Exec, side);
     b.step(Op::Setsid, d.clone());
     b.step(Op::ResetSignals, d.clone());
     b.step(Op::Umask { mask: COMMAND_UMASK }, d.clone());
+    let mut marks = TailMarks::default();
     for r in &cmd.rlimits {
-        b.step(Op::Setrlimit { key: r.key.clone(), value: r.value }, r.origin.clone());
+        let step = b.step(Op::Setrlimit { key: r.key.clone(), value: r.value }, r.origin.clone());
+        marks.rlimits.push((r.key.clone(), r.value, step));
     }
-    if cmd.cwd.as_os_str() != "/" {
-        b.step(Op::Chdir { path: cmd.cwd.clone() }, cmd.origin.clone());
-    }
-    b.step(Op::DropPtrace, d.clone());
-    b.step(Op::CloseFds, d);
+    crate::confine::command(b, cmd, host, &mut marks);
+    b.step(Op::SyncSend { end: 1, msg: READY.into() }, d.clone());
+    b.step(Op::SyncRecv { end: 1, msg: VERIFIED.into() }, d);
     b.step(Op::Execve { argv: cmd.argv.clone(), env: cmd.env.clone() }, cmd.origin.clone());
+    marks
 }

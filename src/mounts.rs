@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags};
 
-use crate::plan::{Builder, Op, PhaseKind, Side, Target};
+use crate::plan::verify::{MountCheck, MountIs};
+use crate::plan::{Builder, Cond, Op, PhaseKind, Side, Target};
 use crate::spec::{MountSpec, Origin, Spec};
+use crate::sys::{MOUNT_ATTR_NODEV as ATTR_NODEV, MOUNT_ATTR_RDONLY as ATTR_RDONLY};
 
 /// Host device nodes bound into the jail's /dev.
 pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
@@ -28,11 +30,13 @@ pub const DEV_LINKS: &[(&str, &str)] = &[
     ("ptmx", "pts/ptmx"),
 ];
 
-/// The mounts phase under construction: the builder, and the in-root folders that earlier
-/// steps made (or that are the rootfs itself), so each folder gets one step.
+/// The mounts phase under construction: the builder, the in-root folders that earlier steps
+/// made (or that are the rootfs itself), so each folder gets one step, and what the jail must
+/// show of each mount (the checks before execve read it back).
 struct InRoot<'b> {
     b: &'b mut Builder,
     made: BTreeSet<PathBuf>,
+    checks: Vec<MountCheck>,
 }
 
 impl InRoot<'_> {
@@ -42,14 +46,18 @@ impl InRoot<'_> {
         let mut above: Vec<&Path> = at.ancestors().skip(1).filter(|p| !self.made.contains(*p)).collect();
         above.reverse();
         for p in above {
-            self.b
-                .step(Op::MountPoint { at: p.to_path_buf(), dir: true, no_symlinks: false }, origin.clone());
+            self.b.step(Op::MountPoint { at: p.to_path_buf(), dir: true, no_symlinks: false }, origin.clone());
             self.made.insert(p.to_path_buf());
         }
         self.b.step(Op::MountPoint { at: at.to_path_buf(), dir, no_symlinks }, origin.clone());
         if dir {
             self.made.insert(at.to_path_buf());
         }
+    }
+
+    fn check(&mut self, at: &Path, is: MountIs, if_exists: bool, step: usize) {
+        self.checks.retain(|c| c.point != at);
+        self.checks.push(MountCheck { point: at.to_path_buf(), is, if_exists, step });
     }
 
     fn mount(
@@ -68,7 +76,9 @@ impl InRoot<'_> {
             flags,
             data: data.map(String::from),
         };
-        self.b.step(op, origin.clone());
+        let step = self.b.step(op, origin.clone());
+        let ro = flags.contains(MsFlags::MS_RDONLY);
+        self.check(Path::new(at), if ro { MountIs::ReadOnly } else { MountIs::There }, false, step);
     }
 }
 
@@ -77,19 +87,55 @@ fn mount_at(target: &Path, source: Option<String>, flags: MsFlags) -> Op {
     Op::Mount { source, target: Target::Path(target.to_path_buf()), fstype: None, flags, data: None }
 }
 
-/// Phase "mounts" (child).
-pub fn plan_mounts(b: &mut Builder, spec: &Spec) {
+/// What the mounts phase gives the checks: the index of the step that made `/` a slave, and
+/// what each mount must look like in the jail.
+pub struct Mounts {
+    pub slave: usize,
+    pub checks: Vec<MountCheck>,
+}
+
+/// Phase "mounts" (child): `/` a slave, the rootfs bound onto itself (nodev: procjail makes
+/// /dev), the defaults, the jail's mounts, then the masks and read-only paths last, so that no
+/// mount of the jail covers them.
+pub fn plan_mounts(b: &mut Builder, spec: &Spec) -> Mounts {
     b.phase(PhaseKind::Mounts, Side::Child);
     let d = Origin::Default;
     let root = spec.rootfs.clone();
-    b.step(mount_at(Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_SLAVE), d.clone());
+    let slave = b.step(mount_at(Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_SLAVE), d.clone());
     let bind = mount_at(&root, Some(root.to_string_lossy().into_owned()), MsFlags::MS_BIND | MsFlags::MS_REC);
-    b.step(bind, spec.rootfs_origin.clone());
-    b.step(Op::OpenRoot { path: root }, d);
-    let mut r = InRoot { b, made: BTreeSet::from([PathBuf::from("/")]) };
+    let bound = b.step(bind, spec.rootfs_origin.clone());
+    b.step(Op::OpenRoot { path: root }, d.clone());
+    let nodev = Op::MountSetattr { target: Target::InRoot("/".into()), set: ATTR_NODEV, recursive: false };
+    b.step(nodev, Origin::Unset { key: "security.devices".into() });
+    let mut r = InRoot { b, made: BTreeSet::from([PathBuf::from("/")]), checks: Vec::new() };
+    r.check(Path::new("/"), MountIs::There, false, bound);
     plan_defaults(&mut r, spec);
     for m in &spec.mounts {
         plan_mount(&mut r, &m.spec, &m.origin);
+    }
+    plan_confinement(&mut r, spec);
+    Mounts { slave, checks: r.checks }
+}
+
+/// The masks (after the /dev/null they bind is checked), the sysctls, the read-only paths.
+fn plan_confinement(r: &mut InRoot<'_>, spec: &Spec) {
+    let c = &spec.confine;
+    if !c.masked.value.is_empty() {
+        r.b.step(Op::OpenNull { path: "/dev/null".into() }, c.masked.origin.clone());
+    }
+    for p in &c.masked.value {
+        let when = vec![Cond::InRootExists(p.clone())];
+        let step = r.b.step_when(Op::Mask { at: p.clone() }, c.masked.origin.clone(), when);
+        r.check(p, MountIs::Masked, true, step);
+    }
+    for s in &c.sysctl {
+        let (key, value) = s.value.clone();
+        r.b.step(Op::Sysctl { key, value }, s.origin.clone());
+    }
+    for p in &c.readonly.value {
+        let when = vec![Cond::InRootExists(p.clone())];
+        let step = r.b.step_when(Op::ReadOnly { at: p.clone() }, c.readonly.origin.clone(), when);
+        r.check(p, MountIs::ReadOnly, true, step);
     }
 }
 
@@ -102,7 +148,8 @@ fn plan_defaults(r: &mut InRoot<'_>, spec: &Spec) {
     }
     if spec.defaults.dev {
         r.point("/dev", true, true, d);
-        let flags = MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME;
+        // nodev: a node made in it cannot be opened; the bound devices keep working.
+        let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_STRICTATIME;
         r.mount("/dev", Some("tmpfs"), Some("tmpfs"), flags, Some("mode=755,size=65536k"), d);
         for dev in DEVICES {
             let at = format!("/dev/{dev}");
@@ -154,8 +201,9 @@ fn plan_mount(r: &mut InRoot<'_>, m: &MountSpec, origin: &Origin) {
                 origin,
             );
             if *readonly {
-                let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
-                r.mount(&t, None, None, flags, None, origin);
+                let ro = Op::MountSetattr { target: Target::InRoot(target.clone()), set: ATTR_RDONLY, recursive: false };
+                let step = r.b.step(ro, origin.clone());
+                r.check(target, MountIs::ReadOnly, false, step);
             }
         }
         MountSpec::Tmpfs { target, size, mode, readonly } => {
@@ -174,17 +222,20 @@ fn plan_mount(r: &mut InRoot<'_>, m: &MountSpec, origin: &Origin) {
     }
 }
 
-/// Phase "pivot" (child): into the rootfs, old root detached, read-only root, rootfd closed.
-pub fn plan_pivot(b: &mut Builder, spec: &Spec) {
+/// Phase "pivot" (child): into the rootfs, old root detached, rootfd closed, the root made
+/// read-only if asked. Returns that last step, if there is one.
+pub fn plan_pivot(b: &mut Builder, spec: &Spec) -> Option<usize> {
     b.phase(PhaseKind::Pivot, Side::Child);
     let d = Origin::Default;
     b.step(Op::Chdir { path: spec.rootfs.clone() }, d.clone());
     b.step(Op::PivotRoot, d.clone());
     b.step(Op::Umount2 { target: ".".into(), flags: MntFlags::MNT_DETACH }, d.clone());
     b.step(Op::Chdir { path: "/".into() }, d.clone());
-    if spec.rootfs_readonly {
-        let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
-        b.step(mount_at(Path::new("/"), None, flags), spec.rootfs_origin.clone());
-    }
     b.step(Op::CloseRoot, d);
+    if spec.rootfs_readonly {
+        // The root mount alone (the jail's other mounts keep theirs), its other flags kept.
+        let ro = Op::MountSetattr { target: Target::Path("/".into()), set: ATTR_RDONLY, recursive: false };
+        return Some(b.step(ro, spec.rootfs_origin.clone()));
+    }
+    None
 }

@@ -39,6 +39,10 @@ pub struct State<P = serde_json::Value> {
     pub pids_limit: Option<u64>,
     /// What the command runs with; `procjail exec` runs its own command the same way.
     pub command: Exec,
+    /// What the kernel must show of the command before its execve (`exec` and `inspect` check
+    /// the same).
+    #[serde(default)]
+    pub checks: Option<crate::plan::verify::Checks>,
     /// The plan that was run, as `plan --json` prints it.
     pub plan: P,
 }
@@ -73,6 +77,7 @@ impl<'p> State<crate::plan::print::JsonPlan<'p>> {
             memory_limit: f.memory_limits.first().map(|(_, v)| *v),
             pids_limit: f.pids_limit,
             command: f.command.clone().expect("an up plan has a command"),
+            checks: f.checks.clone(),
             plan: crate::plan::print::json_doc(plan),
         }
     }

@@ -232,3 +232,132 @@ pub fn kill_all(sig: Signal) {
 pub fn major_minor(dev: u64) -> (u64, u64) {
     (libc::major(dev) as u64, libc::minor(dev) as u64)
 }
+
+/// prctl with one or two integer arguments.
+pub fn prctl(option: libc::c_int, arg2: libc::c_ulong, arg3: libc::c_ulong) -> Result<(), Errno> {
+    // SAFETY: prctl with integer arguments only.
+    check(unsafe { libc::prctl(option, arg2, arg3, 0 as libc::c_ulong, 0 as libc::c_ulong) } as libc::c_long).map(drop)
+}
+
+/// seccomp(SECCOMP_SET_MODE_FILTER, 0, prog): `code` is the program as the kernel takes it.
+pub fn seccomp_filter(code: &[u8]) -> Result<(), Errno> {
+    #[repr(C)]
+    struct Fprog {
+        len: u16,
+        filter: *const u8,
+    }
+    let prog = Fprog { len: (code.len() / 8) as u16, filter: code.as_ptr() };
+    // SAFETY: a sock_fprog pointing at `code`, which outlives the call; the kernel copies it.
+    check(unsafe { libc::syscall(libc::SYS_seccomp, 1u32, 0u32, &prog as *const Fprog) }).map(drop)
+}
+
+/// Mount attributes of mount_setattr(2).
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+
+/// struct mount_attr of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr(dirfd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {attr_set}) on a descriptor, or on
+/// a path when `fd` is None.
+pub fn mount_setattr(fd: Option<BorrowedFd<'_>>, path: &std::ffi::CStr, recursive: bool, set: u64) -> Result<(), Errno> {
+    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let mut flags = if recursive { libc::AT_RECURSIVE as u32 } else { 0 };
+    if fd.is_some() {
+        flags |= libc::AT_EMPTY_PATH as u32;
+    }
+    let dfd = fd.map_or(libc::AT_FDCWD, |f| f.as_raw_fd());
+    // SAFETY: a valid C string and mount_attr for the call's duration.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dfd,
+            path.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
+/// bpf(BPF_PROG_LOAD) of a BPF_PROG_TYPE_CGROUP_DEVICE program; its fd.
+pub fn bpf_device_program(insns: &[u64]) -> Result<OwnedFd, Errno> {
+    // The first fields of union bpf_attr for BPF_PROG_LOAD; the rest must be zero.
+    #[repr(C)]
+    struct Load {
+        prog_type: u32,
+        insn_cnt: u32,
+        insns: u64,
+        license: u64,
+        log_level: u32,
+        log_size: u32,
+        log_buf: u64,
+        kern_version: u32,
+        prog_flags: u32,
+        rest: [u8; 80],
+    }
+    let license = c"GPL";
+    let attr = Load {
+        prog_type: 15, // BPF_PROG_TYPE_CGROUP_DEVICE
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 0,
+        log_size: 0,
+        log_buf: 0,
+        kern_version: 0,
+        prog_flags: 0,
+        rest: [0; 80],
+    };
+    // SAFETY: a bpf_attr whose pointers are valid for the call; the kernel copies the program.
+    let fd = check(unsafe { libc::syscall(libc::SYS_bpf, 5, &attr as *const Load, std::mem::size_of::<Load>()) })?;
+    // SAFETY: the descriptor was just returned to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// bpf(BPF_PROG_ATTACH, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI) of a program to a cgroup.
+pub fn bpf_attach_device(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> Result<(), Errno> {
+    #[repr(C)]
+    struct Attach {
+        target_fd: u32,
+        attach_bpf_fd: u32,
+        attach_type: u32,
+        attach_flags: u32,
+        rest: [u8; 104],
+    }
+    let attr = Attach {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type: 6,  // BPF_CGROUP_DEVICE
+        attach_flags: 2, // BPF_F_ALLOW_MULTI
+        rest: [0; 104],
+    };
+    // SAFETY: a bpf_attr valid for the call.
+    check(unsafe { libc::syscall(libc::SYS_bpf, 8, &attr as *const Attach, std::mem::size_of::<Attach>()) }).map(drop)
+}
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new anonymous session keyring.
+pub fn join_session_keyring() -> Result<(), Errno> {
+    // SAFETY: keyctl with an integer and a null name.
+    check(unsafe { libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<libc::c_char>()) }).map(drop)
+}
+
+/// ioctl(SIOCSIFFLAGS, IFF_UP) on the interface `name`, through a socket of the current
+/// network namespace.
+pub fn link_up(sock: BorrowedFd<'_>, name: &str) -> Result<(), Errno> {
+    // SAFETY: ifreq is plain data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(name.bytes().take(libc::IFNAMSIZ - 1)) {
+        *d = s as libc::c_char;
+    }
+    req.ifr_ifru.ifru_flags = libc::IFF_UP as libc::c_short;
+    // SAFETY: a valid socket and ifreq for the call's duration.
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req as *const libc::ifreq) } as libc::c_long).map(drop)
+}

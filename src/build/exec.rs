@@ -1,12 +1,14 @@
 //! The plan of `procjail exec NAME -- CMD...`: join the jail's cgroups, become non-dumpable (so
 //! nothing in the jail can reach this process through /proc before it is fully inside: the runc
 //! CVE-2016-9962 class), setns into each namespace the jail has, chroot into its root, fork (the
-//! pid namespace applies to children), and in the child the jail's own exec tail.
+//! pid namespace applies to children), and in the child the jail's own exec tail: the same
+//! capabilities, no_new_privs and the very seccomp bytes of the jail's command, from its state.
+//! The kernel's answer is read back before the execve, as for `up`.
 
 use crate::host::Host;
 use crate::init;
 use crate::namespaces::NAMESPACES;
-use crate::plan::{Builder, Facts, Op, PhaseKind, Plan, Proc, Side, SignalSet, Value};
+use crate::plan::{Builder, Channel, Cond, Facts, Op, PhaseKind, Plan, Proc, Side, SignalSet, VERIFIED, Value};
 use crate::spec::Origin;
 use crate::state::State;
 
@@ -31,22 +33,37 @@ pub fn exec(state: &State, argv: &[String], joined: &Joined, host: &Host) -> Pla
         b.step(Op::OpenNs { ns: ns.proc_name.to_string(), path }, d.clone());
     }
     b.step(Op::OpenRoot { path: format!("/proc/{init}/root").into() }, d.clone());
+    let mut joined_at = 0;
     for cg in &state.cgroups {
-        b.step(Op::Write { path: cg.join("cgroup.procs"), value: Value::SelfPid }, d.clone());
+        joined_at = b.step(Op::Write { path: cg.join("cgroup.procs"), value: Value::SelfPid }, d.clone());
     }
     b.step(Op::NotDumpable, d.clone());
+    b.step(Op::JoinKeyring, Origin::Unset { key: "security.keyring".into() });
     for ns in &own {
-        b.step(Op::SetNs { ns: ns.proc_name.to_string(), flag: ns.flag }, d.clone());
+        joined_at = b.step(Op::SetNs { ns: ns.proc_name.to_string(), flag: ns.flag }, d.clone());
     }
-    b.step(Op::Chroot, d.clone());
+    let chroot = b.step(Op::Chroot, d.clone());
     b.step(Op::CloseRoot, d.clone());
-    b.step(Op::Fork, d.clone());
+    b.step(Op::SocketPair { channel: Channel::Sync }, d.clone());
+    let fork = b.step(Op::Fork, d.clone());
+    b.step(Op::Close { channel: Channel::Sync, end: 1 }, d.clone());
+    b.phase(PhaseKind::Enter, Side::Command);
+    b.step(Op::Close { channel: Channel::Sync, end: 0 }, d.clone());
     let mut command = state.command.clone();
     command.argv = argv.to_vec();
     command.origin = Origin::Default;
-    init::exec_tail(&mut b, &command, Side::Command);
+    let tail = init::exec_tail(&mut b, &command, Side::Command, host);
     b.phase(PhaseKind::Supervise, Side::Parent);
-    b.step(Op::Wait { pid: Proc::Command, grace_ms: GRACE_MS, timeout_ms: None }, d);
+    b.step(Op::AwaitReady, d.clone());
+    if let Some(checks) = &state.checks {
+        let checks = checks.with_steps(&tail, joined_at.max(chroot), fork);
+        b.step(Op::Verify { pid: Proc::Command, checks }, d.clone());
+    }
+    b.step(Op::SyncSend { end: 0, msg: VERIFIED.into() }, d.clone());
+    b.step(Op::AwaitExec, d.clone());
+    b.step(Op::Wait { pid: Proc::Command, grace_ms: GRACE_MS, timeout_ms: None }, d.clone());
+    b.phase(PhaseKind::Teardown, Side::Parent);
+    b.step_when(Op::Kill { pid: Proc::Command }, d, vec![Cond::Ran(fork), Cond::NotReaped(Proc::Command)]);
     let facts = Facts { command: Some(command), ..Facts::default() };
     b.finish(&state.name, &state.file, host, facts)
 }

@@ -5,7 +5,8 @@ use crate::host::{Host, STATE_DIR};
 use crate::plan::{Builder, Cond, Facts, Op, PhaseKind, Plan, Proc, Side, SignalSet};
 use crate::spec::{Origin, Spec};
 use crate::state;
-use crate::{init, mounts, namespaces};
+use crate::plan::verify::{Expect, MountCheck, MountIs};
+use crate::{confine, init, mounts, namespaces};
 
 /// Make the rootfs if asked, the state folder and lock, the cgroups, spawn, the child's setup,
 /// exec, supervise, report, teardown.
@@ -20,19 +21,32 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
     let clone = namespaces::plan_spawn(&mut b, spec, &cg);
     let save = b.step(Op::SaveState { path: state::dir(&spec.name).join("state.json") }, Origin::Default);
     namespaces::plan_child_start(&mut b, spec);
-    mounts::plan_mounts(&mut b, spec);
-    mounts::plan_pivot(&mut b, spec);
+    confine::child_start(&mut b, spec);
+    let m = mounts::plan_mounts(&mut b, spec);
+    let mut mount_checks = m.checks;
+    if let Some(ro) = mounts::plan_pivot(&mut b, spec) {
+        mount_checks.retain(|c| c.point != std::path::Path::new("/"));
+        mount_checks.push(MountCheck { point: "/".into(), is: MountIs::ReadOnly, if_exists: false, step: ro });
+    }
     namespaces::plan_hostname(&mut b, spec);
     namespaces::plan_confine(&mut b, spec);
-    init::plan(&mut b, spec);
+    let tail = init::plan(&mut b, spec, host);
+    let cgroups = cg.leaves.iter().map(|l| Expect { value: (l.controller.clone(), l.rel.clone()), step: l.mkdir_step }).collect();
+    let at = confine::CheckSteps { clone, slave: m.slave, mounts: mount_checks, cgroups };
+    let checks = confine::checks(spec, host, &tail, at);
     b.phase(PhaseKind::Supervise, Side::Parent);
+    b.step(Op::AwaitReady, Origin::Default);
+    let who = if spec.init == crate::config::InitMode::Builtin { Proc::Command } else { Proc::Child };
+    b.step(Op::Verify { pid: who, checks: checks.clone() }, Origin::Default);
+    b.step(Op::SyncSend { end: 0, msg: crate::plan::VERIFIED.into() }, Origin::Default);
     b.step(Op::AwaitExec, Origin::Default);
     let wait = Op::Wait { pid: Proc::Child, grace_ms: spec.grace_ms, timeout_ms: spec.timeout_ms };
     b.step(wait, Origin::Default);
     b.phase(PhaseKind::Report, Side::Parent);
     cgroups::plan_report(&mut b, &cg);
     b.phase(PhaseKind::Teardown, Side::Parent);
-    b.step_when(Op::KillChild, Origin::Default, vec![Cond::Ran(clone), Cond::NotReaped(Proc::Child)]);
+    let kill = Op::Kill { pid: Proc::Child };
+    b.step_when(kill, Origin::Default, vec![Cond::Ran(clone), Cond::NotReaped(Proc::Child)]);
     cgroups::plan_teardown(&mut b, host, &cg);
     plan_state_removal(&mut b, &spec.name, lock, save);
     b.step(Op::CheckMounts, Origin::Default);
@@ -44,6 +58,7 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
         memory_limits: cg.memory_limits.clone(),
         pids_limit: cg.pids_limit,
         command: Some(spec.exec()),
+        checks: Some(checks),
     };
     b.finish(&spec.name, &spec.file, host, facts)
 }

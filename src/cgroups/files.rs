@@ -9,6 +9,8 @@ pub enum Controller {
     Memory,
     Pids,
     Cpu,
+    /// v1 only: cgroup2 takes the device rules as a BPF program.
+    Devices,
 }
 
 /// The CFS period procjail writes with a CPU quota, in µs.
@@ -35,6 +37,7 @@ pub fn limits(l: &Limits, c: Controller, v2: bool) -> Vec<(&'static str, String,
                 out.push(("pids.max", p.value.to_string(), p.origin.clone()));
             }
         }
+        Controller::Devices => {}
         Controller::Cpu => {
             if let Some(c) = &l.cpus {
                 let quota = ((c.value * CPU_PERIOD_US as f64).round() as u64).max(1000);

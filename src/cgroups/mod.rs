@@ -7,6 +7,7 @@
 //! - hybrid: limits on the v1 hierarchies, plus a cgroup in the cgroup2 tree for `cgroup.kill`.
 //! - v1: one folder per controller; killing freezes first.
 
+pub mod devices;
 pub mod files;
 
 use std::path::PathBuf;
@@ -22,6 +23,10 @@ use crate::spec::{Origin, Spec};
 pub struct Dir {
     pub path: PathBuf,
     pub mkdir_step: usize,
+    /// The v1 controller of its hierarchy (None: cgroup2), and its path under the hierarchy's
+    /// root, as /proc/PID/cgroup shows them.
+    pub controller: Option<String>,
+    pub rel: String,
 }
 
 /// What the setup made, for the later phases and the plan's facts.
@@ -48,6 +53,8 @@ struct Hierarchy {
     root: PathBuf,
     enable: Vec<&'static str>,
     hosts: Vec<Controller>,
+    /// The v1 controller it is named by in /proc/PID/cgroup.
+    v1: Option<&'static str>,
 }
 
 /// The jail's folder in every hierarchy it uses.
@@ -63,18 +70,24 @@ fn hierarchies(spec: &Spec, host: &Host) -> Vec<Hierarchy> {
     let pids = l.pids.is_some();
     let mut out = Vec::new();
     if let Some(v1) = &host.v1 {
-        for (used, dir, c) in [
-            (memory, &v1.memory, Controller::Memory),
-            (pids, &v1.pids, Controller::Pids),
-            (cpu, &v1.cpu, Controller::Cpu),
+        for (used, dir, c, name) in [
+            (memory, &v1.memory, Controller::Memory, "memory"),
+            (pids, &v1.pids, Controller::Pids, "pids"),
+            (cpu, &v1.cpu, Controller::Cpu, "cpu"),
         ] {
             if used {
-                out.push(Hierarchy { root: dir.clone(), enable: vec![], hosts: vec![c] });
+                out.push(Hierarchy { root: dir.clone(), enable: vec![], hosts: vec![c], v1: Some(name) });
             }
         }
         let kill_by_freezing = host.cgroup == CgroupKind::V1 || !host.cgroup_kill;
         if kill_by_freezing && (!out.is_empty() || !spec.namespaces.pid) {
-            out.push(Hierarchy { root: v1.freezer.clone(), enable: vec![], hosts: vec![] });
+            let freezer = Hierarchy { root: v1.freezer.clone(), enable: vec![], hosts: vec![], v1: Some("freezer") };
+            out.push(freezer);
+        }
+        // Without cgroup2 the devices controller is the only way to hold the device rules.
+        if host.unified.is_none() {
+            let d = Hierarchy { root: v1.devices.clone(), enable: vec![], hosts: vec![Controller::Devices], v1: Some("devices") };
+            out.push(d);
         }
     }
     if let Some(unified) = &host.unified {
@@ -87,7 +100,7 @@ fn hierarchies(spec: &Spec, host: &Host) -> Vec<Hierarchy> {
         } else {
             (vec![], vec![])
         };
-        out.push(Hierarchy { root: unified.clone(), enable, hosts });
+        out.push(Hierarchy { root: unified.clone(), enable, hosts, v1: None });
     }
     out
 }
@@ -111,22 +124,26 @@ pub fn plan_setup(b: &mut Builder, spec: &Spec, host: &Host) -> Cgroups {
         // the lock, so this is a leftover; the kernel refuses it if it still has processes.
         b.step_when(Op::Rmdir { path: leaf.clone() }, d.clone(), vec![Cond::Exists(leaf.clone())]);
         let step = b.step(Op::Mkdir { path: leaf.clone(), mode: 0o755, exist_ok: false }, d.clone());
-        let dir = Dir { path: leaf.clone(), mkdir_step: step };
+        let rel = format!("/{CGROUP_PARENT}/{}", spec.name);
+        let dir = Dir { path: leaf.clone(), mkdir_step: step, controller: h.v1.map(String::from), rel };
+        if host.unified.as_ref() == Some(&h.root) {
+            plan_device_filter(b, spec, &leaf);
+        }
         for c in &h.hosts {
-            for (file, value, origin) in files::limits(&spec.limits, *c, v2) {
+            for (file, value, origin) in files::limits(&spec.limits, *c, v2).into_iter().chain(v1_devices(spec, *c)) {
                 match *c {
                     Controller::Memory => {
                         cg.memory_limits.push((file.to_string(), value.parse().unwrap_or(0)))
                     }
                     Controller::Pids => cg.pids_limit = value.parse().ok(),
-                    Controller::Cpu => {}
+                    Controller::Cpu | Controller::Devices => {}
                 }
                 b.step(Op::Write { path: leaf.join(file), value: Value::Text(value) }, origin);
             }
             match c {
                 Controller::Memory => cg.memory = Some(dir.clone()),
                 Controller::Pids => cg.pids = Some(dir.clone()),
-                Controller::Cpu => {}
+                Controller::Cpu | Controller::Devices => {}
             }
         }
         if host.unified.as_ref() == Some(&h.root) {
@@ -137,6 +154,26 @@ pub fn plan_setup(b: &mut Builder, spec: &Spec, host: &Host) -> Cgroups {
         cg.leaves.push(dir);
     }
     cg
+}
+
+/// The device rules on cgroup2: a BPF program attached to the jail's folder.
+fn plan_device_filter(b: &mut Builder, spec: &Spec, leaf: &std::path::Path) {
+    let d = &spec.confine.devices;
+    let insns = devices::program(&d.value);
+    let rules = d.value.iter().map(|r| r.to_string()).collect();
+    let op = Op::DeviceFilter { cgroup: leaf.to_path_buf(), rules, program: devices::hex(&insns), insns: insns.len() };
+    b.step(op, d.origin.clone());
+}
+
+/// The device rules on v1: deny all, then allow each.
+fn v1_devices(spec: &Spec, c: Controller) -> Vec<(&'static str, String, Origin)> {
+    if c != Controller::Devices {
+        return Vec::new();
+    }
+    let d = &spec.confine.devices;
+    let mut out = vec![("devices.deny", "a".to_string(), d.origin.clone())];
+    out.extend(d.value.iter().map(|r| ("devices.allow", devices::v1_line(r), d.origin.clone())));
+    out
 }
 
 /// Puts the jail's first process into every leaf but the one clone3 started it in, before it

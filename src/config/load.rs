@@ -15,7 +15,22 @@ use crate::diag::Diag;
 /// Every table of a jail file and its keys. The schema test checks that this list and the
 /// schema generated from [`JailFile`] name the same keys.
 pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
-    ("", &["hostname", "rootfs", "namespaces", "defaults", "mounts", "limits", "command", "init", "expect"]),
+    (
+        "",
+        &[
+            "hostname",
+            "rootfs",
+            "namespaces",
+            "defaults",
+            "mounts",
+            "limits",
+            "command",
+            "init",
+            "security",
+            "sysctl",
+            "expect",
+        ],
+    ),
     ("rootfs", &["path", "from", "readonly"]),
     ("namespaces", &["pid", "mount", "uts", "ipc", "net", "cgroup"]),
     ("defaults", &["proc", "dev", "devpts", "shm", "sysfs"]),
@@ -37,7 +52,21 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "cpu_time",
         ],
     ),
-    ("command", &["argv", "env", "cwd", "timeout"]),
+    ("command", &["argv", "env", "cwd", "timeout", "user", "groups"]),
+    (
+        "security",
+        &[
+            "capabilities",
+            "ambient",
+            "no_new_privs",
+            "seccomp",
+            "masked_paths",
+            "readonly_paths",
+            "devices",
+            "keyring",
+            "oom_score_adj",
+        ],
+    ),
     (
         "expect",
         &[
@@ -83,6 +112,8 @@ pub fn load_str(text: &str) -> Result<(JailFile, Vec<Diag>), Vec<Diag>> {
         limits: t.table("limits").map(|mut l| read_limits(&mut l)).unwrap_or_default(),
         command: t.table("command").and_then(|mut c| read_command(&mut c)),
         init: t.table("init").map(|mut i| read_init(&mut i)).unwrap_or_default(),
+        security: t.table("security").map(|mut s| read_security(&mut s)).unwrap_or_default(),
+        sysctl: t.table("sysctl").map(|s| Sysctl(s.dotted())).unwrap_or_default(),
         expect: t.table("expect").map(|mut e| read_expect(&mut e)),
     };
     t.finish();
@@ -181,8 +212,25 @@ fn read_command(t: &mut Table) -> Option<Command> {
     let argv =
         t.required(|t| t.string_list("argv"), "argv", "an array of strings: [\"/bin/sh\", \"-c\", \"...\"]");
     let (env, cwd, timeout) = (t.string_map("env"), t.string("cwd"), t.duration("timeout"));
+    let (user, groups) = (t.string("user"), t.int_list("groups"));
     t.finish();
-    Some(Command { argv: argv?, env, cwd, timeout })
+    Some(Command { argv: argv?, env, cwd, timeout, user, groups })
+}
+
+fn read_security(t: &mut Table) -> Security {
+    let s = Security {
+        capabilities: t.capabilities("capabilities"),
+        ambient: t.string_list("ambient"),
+        no_new_privs: t.bool("no_new_privs"),
+        seccomp: t.string("seccomp"),
+        masked_paths: t.path_list("masked_paths"),
+        readonly_paths: t.path_list("readonly_paths"),
+        devices: t.path_list("devices"),
+        keyring: t.string("keyring"),
+        oom_score_adj: t.int("oom_score_adj"),
+    };
+    t.finish();
+    s
 }
 
 fn read_expect(t: &mut Table) -> Expect {

@@ -5,10 +5,12 @@
 //! byte range it came from, so that an error can point at the exact spot in the file.
 
 mod load;
+pub mod security;
 mod table;
 pub mod units;
 
 pub use load::{KNOWN_KEYS, load_str};
+pub use security::{Capabilities, PathList, Security, Sysctl};
 pub use units::{Duration, Size};
 
 use std::collections::BTreeMap;
@@ -80,6 +82,13 @@ pub struct JailFile {
     /// Who is PID 1 in the jail.
     #[serde(default)]
     pub init: Init,
+    /// What confines the command: capabilities, no_new_privs, seccomp, masked and read-only
+    /// paths, devices, keyring.
+    #[serde(default)]
+    pub security: Security,
+    /// Namespaced sysctls for the jail.
+    #[serde(default)]
+    pub sysctl: Sysctl,
     /// What the jail must show when it runs as an experiment (`procjail test`).
     /// `procjail up` ignores it; `procjail check` validates it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -320,6 +329,13 @@ pub struct Command {
     /// after the grace period). Default: no timeout.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Sp<Duration>>,
+    /// Who the command runs as: "uid" or "uid:gid", numbers (the rootfs has no user database
+    /// procjail reads). Default: "0:0".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<Sp<String>>,
+    /// Its supplementary groups, by number. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Sp<Vec<i64>>>,
 }
 
 /// PID 1 of the jail.

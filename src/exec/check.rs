@@ -34,3 +34,41 @@ pub fn gone(path: &Path) -> Result<(), Failure> {
         Ok(_) => Err(Failure::new(Errno::EEXIST, format!("{} is still there", path.display()))),
     }
 }
+
+/// The kernel's answer before the command's execve: its /proc entries read back and compared
+/// with the plan. A mismatch fails this step, naming the step whose effect is missing.
+pub fn verify(
+    who: crate::plan::Proc,
+    checks: &crate::plan::verify::Checks,
+    plan: &Plan,
+    h: &super::ctx::Handles,
+    opts: &Options,
+) -> Result<(), Failure> {
+    use crate::plan::Proc;
+    let pid = match (who, h.pid(who)) {
+        (_, Some(p)) => p.as_raw(),
+        // The command of the built-in init: the init's only child.
+        (Proc::Command, None) => {
+            let init = h.child.ok_or(Errno::ESRCH)?.as_raw();
+            crate::host::probe::only_child(init).ok_or_else(|| Failure::new(Errno::ESRCH, "the init has no command"))?
+        }
+        (Proc::Child, None) => return Err(Errno::ESRCH.into()),
+    };
+    let seen = crate::host::probe::observe(pid, &checks.paths())
+        .map_err(|e| Failure::from(e).with_detail(format!("cannot read /proc/{pid}")))?;
+    let rows = checks.compare(&seen);
+    if opts.verify {
+        super::say(&format!("procjail: the kernel's answer for pid {pid}, before its execve:\n{}", crate::plan::verify::table(&rows).trim_end()));
+    }
+    match rows.iter().find(|r| !r.ok) {
+        None => Ok(()),
+        Some(r) => {
+            let step = plan.step(r.step).map_or(format!("step {}", r.step), |s| plan.describe(s));
+            let mut msg = format!("the kernel does not show the effect of {step}: {} reads {}, the plan says {}", r.what, r.read, r.planned);
+            if r.what.starts_with("status Cap") {
+                msg.push_str(&format!(" ({})", crate::plan::verify::cap_difference(&r.planned, &r.read)));
+            }
+            Err(Failure::new(Errno::EPROTO, msg))
+        }
+    }
+}

@@ -22,6 +22,8 @@ pub struct Options {
     /// PROCJAIL_INTERRUPT_AT: the supervisor sends itself SIGINT before this step, as a Ctrl-C
     /// arriving then would (for tests of the teardown that follows).
     pub interrupt_at: Option<usize>,
+    /// Print the table of the checks before execve (`up --verify`).
+    pub verify: bool,
     /// The host's mount table before the run (the teardown's check compares it).
     pub mounts_before: String,
 }
@@ -56,6 +58,8 @@ pub struct Handles {
     pub ns_fds: Vec<(String, OwnedFd)>,
     /// The pidfd of the last Signal step (`procjail down` waits on it).
     pub pidfd: Option<OwnedFd>,
+    /// The host's /dev/null, checked, that masks are bound from.
+    pub nullfd: Option<OwnedFd>,
     pub child: Option<Pid>,
     pub command: Option<Pid>,
 }

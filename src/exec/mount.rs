@@ -86,3 +86,77 @@ pub fn chroot(h: &Handles) -> Result<(), Failure> {
     nix::unistd::chdir("/")?;
     Ok(())
 }
+
+/// /dev/null, opened O_PATH, must be the real char 1:3: a bind of anything else over a masked
+/// path would unmask it (the runc CVE-2025-31133 class).
+pub fn open_null(path: &Path, h: &mut Handles) -> Result<(), Failure> {
+    let fd = nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+    let st = nix::sys::stat::fstat(&fd)?;
+    let is_char = nix::sys::stat::SFlag::from_bits_truncate(st.st_mode) & nix::sys::stat::SFlag::S_IFMT
+        == nix::sys::stat::SFlag::S_IFCHR;
+    if !is_char || crate::sys::major_minor(st.st_rdev) != (1, 3) {
+        let msg = format!("{} is not the char device 1:3", path.display());
+        return Err(Failure::new(Errno::EPERM, msg));
+    }
+    h.nullfd = Some(fd);
+    Ok(())
+}
+
+/// A folder: an empty read-only tmpfs over it; a file: /dev/null bound over it.
+pub fn mask(at: &Path, h: &Handles) -> Result<(), Failure> {
+    let fd = inroot::open(root(h)?, at, OFlag::O_PATH, false)
+        .map_err(|e| Failure::new(e, format!("cannot open {} in the rootfs", at.display())))?;
+    let target = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    let st = nix::sys::stat::fstat(&fd)?;
+    let dir = nix::sys::stat::SFlag::from_bits_truncate(st.st_mode) & nix::sys::stat::SFlag::S_IFMT
+        == nix::sys::stat::SFlag::S_IFDIR;
+    if dir {
+        let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        nix::mount::mount(Some("tmpfs"), &target, Some("tmpfs"), flags, Some("nr_inodes=1,mode=0555"))?;
+    } else {
+        let null = h.nullfd.as_ref().ok_or_else(|| Failure::new(Errno::EBADF, "no checked /dev/null"))?;
+        let source = PathBuf::from(format!("/proc/self/fd/{}", null.as_raw_fd()));
+        nix::mount::mount(Some(&source), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
+    }
+    Ok(())
+}
+
+/// Bound onto itself, then made read-only with mount_setattr, which keeps its other flags
+/// (a remount would have to name nosuid, nodev, noexec again, and would drop them if it missed one).
+pub fn read_only(at: &Path, h: &Handles) -> Result<(), Failure> {
+    let open = || {
+        inroot::open(root(h)?, at, OFlag::O_PATH, false)
+            .map_err(|e| Failure::new(e, format!("cannot open {} in the rootfs", at.display())))
+    };
+    let fd = open()?;
+    let p = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    nix::mount::mount(Some(&p), &p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)?;
+    let top = open()?;
+    crate::sys::mount_setattr(Some(std::os::fd::AsFd::as_fd(&top)), c"", true, crate::sys::MOUNT_ATTR_RDONLY)?;
+    Ok(())
+}
+
+pub fn setattr(target: &Target, set: u64, recursive: bool, h: &Handles) -> Result<(), Failure> {
+    use std::os::fd::AsFd;
+    match target {
+        Target::InRoot(p) if p == Path::new("/") => crate::sys::mount_setattr(Some(root(h)?.as_fd()), c"", recursive, set)?,
+        Target::InRoot(p) => {
+            let fd = inroot::open(root(h)?, p, OFlag::O_PATH, false)?;
+            crate::sys::mount_setattr(Some(fd.as_fd()), c"", recursive, set)?
+        }
+        Target::Path(p) => {
+            let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+            crate::sys::mount_setattr(None, &c, recursive, set)?
+        }
+    }
+    Ok(())
+}
+
+/// A namespaced sysctl, through the jail's own /proc (resolved in the rootfs).
+pub fn sysctl(key: &str, value: &str, h: &Handles) -> Result<(), Failure> {
+    let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+    let fd = inroot::open(root(h)?, &path, OFlag::O_WRONLY, false)
+        .map_err(|e| Failure::new(e, format!("cannot open {} in the jail", path.display())))?;
+    nix::unistd::write(&fd, value.as_bytes())?;
+    Ok(())
+}

@@ -63,3 +63,15 @@ pub fn setns(ns: &str, flag: CloneFlags, h: &mut Handles) -> Result<(), Failure>
     nix::sched::setns(&fd, flag)?;
     Ok(())
 }
+
+/// The interface up, in this process's net namespace.
+pub fn link_up(name: &str) -> Result<(), Failure> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+    crate::sys::link_up(sock.as_fd(), name)?;
+    Ok(())
+}
+
+pub fn join_keyring() -> Result<(), Failure> {
+    crate::sys::join_session_keyring().map_err(|e| Failure::new(e, "keyctl(KEYCTL_JOIN_SESSION_KEYRING)"))
+}

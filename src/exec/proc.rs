@@ -11,7 +11,7 @@ use nix::sys::wait::waitpid;
 use super::ctx::{Done, Handles, Journal, ProcKey};
 use crate::error::Failure;
 use crate::host::{procfs, rlimits};
-use crate::plan::{SUPERVISOR_SIGNALS, Side, SignalSet};
+use crate::plan::{Proc, SUPERVISOR_SIGNALS, Side, SignalSet};
 use crate::sys::{self, Forked};
 
 /// Dies with the supervisor. Set before waiting for "go": if the supervisor died before this,
@@ -149,15 +149,33 @@ fn exec_failure(e: Errno, prog: &str) -> Failure {
     Failure::new(e, detail)
 }
 
-/// The jail's first process, when setup stopped before it was waited for: SIGKILL and reap.
-pub fn kill_child(h: &Handles, j: &mut Journal) -> Result<(), Failure> {
-    let child = h.child.ok_or(Errno::ESRCH)?;
-    match kill(child, Signal::SIGKILL) {
+/// A process of the plan, when setup stopped before it was waited for: SIGKILL and reap.
+pub fn kill_proc(p: Proc, h: &Handles, j: &mut Journal) -> Result<(), Failure> {
+    let pid = h.pid(p).ok_or(Errno::ESRCH)?;
+    match kill(pid, Signal::SIGKILL) {
         Ok(()) | Err(Errno::ESRCH) => {}
         Err(e) => return Err(e.into()),
     }
-    waitpid(child, None)?;
-    j.reaped.insert(ProcKey::Child);
+    waitpid(pid, None)?;
+    j.reaped.insert(ProcKey::from(p));
+    Ok(())
+}
+
+/// setgroups, setresgid, setresuid.
+pub fn set_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Failure> {
+    let gs: Vec<nix::unistd::Gid> = groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+    nix::unistd::setgroups(&gs).map_err(|e| Failure::new(e, "setgroups"))?;
+    let g = nix::unistd::Gid::from_raw(gid);
+    nix::unistd::setresgid(g, g, g).map_err(|e| Failure::new(e, "setresgid"))?;
+    let u = nix::unistd::Uid::from_raw(uid);
+    nix::unistd::setresuid(u, u, u).map_err(|e| Failure::new(e, "setresuid"))?;
+    Ok(())
+}
+
+pub fn oom_score_adj(value: i32) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new().write(true).open("/proc/self/oom_score_adj")?;
+    f.write_all(value.to_string().as_bytes())?;
     Ok(())
 }
 

@@ -23,6 +23,41 @@ pub fn interrupted() -> Option<Signal> {
     sys::sigtimedwait(&set, Some(Duration::ZERO))
 }
 
+/// Waits for the command to be ready for its execve: "ready" on the sync channel; anything
+/// else is a failed step's report.
+pub fn await_ready(h: &Handles, j: &mut Journal) -> Result<(), Failure> {
+    let fd = h.sync[0].as_ref().ok_or(Errno::EBADF)?;
+    let mut buf = [0u8; 4096];
+    let n = loop {
+        match nix::unistd::read(fd, &mut buf) {
+            Err(Errno::EINTR) => continue,
+            other => break other?,
+        }
+    };
+    if &buf[..n] == crate::plan::READY.as_bytes() {
+        return Ok(());
+    }
+    if n == 0 {
+        return Err(Failure::new(Errno::EPIPE, "the jail ended before its command was ready"));
+    }
+    failed_step(&buf[..n], j)
+}
+
+/// A message that is not the one expected: the report of a failed step of the jail's.
+fn failed_step(msg: &[u8], j: &mut Journal) -> Result<(), Failure> {
+    match sync::parse_failure(msg) {
+        Some(report) => {
+            let f = report.1.clone();
+            j.child_error = Some(report);
+            Err(f)
+        }
+        None => {
+            let got = String::from_utf8_lossy(msg);
+            Err(Failure::new(Errno::EPROTO, format!("unreadable report from the jail: {got:?}")))
+        }
+    }
+}
+
 /// Waits for the command's exec: EOF on the sync channel means every copy of the jail's end
 /// was closed by exec (or exit); a message is a failed step of the child's.
 pub fn await_exec(h: &Handles, j: &mut Journal) -> Result<(), Failure> {
@@ -37,17 +72,7 @@ pub fn await_exec(h: &Handles, j: &mut Journal) -> Result<(), Failure> {
     if n == 0 {
         return Ok(());
     }
-    match sync::parse_failure(&buf[..n]) {
-        Some(report) => {
-            let f = report.1.clone();
-            j.child_error = Some(report);
-            Err(f)
-        }
-        None => {
-            let got = String::from_utf8_lossy(&buf[..n]);
-            Err(Failure::new(Errno::EPROTO, format!("unreadable report from the jail: {got:?}")))
-        }
-    }
+    failed_step(&buf[..n], j)
 }
 
 /// The error of the child's step, when a failure came from the child: a parent step failed

@@ -5,7 +5,9 @@
 //! after that takes a `&Host`, so a plan for another kind of host is one `--host` away and the
 //! planner is testable anywhere. Nothing in this module changes anything: it only reads.
 
+pub mod caps;
 pub mod mountinfo;
+pub mod probe;
 pub mod procfs;
 pub mod rlimits;
 pub mod scan;
@@ -39,6 +41,7 @@ pub struct V1Mounts {
     pub pids: PathBuf,
     pub cpu: PathBuf,
     pub freezer: PathBuf,
+    pub devices: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,6 +56,15 @@ pub struct Host {
     pub uid: u32,
     /// Without CAP_SYS_RESOURCE a hard rlimit can only be lowered.
     pub cap_sys_resource: bool,
+    /// The highest capability this kernel has (/proc/sys/kernel/cap_last_cap).
+    pub cap_last_cap: u32,
+    /// The kernel's version, (major, minor).
+    pub kernel: (u32, u32),
+    /// procjail's own /proc/self/oom_score_adj (lowering it needs CAP_SYS_RESOURCE).
+    pub oom_score_adj: i32,
+    /// The seccomp filters procjail itself runs under (in a container, say): the jail inherits
+    /// them.
+    pub seccomp_filters: u32,
     /// procjail's own hard rlimits, by `limits` key (nofile, nproc, ...); u64::MAX = unlimited.
     pub hard_limits: BTreeMap<String, u64>,
 }
@@ -67,6 +79,7 @@ impl Host {
             pids: root.join("pids"),
             cpu: root.join("cpu"),
             freezer: root.join("freezer"),
+            devices: root.join("devices"),
         };
         let (v1, unified) = match kind {
             CgroupKind::V1 => (Some(v1), None),
@@ -80,6 +93,10 @@ impl Host {
             cgroup_kill: true,
             uid: 0,
             cap_sys_resource: true,
+            cap_last_cap: 40,
+            kernel: (6, 1),
+            oom_score_adj: 0,
+            seccomp_filters: 0,
             hard_limits: BTreeMap::new(),
         }
     }
@@ -106,7 +123,7 @@ impl Host {
                 "cgroup" => {
                     has_v1 = true;
                     for opt in m.super_options.split(',') {
-                        if ["memory", "pids", "cpu", "freezer"].contains(&opt) {
+                        if ["memory", "pids", "cpu", "freezer", "devices"].contains(&opt) {
                             v1.entry(opt.to_string()).or_insert_with(|| PathBuf::from(&m.point));
                         }
                     }
@@ -121,13 +138,14 @@ impl Host {
             pids: take("pids", fallback.pids),
             cpu: take("cpu", fallback.cpu),
             freezer: take("freezer", fallback.freezer),
+            devices: take("devices", fallback.devices),
         };
         let cgroup = match (has_v1, &unified) {
             (true, Some(_)) => CgroupKind::Hybrid,
             (true, None) => CgroupKind::V1,
             (false, _) => CgroupKind::V2,
         };
-        let cgroup_kill = unified.is_some() && kernel_at_least(5, 14);
+        let cgroup_kill = unified.is_some() && kernel_version() >= (5, 14);
         Host {
             cgroup,
             v1: (cgroup != CgroupKind::V2).then_some(v1_mounts),
@@ -135,6 +153,16 @@ impl Host {
             cgroup_kill,
             uid: nix::unistd::getuid().as_raw(),
             cap_sys_resource: has_capability(CAP_SYS_RESOURCE),
+            cap_last_cap: read_small("/proc/sys/kernel/cap_last_cap")
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(40),
+            kernel: kernel_version(),
+            oom_score_adj: read_small("/proc/self/oom_score_adj")
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0),
+            seccomp_filters: procfs::status_field("self", "Seccomp_filters").and_then(|v| v.parse().ok()).unwrap_or(0),
             hard_limits: rlimits::RLIMITS
                 .iter()
                 .map(|r| {
@@ -171,10 +199,10 @@ fn has_capability(cap: u32) -> bool {
     crate::sys::capget().is_ok_and(|c| c.effective & (1 << cap) != 0)
 }
 
-/// Whether the running kernel is at least major.minor (cgroup.kill came in 5.14).
-fn kernel_at_least(major: u32, minor: u32) -> bool {
+/// The running kernel's (major, minor) (cgroup.kill came in 5.14).
+fn kernel_version() -> (u32, u32) {
     let release =
         nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
     let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }

@@ -114,9 +114,29 @@ impl Op {
             Op::CloseFds => vec![once(&["close_range"])],
             Op::CloseHostFds => vec![Call::new(&["close_range"], Times::OneOrMore)],
             Op::Execve { .. } => vec![Call::new(&["execve"], Times::OneOrMore)],
-            Op::KillChild => vec![once(&["kill"])],
+            Op::Kill { .. } => vec![once(&["kill"])],
             Op::Signal { .. } => vec![once(&["pidfd_send_signal"])],
-            Op::DropPtrace => vec![once(&["prctl"]).arg("PR_CAPBSET_DROP"), once(&["capset"])],
+            Op::CapBoundingDrop { keep, last } => {
+                let n = crate::host::caps::names(crate::host::caps::all(*last) & !keep).len();
+                vec![Call::new(&["prctl"], Times::Exactly(n)).arg("PR_CAPBSET_DROP")]
+            }
+            Op::AmbientClear => vec![once(&["prctl"]).arg("PR_CAP_AMBIENT")],
+            Op::KeepCaps => vec![once(&["prctl"]).arg("PR_SET_KEEPCAPS")],
+            Op::SetUser { .. } => vec![once(&["setgroups"]), once(&["setresgid"]), once(&["setresuid"])],
+            Op::Capset { .. } => vec![once(&["capset"])],
+            Op::AmbientRaise { caps } => {
+                vec![Call::new(&["prctl"], Times::Exactly(caps.count_ones() as usize)).arg("PR_CAP_AMBIENT")]
+            }
+            Op::NoNewPrivs => vec![once(&["prctl"]).arg("PR_SET_NO_NEW_PRIVS")],
+            Op::Seccomp { .. } => vec![once(&["seccomp"])],
+            Op::JoinKeyring => vec![once(&["keyctl"])],
+            Op::OomScoreAdj { .. } => vec![once(&["openat"]).arg("\"/proc/self/oom_score_adj\""), once(&["write"])],
+            Op::LinkUp { .. } => vec![once(&["ioctl"]).arg("SIOCSIFFLAGS")],
+            Op::Sysctl { .. } => vec![once(&["openat2"]), once(&["write"])],
+            Op::Mask { .. } => vec![once(&["mount"])],
+            Op::ReadOnly { .. } => vec![once(&["mount"]), once(&["mount_setattr"])],
+            Op::MountSetattr { .. } => vec![once(&["mount_setattr"])],
+            Op::DeviceFilter { .. } => vec![Call::new(&["bpf"], Times::Exactly(2))],
             Op::InitLoop { .. } => vec![Call::new(&["kill", "write"], Times::Any)],
             Op::Wait { .. } => vec![Call::new(&["kill"], Times::Any)],
             Op::KillCgroup { path: p, kill_file: true } => {
@@ -130,6 +150,9 @@ impl Op {
             | Op::Close { .. }
             | Op::SyncRecv { .. }
             | Op::AwaitExec
+            | Op::AwaitReady
+            | Op::Verify { .. }
+            | Op::OpenNull { .. }
             | Op::AwaitExit { .. }
             | Op::WaitEmpty { .. }
             | Op::ReadCounter { .. }

@@ -15,6 +15,7 @@ mod hint;
 mod op;
 pub mod print;
 mod text;
+pub mod verify;
 
 pub use hint::hint;
 pub use op::{Channel, Counter, INIT_FORWARDS, Op, Proc, SUPERVISOR_SIGNALS, SignalSet, Target, Value};
@@ -26,6 +27,11 @@ use serde::Serialize;
 
 use crate::host::Host;
 use crate::spec::{Exec, Origin};
+
+/// What the command says when it is ready for its execve, and what the supervisor answers once
+/// the kernel has shown it what the plan asked for.
+pub const READY: &str = "ready";
+pub const VERIFIED: &str = "verified";
 
 /// Which process performs a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -160,6 +166,8 @@ pub enum Cond {
     Exists(PathBuf),
     /// The process has not been waited for yet.
     NotReaped(Proc),
+    /// The path exists in the rootfs (resolved in it: a file this kernel may not have).
+    InRootExists(PathBuf),
 }
 
 /// A step and where it came from.
@@ -198,6 +206,8 @@ pub struct Facts {
     pub pids_limit: Option<u64>,
     /// What the command runs with: `procjail exec` plans its own command from it.
     pub command: Option<Exec>,
+    /// What the kernel must show of the command before its execve.
+    pub checks: Option<verify::Checks>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

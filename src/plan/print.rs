@@ -52,6 +52,7 @@ pub fn origin(file: &Path, o: &Origin) -> String {
     match o {
         Origin::Default => "default".into(),
         Origin::Found(what) => what.clone(),
+        Origin::Unset { key } => format!("default {key}"),
         Origin::File { line, what } => {
             let name = file
                 .file_name()

@@ -2,7 +2,7 @@
 //! bits are shown as `|0x...`, never dropped.
 
 use std::fmt::{self, Display, Formatter};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
@@ -11,6 +11,7 @@ use nix::sys::signal::Signal;
 use super::op::{INIT_FORWARDS, SUPERVISOR_SIGNALS};
 use super::{Cond, Counter, Op, Proc, SignalSet, Target, Value};
 use crate::config::Duration;
+use crate::host::caps;
 
 /// `"text"`, with the escapes a C string literal would need.
 pub fn quote(s: &str) -> String {
@@ -88,6 +89,7 @@ impl Display for Cond {
             Cond::Ran(n) => write!(f, "if step {n} ran"),
             Cond::Exists(p) => write!(f, "if {} exists", qp(p)),
             Cond::NotReaped(p) => write!(f, "if {} is not reaped", p.var()),
+            Cond::InRootExists(p) => write!(f, "if {} exists in the jail", qp(p)),
         }
     }
 }
@@ -171,10 +173,47 @@ impl Op {
             Op::CloseFds => "close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)".into(),
             Op::CloseHostFds => "close_range(3, ~0U, 0) but status[1]".into(),
             Op::Execve { argv, env } => execve(argv, env),
-            Op::KillChild => "kill($CHILD_PID, SIGKILL); wait4($CHILD_PID)".into(),
+            Op::Kill { pid } => format!("kill({0}, SIGKILL); wait4({0})", pid.var()),
             Op::Signal { pid, start, signal, who } => pidfd_signal(*pid, *start, *signal, who),
-            Op::DropPtrace => "prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE); capset(-CAP_SYS_PTRACE)".into(),
+            Op::CapBoundingDrop { keep, last } => bounding_drop(*keep, *last),
+            Op::AmbientClear => "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)".into(),
+            Op::KeepCaps => "prctl(PR_SET_KEEPCAPS, 1)".into(),
+            Op::SetUser { uid, gid, groups } => set_user(*uid, *gid, groups),
+            Op::Capset { effective, permitted, inheritable } => format!(
+                "capset({{_LINUX_CAPABILITY_VERSION_3, 0}}, {{effective: {}, permitted: {}, inheritable: {}}})",
+                caps::show(*effective),
+                if permitted == effective { "the same".to_string() } else { caps::show(*permitted) },
+                caps::show(*inheritable)
+            ),
+            Op::AmbientRaise { caps: c } => {
+                format!("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, each of: {})", caps::names(*c).join(","))
+            }
+            Op::NoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)".into(),
+            Op::Seccomp { program: p } => format!(
+                "seccomp(SECCOMP_SET_MODE_FILTER, 0, {{{}, {} insns, sha256 {}…: {}}})",
+                p.arch,
+                p.insns,
+                &p.sha256[..12],
+                p.summary
+            ),
+            Op::JoinKeyring => "keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)".into(),
+            Op::OomScoreAdj { value } => format!("write(\"/proc/self/oom_score_adj\", \"{value}\")"),
+            Op::LinkUp { name } => format!("ioctl(socket(AF_INET, SOCK_DGRAM), SIOCSIFFLAGS, {{{}, IFF_UP}})", quote(name)),
+            Op::Sysctl { key, value } => sysctl(key, value),
+            Op::OpenNull { path } => {
+                format!("open({}, O_PATH|O_CLOEXEC) = nullfd; fstat(nullfd): the real char 1:3, or fail", qp(path))
+            }
+            Op::Mask { at } => mask(at),
+            Op::ReadOnly { at } => read_only(at),
+            Op::MountSetattr { target, set, recursive } => mount_setattr(target, *set, *recursive),
+            Op::DeviceFilter { cgroup, rules, insns, .. } => device_filter(cgroup, rules, *insns),
             Op::InitLoop { grace_ms } => init_loop(*grace_ms),
+            Op::AwaitReady => "read(sync[0]) = \"ready\" (or the report of a failed step)".into(),
+            Op::Verify { pid, checks } => format!(
+                "read(\"/proc/{}/{{status,ns/*,mountinfo,cgroup,limits,uid_map,gid_map}}\"): {} checks against the plan",
+                pid.var(),
+                checks.len()
+            ),
             Op::AwaitExec => "read(sync[0]) = 0 (EOF: the command has exec'd)".into(),
             Op::Wait { pid, grace_ms, timeout_ms } => wait(*pid, *grace_ms, *timeout_ms),
             Op::AwaitExit { timeout_ms } => {
@@ -192,6 +231,66 @@ impl Op {
             Op::CheckGone { path } => format!("stat({}) = ENOENT", qp(path)),
         }
     }
+}
+
+fn bounding_drop(keep: u64, last: u32) -> String {
+    let drop = caps::names(caps::all(last) & !keep);
+    format!("prctl(PR_CAPBSET_DROP, each of {}: {})", drop.len(), drop.join(","))
+}
+
+fn set_user(uid: u32, gid: u32, groups: &[u32]) -> String {
+    let g: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+    format!("setgroups({}, [{}]); setresgid({gid}, {gid}, {gid}); setresuid({uid}, {uid}, {uid})", g.len(), g.join(", "))
+}
+
+fn sysctl(key: &str, value: &str) -> String {
+    let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+    format!("{}; write($fd, {})", in_root("$fd", &path, "O_WRONLY", false), quote(value))
+}
+
+fn mask(at: &Path) -> String {
+    format!(
+        "{}; a folder: mount(\"tmpfs\", \"/proc/self/fd/$fd\", \"tmpfs\", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, \"nr_inodes=1,mode=0555\"), \
+         a file: mount(\"/proc/self/fd/$nullfd\", \"/proc/self/fd/$fd\", NULL, MS_BIND, NULL)",
+        in_root("$fd", at, "O_PATH", false)
+    )
+}
+
+fn read_only(at: &Path) -> String {
+    let open = in_root("$fd", at, "O_PATH", false);
+    format!(
+        "{open}; mount(\"/proc/self/fd/$fd\", \"/proc/self/fd/$fd\", NULL, MS_BIND|MS_REC, NULL); \
+         {open}; mount_setattr($fd, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {{attr_set: MOUNT_ATTR_RDONLY}})"
+    )
+}
+
+fn mount_attrs(set: u64) -> String {
+    let named = [(0x1, "MOUNT_ATTR_RDONLY"), (0x2, "MOUNT_ATTR_NOSUID"), (0x4, "MOUNT_ATTR_NODEV"), (0x8, "MOUNT_ATTR_NOEXEC")];
+    names(named.iter().filter(|(b, _)| set & b != 0).map(|(b, n)| (*n, *b)), set)
+}
+
+fn mount_setattr(target: &Target, set: u64, recursive: bool) -> String {
+    let flags = if recursive { "|AT_RECURSIVE" } else { "" };
+    let attrs = format!("{{attr_set: {}}}", mount_attrs(set));
+    match target {
+        Target::InRoot(p) if p == Path::new("/") => format!("mount_setattr(rootfd, \"\", AT_EMPTY_PATH{flags}, {attrs})"),
+        Target::InRoot(p) => {
+            format!("{}; mount_setattr($fd, \"\", AT_EMPTY_PATH{flags}, {attrs})", in_root("$fd", p, "O_PATH", false))
+        }
+        Target::Path(p) => {
+            let flags = if recursive { "AT_RECURSIVE" } else { "0" };
+            format!("mount_setattr(AT_FDCWD, {}, {flags}, {attrs})", qp(p))
+        }
+    }
+}
+
+fn device_filter(cgroup: &Path, rules: &[String], insns: usize) -> String {
+    format!(
+        "bpf(BPF_PROG_LOAD, {{BPF_PROG_TYPE_CGROUP_DEVICE, {insns} insns: allow {}; deny the rest}}) = progfd; \
+         bpf(BPF_PROG_ATTACH, {{open({}, O_DIRECTORY), BPF_CGROUP_DEVICE, progfd, BPF_F_ALLOW_MULTI}}); close(progfd)",
+        rules.join(", "),
+        qp(cgroup)
+    )
 }
 
 fn copy_file(from: &Path, to: &Path, mode: u32) -> String {

@@ -7,8 +7,10 @@ mod command;
 mod expect;
 mod limits;
 mod mounts;
+mod security;
 
 pub use expect::{Expect, OutputMatch};
+pub use security::{Confine, DEFAULT_DEVICES, DeviceRule, MASKED, READONLY, Setting, User, parse_device};
 
 use std::path::{Component, Path, PathBuf};
 
@@ -26,6 +28,8 @@ pub enum Origin {
     File { line: usize, what: String },
     /// Something found on the host (`gc`: what a killed run left).
     Found(String),
+    /// Not in the file: the default of this key, which changes it.
+    Unset { key: String },
 }
 
 /// One rlimit of the command, by its `[limits]` key.
@@ -47,6 +51,15 @@ pub struct Exec {
     pub rlimits: Vec<Rlimit>,
     /// The `[command]` line.
     pub origin: Origin,
+    pub user: User,
+    /// Bounding = permitted = effective.
+    pub caps: Setting<u64>,
+    /// Ambient = inheritable.
+    pub ambient: Setting<u64>,
+    pub no_new_privs: Setting<bool>,
+    /// The compiled filter; None: no seccomp.
+    pub seccomp: Setting<Option<crate::seccomp::Program>>,
+    pub oom_score_adj: Option<Setting<i32>>,
 }
 
 /// What the command line sets beside the file: validated with it, by the same rules.
@@ -135,6 +148,8 @@ pub struct Spec {
     pub timeout_ms: Option<u64>,
     /// What the jail must show as an experiment.
     pub expect: Option<Expect>,
+    /// What confines it.
+    pub confine: Confine,
 }
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -154,6 +169,12 @@ impl Spec {
                 .map(|(k, l)| Rlimit { key: k.to_string(), value: l.value, origin: l.origin.clone() })
                 .collect(),
             origin: self.command_origin.clone(),
+            user: self.confine.user.clone(),
+            caps: self.confine.caps.clone(),
+            ambient: self.confine.ambient.clone(),
+            no_new_privs: self.confine.no_new_privs.clone(),
+            seccomp: self.confine.seccomp.clone(),
+            oom_score_adj: self.confine.oom_score_adj.clone(),
         }
     }
 }
@@ -248,6 +269,7 @@ impl Validator<'_> {
                     .hint("turn namespaces.pid on, or set init.mode = \"none\""),
             );
         }
+        let confine = self.confine(f, host, &ns, init);
         Spec {
             name,
             file: path.to_path_buf(),
@@ -269,6 +291,7 @@ impl Validator<'_> {
             grace_ms: f.init.grace.as_ref().map_or(DEFAULT_GRACE_MS, |g| g.value.0),
             timeout_ms: f.command.as_ref().and_then(|c| c.timeout.as_ref()).map(|t| t.value.0),
             expect: self.expect(f),
+            confine,
         }
     }
 
