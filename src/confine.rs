@@ -49,7 +49,8 @@ pub fn command(b: &mut Builder, cmd: &Exec, host: &Host, marks: &mut TailMarks) 
     if amb != 0 {
         marks.caps = b.step(Op::AmbientRaise { caps: amb }, cmd.ambient.origin.clone());
     }
-    marks.no_new_privs = if nnp { b.step(Op::NoNewPrivs, cmd.no_new_privs.origin.clone()) } else { marks.caps };
+    marks.no_new_privs =
+        if nnp { b.step(Op::NoNewPrivs, cmd.no_new_privs.origin.clone()) } else { marks.caps };
     b.step(Op::CloseFds, Origin::Default);
     if nnp {
         marks.seccomp = seccomp_step(b, cmd);
@@ -94,12 +95,21 @@ pub fn checks(spec: &Spec, host: &Host, tail: &TailMarks, at: CheckSteps) -> Che
     let c = cmd.caps.value;
     let amb = cmd.ambient.value;
     let set = if root { c } else { amb };
-    let caps = CapSets { bounding: c, permitted: set, effective: set, inheritable: amb, ambient: if root { 0 } else { amb } };
+    let caps = CapSets {
+        bounding: c,
+        permitted: set,
+        effective: set,
+        inheritable: amb,
+        ambient: if root { 0 } else { amb },
+    };
     let filters = host.seccomp_filters + u32::from(cmd.seccomp.value.is_some());
     let mode = if filters > 0 { 2 } else { 0 };
     let namespaces = crate::namespaces::NAMESPACES
         .iter()
-        .map(|ns| Expect { value: (ns.proc_name.to_string(), crate::namespaces::is_on(&spec.namespaces, ns.key)), step: at.clone })
+        .map(|ns| Expect {
+            value: (ns.proc_name.to_string(), crate::namespaces::is_on(&spec.namespaces, ns.key)),
+            step: at.clone,
+        })
         .collect();
     Checks {
         caps: Expect { value: caps, step: tail.caps },

@@ -9,10 +9,10 @@
 //! The layers, each importing only from the ones below it (a test holds the code to this):
 //!
 //! ```text
-//! main → cli → cmd ─┬─→ build → namespaces, mounts, cgroups, init, rootfs ─┐
-//!                   └─→ exec ──────────────────────────────────────────────┤
-//!                                         state → plan → spec → config → diag
-//!                                                        host → sys, error
+//! main → cli → cmd ─┬─→ build → namespaces, mounts, cgroups, init, rootfs, confine ─┐
+//!                   └─→ exec ───────────────────────────────────────────────────────┤
+//!                                 state → plan → spec → config, seccomp → diag, host
+//!                                                                   host → sys, error
 //! ```
 //!
 //! `exec` (the only code that changes anything) and the planners never import each other.

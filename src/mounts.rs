@@ -46,7 +46,8 @@ impl InRoot<'_> {
         let mut above: Vec<&Path> = at.ancestors().skip(1).filter(|p| !self.made.contains(*p)).collect();
         above.reverse();
         for p in above {
-            self.b.step(Op::MountPoint { at: p.to_path_buf(), dir: true, no_symlinks: false }, origin.clone());
+            self.b
+                .step(Op::MountPoint { at: p.to_path_buf(), dir: true, no_symlinks: false }, origin.clone());
             self.made.insert(p.to_path_buf());
         }
         self.b.step(Op::MountPoint { at: at.to_path_buf(), dir, no_symlinks }, origin.clone());
@@ -201,7 +202,11 @@ fn plan_mount(r: &mut InRoot<'_>, m: &MountSpec, origin: &Origin) {
                 origin,
             );
             if *readonly {
-                let ro = Op::MountSetattr { target: Target::InRoot(target.clone()), set: ATTR_RDONLY, recursive: false };
+                let ro = Op::MountSetattr {
+                    target: Target::InRoot(target.clone()),
+                    set: ATTR_RDONLY,
+                    recursive: false,
+                };
                 let step = r.b.step(ro, origin.clone());
                 r.check(target, MountIs::ReadOnly, false, step);
             }

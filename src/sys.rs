@@ -236,7 +236,8 @@ pub fn major_minor(dev: u64) -> (u64, u64) {
 /// prctl with one or two integer arguments.
 pub fn prctl(option: libc::c_int, arg2: libc::c_ulong, arg3: libc::c_ulong) -> Result<(), Errno> {
     // SAFETY: prctl with integer arguments only.
-    check(unsafe { libc::prctl(option, arg2, arg3, 0 as libc::c_ulong, 0 as libc::c_ulong) } as libc::c_long).map(drop)
+    check(unsafe { libc::prctl(option, arg2, arg3, 0 as libc::c_ulong, 0 as libc::c_ulong) } as libc::c_long)
+        .map(drop)
 }
 
 /// seccomp(SECCOMP_SET_MODE_FILTER, 0, prog): `code` is the program as the kernel takes it.
@@ -266,7 +267,12 @@ struct MountAttr {
 
 /// mount_setattr(dirfd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {attr_set}) on a descriptor, or on
 /// a path when `fd` is None.
-pub fn mount_setattr(fd: Option<BorrowedFd<'_>>, path: &std::ffi::CStr, recursive: bool, set: u64) -> Result<(), Errno> {
+pub fn mount_setattr(
+    fd: Option<BorrowedFd<'_>>,
+    path: &std::ffi::CStr,
+    recursive: bool,
+    set: u64,
+) -> Result<(), Errno> {
     let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
     let mut flags = if recursive { libc::AT_RECURSIVE as u32 } else { 0 };
     if fd.is_some() {
@@ -317,7 +323,8 @@ pub fn bpf_device_program(insns: &[u64]) -> Result<OwnedFd, Errno> {
         rest: [0; 80],
     };
     // SAFETY: a bpf_attr whose pointers are valid for the call; the kernel copies the program.
-    let fd = check(unsafe { libc::syscall(libc::SYS_bpf, 5, &attr as *const Load, std::mem::size_of::<Load>()) })?;
+    let fd =
+        check(unsafe { libc::syscall(libc::SYS_bpf, 5, &attr as *const Load, std::mem::size_of::<Load>()) })?;
     // SAFETY: the descriptor was just returned to us.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
@@ -340,7 +347,8 @@ pub fn bpf_attach_device(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> Result
         rest: [0; 104],
     };
     // SAFETY: a bpf_attr valid for the call.
-    check(unsafe { libc::syscall(libc::SYS_bpf, 8, &attr as *const Attach, std::mem::size_of::<Attach>()) }).map(drop)
+    check(unsafe { libc::syscall(libc::SYS_bpf, 8, &attr as *const Attach, std::mem::size_of::<Attach>()) })
+        .map(drop)
 }
 
 /// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new anonymous session keyring.
@@ -359,5 +367,22 @@ pub fn link_up(sock: BorrowedFd<'_>, name: &str) -> Result<(), Errno> {
     }
     req.ifr_ifru.ifru_flags = libc::IFF_UP as libc::c_short;
     // SAFETY: a valid socket and ifreq for the call's duration.
-    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req as *const libc::ifreq) } as libc::c_long).map(drop)
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req as *const libc::ifreq) }
+        as libc::c_long)
+    .map(drop)
+}
+
+/// The mount a descriptor is on (its id, as mountinfo's first field) and whether it is that
+/// mount's root: statx(STATX_MNT_ID), STATX_ATTR_MOUNT_ROOT.
+pub fn mount_of(fd: BorrowedFd<'_>) -> Result<(u64, bool), Errno> {
+    // SAFETY: statx is plain data; all-zero is a valid value.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid descriptor, an empty C string and a statx to fill.
+    let r = unsafe {
+        libc::statx(fd.as_raw_fd(), c"".as_ptr(), libc::AT_EMPTY_PATH, libc::STATX_MNT_ID, &mut st)
+    };
+    check(r as libc::c_long)?;
+    let root = st.stx_attributes_mask & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0
+        && st.stx_attributes & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0;
+    Ok((st.stx_mnt_id, root))
 }

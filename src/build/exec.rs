@@ -8,7 +8,9 @@
 use crate::host::Host;
 use crate::init;
 use crate::namespaces::NAMESPACES;
-use crate::plan::{Builder, Channel, Cond, Facts, Op, PhaseKind, Plan, Proc, Side, SignalSet, VERIFIED, Value};
+use crate::plan::{
+    Builder, Channel, Cond, Facts, Op, PhaseKind, Plan, Proc, Side, SignalSet, VERIFIED, Value,
+};
 use crate::spec::Origin;
 use crate::state::State;
 
@@ -26,6 +28,7 @@ pub fn exec(state: &State, argv: &[String], joined: &Joined, host: &Host) -> Pla
     let mut b = Builder::default();
     b.phase(PhaseKind::Join, Side::Parent);
     b.step(Op::BlockSignals { set: SignalSet::Supervisor }, d.clone());
+    b.step(Op::OpenProc, d.clone());
     let init = state.init_pid;
     let own: Vec<_> = NAMESPACES.iter().filter(|ns| joined.namespaces.contains(&ns.proc_name)).collect();
     for ns in &own {
@@ -56,7 +59,8 @@ pub fn exec(state: &State, argv: &[String], joined: &Joined, host: &Host) -> Pla
     b.phase(PhaseKind::Supervise, Side::Parent);
     b.step(Op::AwaitReady, d.clone());
     if let Some(checks) = &state.checks {
-        let checks = checks.with_steps(&tail, joined_at.max(chroot), fork);
+        let in_cgroupns = joined.namespaces.contains(&"cgroup");
+        let checks = checks.with_steps(&tail, joined_at.max(chroot), fork, in_cgroupns, host.seccomp_filters);
         b.step(Op::Verify { pid: Proc::Command, checks }, d.clone());
     }
     b.step(Op::SyncSend { end: 0, msg: VERIFIED.into() }, d.clone());

@@ -2,10 +2,10 @@
 
 use crate::cgroups;
 use crate::host::{Host, STATE_DIR};
+use crate::plan::verify::{Expect, MountCheck, MountIs};
 use crate::plan::{Builder, Cond, Facts, Op, PhaseKind, Plan, Proc, Side, SignalSet};
 use crate::spec::{Origin, Spec};
 use crate::state;
-use crate::plan::verify::{Expect, MountCheck, MountIs};
 use crate::{confine, init, mounts, namespaces};
 
 /// Make the rootfs if asked, the state folder and lock, the cgroups, spawn, the child's setup,
@@ -26,12 +26,21 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
     let mut mount_checks = m.checks;
     if let Some(ro) = mounts::plan_pivot(&mut b, spec) {
         mount_checks.retain(|c| c.point != std::path::Path::new("/"));
-        mount_checks.push(MountCheck { point: "/".into(), is: MountIs::ReadOnly, if_exists: false, step: ro });
+        mount_checks.push(MountCheck {
+            point: "/".into(),
+            is: MountIs::ReadOnly,
+            if_exists: false,
+            step: ro,
+        });
     }
     namespaces::plan_hostname(&mut b, spec);
     namespaces::plan_confine(&mut b, spec);
     let tail = init::plan(&mut b, spec, host);
-    let cgroups = cg.leaves.iter().map(|l| Expect { value: (l.controller.clone(), l.rel.clone()), step: l.mkdir_step }).collect();
+    let cgroups = cg
+        .leaves
+        .iter()
+        .map(|l| Expect { value: (l.controller.clone(), l.rel.clone()), step: l.mkdir_step })
+        .collect();
     let at = confine::CheckSteps { clone, slave: m.slave, mounts: mount_checks, cgroups };
     let checks = confine::checks(spec, host, &tail, at);
     b.phase(PhaseKind::Supervise, Side::Parent);

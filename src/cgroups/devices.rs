@@ -17,7 +17,10 @@ const JNE_IMM: u8 = 0x55;
 const EXIT: u8 = 0x95;
 
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
-    u64::from(code) | (u64::from(dst | (src << 4)) << 8) | ((off as u16 as u64) << 16) | ((imm as u32 as u64) << 32)
+    u64::from(code)
+        | (u64::from(dst | (src << 4)) << 8)
+        | ((off as u16 as u64) << 16)
+        | ((imm as u32 as u64) << 32)
 }
 
 /// The program: for the access being asked (struct bpf_cgroup_dev_ctx: access_type = access << 16
@@ -39,10 +42,12 @@ pub fn program(rules: &[DeviceRule]) -> Vec<u64> {
             'c' => Some(2),
             _ => None,
         };
-        let access = r.access.chars().fold(0, |a, c| a | match c {
-            'm' => 1,
-            'r' => 2,
-            _ => 4,
+        let access = r.access.chars().fold(0, |a, c| {
+            a | match c {
+                'm' => 1,
+                'r' => 2,
+                _ => 4,
+            }
         });
         // Each test skips the rest of this rule's block when it fails: the offsets are filled
         // in below, once the block's length is known.
@@ -55,7 +60,8 @@ pub fn program(rules: &[DeviceRule]) -> Vec<u64> {
         if let Some(m) = r.minor {
             block.push((JNE_IMM, 5, m as i32));
         }
-        let mut code: Vec<(u8, u8, u8, i32, bool)> = block.into_iter().map(|(c, d, imm)| (c, d, 0, imm, true)).collect();
+        let mut code: Vec<(u8, u8, u8, i32, bool)> =
+            block.into_iter().map(|(c, d, imm)| (c, d, 0, imm, true)).collect();
         if access != 7 {
             code.push((MOV64_REG, 1, 3, 0, false));
             code.push((AND64_IMM, 1, 0, !access & 7, false));
@@ -82,10 +88,12 @@ pub fn hex(p: &[u64]) -> String {
 /// What the program answers (the tests run it): 1 allowed, 0 refused.
 pub fn eval(p: &[u64], kind: char, major: u32, minor: u32, access: &str) -> u64 {
     let ty = if kind == 'b' { 1u64 } else { 2 };
-    let acc = access.chars().fold(0u64, |a, c| a | match c {
-        'm' => 1,
-        'r' => 2,
-        _ => 4,
+    let acc = access.chars().fold(0u64, |a, c| {
+        a | match c {
+            'm' => 1,
+            'r' => 2,
+            _ => 4,
+        }
     });
     let ctx = [(acc << 16) | ty, u64::from(major), u64::from(minor)];
     let mut r = [0u64; 11];

@@ -81,12 +81,18 @@ fn hierarchies(spec: &Spec, host: &Host) -> Vec<Hierarchy> {
         }
         let kill_by_freezing = host.cgroup == CgroupKind::V1 || !host.cgroup_kill;
         if kill_by_freezing && (!out.is_empty() || !spec.namespaces.pid) {
-            let freezer = Hierarchy { root: v1.freezer.clone(), enable: vec![], hosts: vec![], v1: Some("freezer") };
+            let freezer =
+                Hierarchy { root: v1.freezer.clone(), enable: vec![], hosts: vec![], v1: Some("freezer") };
             out.push(freezer);
         }
         // Without cgroup2 the devices controller is the only way to hold the device rules.
         if host.unified.is_none() {
-            let d = Hierarchy { root: v1.devices.clone(), enable: vec![], hosts: vec![Controller::Devices], v1: Some("devices") };
+            let d = Hierarchy {
+                root: v1.devices.clone(),
+                enable: vec![],
+                hosts: vec![Controller::Devices],
+                v1: Some("devices"),
+            };
             out.push(d);
         }
     }
@@ -130,7 +136,9 @@ pub fn plan_setup(b: &mut Builder, spec: &Spec, host: &Host) -> Cgroups {
             plan_device_filter(b, spec, &leaf);
         }
         for c in &h.hosts {
-            for (file, value, origin) in files::limits(&spec.limits, *c, v2).into_iter().chain(v1_devices(spec, *c)) {
+            for (file, value, origin) in
+                files::limits(&spec.limits, *c, v2).into_iter().chain(v1_devices(spec, *c))
+            {
                 match *c {
                     Controller::Memory => {
                         cg.memory_limits.push((file.to_string(), value.parse().unwrap_or(0)))
@@ -161,7 +169,12 @@ fn plan_device_filter(b: &mut Builder, spec: &Spec, leaf: &std::path::Path) {
     let d = &spec.confine.devices;
     let insns = devices::program(&d.value);
     let rules = d.value.iter().map(|r| r.to_string()).collect();
-    let op = Op::DeviceFilter { cgroup: leaf.to_path_buf(), rules, program: devices::hex(&insns), insns: insns.len() };
+    let op = Op::DeviceFilter {
+        cgroup: leaf.to_path_buf(),
+        rules,
+        program: devices::hex(&insns),
+        insns: insns.len(),
+    };
     b.step(op, d.origin.clone());
 }
 

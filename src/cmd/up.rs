@@ -22,7 +22,8 @@ pub fn up(a: Args) -> anyhow::Result<i32> {
     let overrides = Overrides { name: a.name, timeout_ms: a.timeout.map(|t| t.0) };
     let spec = spec::load_with(&a.file, &host, &overrides)?;
     let plan = build::up(&spec, &host);
-    let opts = Options { mounts_before: mountinfo, verify: a.verify, ..Options::traced(a.trace) }.with_test_hooks();
+    let opts =
+        Options { mounts_before: mountinfo, verify: a.verify, ..Options::traced(a.trace) }.with_test_hooks();
     let (mut report, result) = exec::run(&plan, &opts);
     // The report line says how the command ended: only when it ran to its end.
     let stopped = result.as_ref().err().is_some_and(|e| e.stop.is_some());

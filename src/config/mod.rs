@@ -4,6 +4,7 @@
 //! Every value that the validator may complain about is kept as [`Sp<T>`]: the value plus the
 //! byte range it came from, so that an error can point at the exact spot in the file.
 
+mod lists;
 mod load;
 pub mod security;
 mod table;

@@ -60,7 +60,10 @@ pub enum Capabilities {
     /// "default".
     Default(String),
     List(Vec<String>),
-    Relative { add: Vec<String>, drop: Vec<String> },
+    Relative {
+        add: Vec<String>,
+        drop: Vec<String>,
+    },
 }
 
 impl JsonSchema for Capabilities {

@@ -42,6 +42,7 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::Clone { flags, into_cgroup } => ns::clone(*flags, into_cgroup.as_deref(), &mut ctx.h, &mut ctx.j),
         Op::Unshare { flags } => ok(ns::unshare(*flags)),
         Op::Sethostname { name } => ok(ns::sethostname(name)),
+        Op::OpenProc => ok(ns::open_proc(h)),
         Op::OpenNs { ns: name, path } => ok(ns::open_ns(name, path, h)),
         Op::SetNs { ns: name, flag } => ok(ns::setns(name, *flag, h)),
         Op::SocketPair { channel } => ok(sync::socketpair(*channel, h)),
@@ -67,7 +68,9 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::AmbientClear => ok(caps::ambient_clear()),
         Op::KeepCaps => ok(caps::keep_caps()),
         Op::SetUser { uid, gid, groups } => ok(proc::set_user(*uid, *gid, groups)),
-        Op::Capset { effective, permitted, inheritable } => ok(caps::capset(*effective, *permitted, *inheritable)),
+        Op::Capset { effective, permitted, inheritable } => {
+            ok(caps::capset(*effective, *permitted, *inheritable))
+        }
         Op::AmbientRaise { caps: c } => ok(caps::ambient_raise(*c)),
         Op::NoNewPrivs => ok(caps::no_new_privs()),
         Op::Seccomp { program } => ok(caps::seccomp(program)),

@@ -10,7 +10,8 @@ use crate::sys;
 pub fn bounding_drop(keep: u64, last: u32) -> Result<(), Failure> {
     for cap in 0..=last {
         if keep & (1 << cap) == 0 {
-            sys::prctl(libc::PR_CAPBSET_DROP, cap.into(), 0).map_err(|e| Failure::new(e, caps::names(1 << cap).join("")))?;
+            sys::prctl(libc::PR_CAPBSET_DROP, cap.into(), 0)
+                .map_err(|e| Failure::new(e, caps::names(1 << cap).join("")))?;
         }
     }
     Ok(())
@@ -50,7 +51,11 @@ pub fn seccomp(p: &Program) -> Result<(), Failure> {
         .map(|i| u8::from_str_radix(&p.bytes[2 * i..2 * i + 2], 16).unwrap_or(0))
         .collect();
     sys::seccomp_filter(&code).map_err(|e| {
-        let why = if e == nix::errno::Errno::EACCES { "loading a filter needs no_new_privs or CAP_SYS_ADMIN" } else { "" };
+        let why = if e == nix::errno::Errno::EACCES {
+            "loading a filter needs no_new_privs or CAP_SYS_ADMIN"
+        } else {
+            ""
+        };
         Failure::new(e, why)
     })
 }

@@ -70,12 +70,16 @@ pub fn read_counter(path: &Path, counter: Counter, report: &mut Report) -> Resul
 /// attachment holds it until the cgroup goes).
 pub fn device_filter(cgroup: &Path, program: &str) -> Result<(), Failure> {
     use std::os::fd::AsFd;
-    let bytes: Vec<u8> = (0..program.len() / 2).map(|i| u8::from_str_radix(&program[2 * i..2 * i + 2], 16).unwrap_or(0)).collect();
-    let insns: Vec<u64> = bytes.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect();
+    let bytes: Vec<u8> = (0..program.len() / 2)
+        .map(|i| u8::from_str_radix(&program[2 * i..2 * i + 2], 16).unwrap_or(0))
+        .collect();
+    let insns: Vec<u64> =
+        bytes.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect();
     let flags = nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
     let dir = nix::fcntl::open(cgroup, flags, nix::sys::stat::Mode::empty())
         .map_err(|e| Failure::new(e, format!("cannot open {}", cgroup.display())))?;
     let prog = crate::sys::bpf_device_program(&insns).map_err(|e| Failure::new(e, "BPF_PROG_LOAD"))?;
-    crate::sys::bpf_attach_device(dir.as_fd(), prog.as_fd()).map_err(|e| Failure::new(e, "BPF_PROG_ATTACH"))?;
+    crate::sys::bpf_attach_device(dir.as_fd(), prog.as_fd())
+        .map_err(|e| Failure::new(e, "BPF_PROG_ATTACH"))?;
     Ok(())
 }

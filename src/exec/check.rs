@@ -44,27 +44,47 @@ pub fn verify(
     h: &super::ctx::Handles,
     opts: &Options,
 ) -> Result<(), Failure> {
+    use crate::host::probe;
     use crate::plan::Proc;
+    use std::os::fd::AsFd;
+    let opened;
+    let proc = match &h.procfd {
+        Some(fd) => fd.as_fd(),
+        None => {
+            let flags =
+                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
+            opened = nix::fcntl::open("/proc", flags, nix::sys::stat::Mode::empty())?;
+            opened.as_fd()
+        }
+    };
     let pid = match (who, h.pid(who)) {
         (_, Some(p)) => p.as_raw(),
         // The command of the built-in init: the init's only child.
         (Proc::Command, None) => {
             let init = h.child.ok_or(Errno::ESRCH)?.as_raw();
-            crate::host::probe::only_child(init).ok_or_else(|| Failure::new(Errno::ESRCH, "the init has no command"))?
+            probe::only_child(proc, init)
+                .ok_or_else(|| Failure::new(Errno::ESRCH, "the init has no command"))?
         }
         (Proc::Child, None) => return Err(Errno::ESRCH.into()),
     };
-    let seen = crate::host::probe::observe(pid, &checks.paths())
+    let seen = probe::observe(proc, pid, &checks.paths(), &plan.host.view)
         .map_err(|e| Failure::from(e).with_detail(format!("cannot read /proc/{pid}")))?;
     let rows = checks.compare(&seen);
     if opts.verify {
-        super::say(&format!("procjail: the kernel's answer for pid {pid}, before its execve:\n{}", crate::plan::verify::table(&rows).trim_end()));
+        let table = crate::plan::verify::table(&rows);
+        super::say(&format!(
+            "procjail: the kernel's answer for pid {pid}, before its execve:\n{}",
+            table.trim_end()
+        ));
     }
     match rows.iter().find(|r| !r.ok) {
         None => Ok(()),
         Some(r) => {
             let step = plan.step(r.step).map_or(format!("step {}", r.step), |s| plan.describe(s));
-            let mut msg = format!("the kernel does not show the effect of {step}: {} reads {}, the plan says {}", r.what, r.read, r.planned);
+            let mut msg = format!(
+                "the kernel does not show the effect of {step}: {} reads {}, the plan says {}",
+                r.what, r.read, r.planned
+            );
             if r.what.starts_with("status Cap") {
                 msg.push_str(&format!(" ({})", crate::plan::verify::cap_difference(&r.planned, &r.read)));
             }

@@ -60,6 +60,8 @@ pub struct Handles {
     pub pidfd: Option<OwnedFd>,
     /// The host's /dev/null, checked, that masks are bound from.
     pub nullfd: Option<OwnedFd>,
+    /// The host's procfs, opened before entering a jail.
+    pub procfd: Option<OwnedFd>,
     pub child: Option<Pid>,
     pub command: Option<Pid>,
 }

@@ -98,7 +98,11 @@ fn unmet(cond: &Cond, ctx: &Ctx<'_>) -> Option<String> {
         Cond::Exists(p) => (!p.exists()).then(|| format!("{} does not exist", p.display())),
         Cond::NotReaped(p) => ctx.j.reaped.contains(&(*p).into()).then(|| format!("{} was reaped", p.var())),
         Cond::InRootExists(p) => {
-            let there = ctx.h.rootfd.as_ref().is_some_and(|r| inroot::open(r, p, nix::fcntl::OFlag::O_PATH, false).is_ok());
+            let there = ctx
+                .h
+                .rootfd
+                .as_ref()
+                .is_some_and(|r| inroot::open(r, p, nix::fcntl::OFlag::O_PATH, false).is_ok());
             (!there).then(|| format!("{} does not exist in the jail", p.display()))
         }
     }

@@ -132,14 +132,21 @@ pub fn read_only(at: &Path, h: &Handles) -> Result<(), Failure> {
     let p = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     nix::mount::mount(Some(&p), &p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)?;
     let top = open()?;
-    crate::sys::mount_setattr(Some(std::os::fd::AsFd::as_fd(&top)), c"", true, crate::sys::MOUNT_ATTR_RDONLY)?;
+    crate::sys::mount_setattr(
+        Some(std::os::fd::AsFd::as_fd(&top)),
+        c"",
+        true,
+        crate::sys::MOUNT_ATTR_RDONLY,
+    )?;
     Ok(())
 }
 
 pub fn setattr(target: &Target, set: u64, recursive: bool, h: &Handles) -> Result<(), Failure> {
     use std::os::fd::AsFd;
     match target {
-        Target::InRoot(p) if p == Path::new("/") => crate::sys::mount_setattr(Some(root(h)?.as_fd()), c"", recursive, set)?,
+        Target::InRoot(p) if p == Path::new("/") => {
+            crate::sys::mount_setattr(Some(root(h)?.as_fd()), c"", recursive, set)?
+        }
         Target::InRoot(p) => {
             let fd = inroot::open(root(h)?, p, OFlag::O_PATH, false)?;
             crate::sys::mount_setattr(Some(fd.as_fd()), c"", recursive, set)?

@@ -50,6 +50,15 @@ pub fn sethostname(name: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+pub fn open_proc(h: &mut Handles) -> Result<(), Failure> {
+    h.procfd = Some(nix::fcntl::open(
+        "/proc",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?);
+    Ok(())
+}
+
 pub fn open_ns(ns: &str, path: &Path, h: &mut Handles) -> Result<(), Failure> {
     let fd = nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| Failure::new(e, format!("cannot open {}", path.display())))?;

@@ -65,6 +65,9 @@ pub struct Host {
     /// The seccomp filters procjail itself runs under (in a container, say): the jail inherits
     /// them.
     pub seccomp_filters: u32,
+    /// The host's namespaces and shared mounts, as the checks before execve compare them.
+    #[serde(skip)]
+    pub view: probe::HostView,
     /// procjail's own hard rlimits, by `limits` key (nofile, nproc, ...); u64::MAX = unlimited.
     pub hard_limits: BTreeMap<String, u64>,
 }
@@ -97,6 +100,7 @@ impl Host {
             kernel: (6, 1),
             oom_score_adj: 0,
             seccomp_filters: 0,
+            view: probe::HostView::default(),
             hard_limits: BTreeMap::new(),
         }
     }
@@ -162,7 +166,10 @@ impl Host {
                 .ok()
                 .and_then(|t| t.trim().parse().ok())
                 .unwrap_or(0),
-            seccomp_filters: procfs::status_field("self", "Seccomp_filters").and_then(|v| v.parse().ok()).unwrap_or(0),
+            seccomp_filters: procfs::status_field("self", "Seccomp_filters")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            view: probe::HostView::read(),
             hard_limits: rlimits::RLIMITS
                 .iter()
                 .map(|r| {

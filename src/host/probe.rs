@@ -1,10 +1,19 @@
 //! What the kernel says a process got: its /proc entries, read from the host, next to the
 //! host's own. The plan's checks (`plan::verify`) are compared with this.
+//!
+//! Everything is read through a descriptor of the host's procfs, opened before the reader
+//! entered any of the jail's namespaces or its root (`procjail exec` does both), and compared
+//! with the host's namespaces and peer groups as [`super::Host`] read them at start.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-use super::{mountinfo, read_small};
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+use nix::sys::stat::Mode;
+
+use super::mountinfo;
 
 /// One process, as the kernel shows it.
 #[derive(Debug, Clone, Default)]
@@ -12,7 +21,7 @@ pub struct Observed {
     pub pid: i32,
     /// The fields of /proc/PID/status.
     pub status: BTreeMap<String, String>,
-    /// /proc/PID/ns/NAME and /proc/self/ns/NAME (the host's, as the supervisor is there).
+    /// /proc/PID/ns/NAME, and the host's.
     pub ns: BTreeMap<String, String>,
     pub host_ns: BTreeMap<String, String>,
     /// /proc/PID/mountinfo: mount points as the process sees them.
@@ -27,66 +36,135 @@ pub struct Observed {
     pub gid_map: String,
     pub host_uid_map: String,
     pub host_gid_map: String,
-    /// Which of the paths asked about exist in the process's root.
-    pub existing: BTreeSet<PathBuf>,
+    /// The paths asked about, resolved in the process's root (symlinks and all).
+    pub points: BTreeMap<PathBuf, Point>,
 }
 
-const NAMESPACES: &[&str] = &["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
+/// A path in the process's root: whether it exists, and the mount it leads to, if it is the
+/// root of one (the mount as mountinfo lists it).
+#[derive(Debug, Clone, Default)]
+pub struct Point {
+    pub exists: bool,
+    pub mount: Option<mountinfo::Mount>,
+}
 
-/// Reads what the kernel holds for `pid`; `paths`: in-root paths whose existence matters.
-pub fn observe(pid: i32, paths: &[PathBuf]) -> std::io::Result<Observed> {
-    let dir = format!("/proc/{pid}");
-    let status = read_small(&format!("{dir}/status"))?
+/// The namespaces /proc/PID/ns has.
+pub const NAMESPACES: &[&str] = &["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
+
+/// The host's side of the comparison: its namespaces and the peer groups of its shared mounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HostView {
+    pub ns: BTreeMap<String, String>,
+    pub peer_groups: BTreeSet<u32>,
+    pub uid_map: String,
+    pub gid_map: String,
+}
+
+impl HostView {
+    /// This process's, read now (it must not have entered a jail's namespaces yet).
+    pub fn read() -> HostView {
+        let mut ns = BTreeMap::new();
+        for n in NAMESPACES {
+            if let Ok(l) = std::fs::read_link(format!("/proc/self/ns/{n}")) {
+                ns.insert(n.to_string(), l.display().to_string());
+            }
+        }
+        let mounts = mountinfo::parse(&super::read_small("/proc/self/mountinfo").unwrap_or_default());
+        HostView {
+            ns,
+            peer_groups: mounts.iter().filter_map(|m| m.shared()).collect(),
+            uid_map: super::read_small("/proc/self/uid_map").unwrap_or_default(),
+            gid_map: super::read_small("/proc/self/gid_map").unwrap_or_default(),
+        }
+    }
+}
+
+fn read_at(proc: BorrowedFd<'_>, rel: &str) -> std::io::Result<String> {
+    let fd = nix::fcntl::openat(proc, rel, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())?;
+    let mut f = std::fs::File::from(fd);
+    let mut s = String::new();
+    f.read_to_string(&mut s)?;
+    Ok(s)
+}
+
+/// Reads what the kernel holds for `pid`, through `proc` (a descriptor of the host's procfs);
+/// `paths`: in-root paths to resolve as the process would.
+pub fn observe(
+    proc: BorrowedFd<'_>,
+    pid: i32,
+    paths: &[PathBuf],
+    host: &HostView,
+) -> std::io::Result<Observed> {
+    let status = read_at(proc, &format!("{pid}/status"))?
         .lines()
         .filter_map(|l| l.split_once(':').map(|(k, v)| (k.to_string(), v.trim().to_string())))
         .collect();
-    let link = |p: String| std::fs::read_link(p).ok().map(|l| l.display().to_string());
     let mut ns = BTreeMap::new();
-    let mut host_ns = BTreeMap::new();
     for n in NAMESPACES {
-        if let Some(l) = link(format!("{dir}/ns/{n}")) {
-            ns.insert(n.to_string(), l);
-        }
-        if let Some(l) = link(format!("/proc/self/ns/{n}")) {
-            host_ns.insert(n.to_string(), l);
+        if let Ok(l) = nix::fcntl::readlinkat(proc, format!("{pid}/ns/{n}").as_str()) {
+            ns.insert(n.to_string(), l.to_string_lossy().into_owned());
         }
     }
-    let host_mounts = mountinfo::parse(&read_small("/proc/self/mountinfo")?);
-    let root = PathBuf::from(format!("{dir}/root"));
-    let existing = paths
-        .iter()
-        .filter(|p| std::fs::symlink_metadata(root.join(p.strip_prefix("/").unwrap_or(p))).is_ok())
-        .cloned()
-        .collect();
+    let mounts = mountinfo::parse(&read_at(proc, &format!("{pid}/mountinfo"))?);
+    let points = resolve(proc, pid, paths, &mounts);
     Ok(Observed {
         pid,
         status,
         ns,
-        host_ns,
-        mounts: mountinfo::parse(&read_small(&format!("{dir}/mountinfo"))?),
-        host_peer_groups: host_mounts.iter().filter_map(|m| m.shared()).collect(),
-        cgroup: read_small(&format!("{dir}/cgroup"))?,
-        limits: read_small(&format!("{dir}/limits"))?,
-        uid_map: read_small(&format!("{dir}/uid_map"))?,
-        gid_map: read_small(&format!("{dir}/gid_map"))?,
-        host_uid_map: read_small("/proc/self/uid_map")?,
-        host_gid_map: read_small("/proc/self/gid_map")?,
-        existing,
+        host_ns: host.ns.clone(),
+        mounts,
+        host_peer_groups: host.peer_groups.clone(),
+        cgroup: read_at(proc, &format!("{pid}/cgroup"))?,
+        limits: read_at(proc, &format!("{pid}/limits"))?,
+        uid_map: read_at(proc, &format!("{pid}/uid_map"))?,
+        gid_map: read_at(proc, &format!("{pid}/gid_map"))?,
+        host_uid_map: host.uid_map.clone(),
+        host_gid_map: host.gid_map.clone(),
+        points,
     })
+}
+
+/// Each path opened in the process's root as the process would (openat2 RESOLVE_IN_ROOT on
+/// /proc/PID/root), and the mount it is the root of (statx STATX_MNT_ID).
+fn resolve(
+    proc: BorrowedFd<'_>,
+    pid: i32,
+    paths: &[PathBuf],
+    mounts: &[mountinfo::Mount],
+) -> BTreeMap<PathBuf, Point> {
+    let mut out = BTreeMap::new();
+    let root = format!("{pid}/root");
+    let Ok(root) = nix::fcntl::openat(proc, root.as_str(), OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+    else {
+        return out;
+    };
+    for p in paths {
+        let rel = p.strip_prefix("/").unwrap_or(p);
+        let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
+        let how =
+            OpenHow::new().flags(OFlag::O_PATH | OFlag::O_CLOEXEC).resolve(ResolveFlag::RESOLVE_IN_ROOT);
+        let point = match openat2(root.as_fd(), rel, how) {
+            Err(_) => Point::default(),
+            Ok(fd) => {
+                let mount = crate::sys::mount_of(fd.as_fd())
+                    .ok()
+                    .filter(|(_, is_root)| *is_root)
+                    .and_then(|(id, _)| mounts.iter().rev().find(|m| u64::from(m.id) == id).cloned());
+                Point { exists: true, mount }
+            }
+        };
+        out.insert(p.clone(), point);
+    }
+    out
 }
 
 /// The pid of the only child of `pid` (the command the jail's init forked), from
 /// /proc/PID/task/PID/children.
-pub fn only_child(pid: i32) -> Option<i32> {
-    let text = read_small(&format!("/proc/{pid}/task/{pid}/children")).ok()?;
+pub fn only_child(proc: BorrowedFd<'_>, pid: i32) -> Option<i32> {
+    let text = read_at(proc, &format!("{pid}/task/{pid}/children")).ok()?;
     let kids: Vec<i32> = text.split_whitespace().filter_map(|p| p.parse().ok()).collect();
     match kids.as_slice() {
         [one] => Some(*one),
         _ => None,
     }
-}
-
-/// Whether `path` exists in the root of `pid`.
-pub fn exists_in(pid: i32, path: &Path) -> bool {
-    std::fs::symlink_metadata(Path::new(&format!("/proc/{pid}/root")).join(path.strip_prefix("/").unwrap_or(path))).is_ok()
 }

@@ -61,6 +61,25 @@ fn once(names: &'static [&'static str]) -> Call {
     Call::new(names, Times::Once)
 }
 
+fn save_state(p: &Path) -> Vec<Call> {
+    let tmp = path(&p.with_extension("json.tmp"));
+    vec![once(&["openat"]).arg(tmp), Call::new(&["write"], Times::OneOrMore), once(&["rename"]).arg(path(p))]
+}
+
+fn mount(source: &Option<String>, target: &Target) -> Vec<Call> {
+    let m = once(&["mount"]);
+    match (source, target) {
+        (Some(s), _) => vec![m.arg(format!("{s:?}"))],
+        (None, Target::Path(p)) => vec![m.arg(path(p))],
+        (None, Target::InRoot(_)) => vec![m],
+    }
+}
+
+/// One prctl for each capability in the set.
+fn each(option: &str, set: u64) -> Vec<Call> {
+    vec![Call::new(&["prctl"], Times::Exactly(set.count_ones() as usize)).arg(option)]
+}
+
 impl Op {
     /// The state-changing syscalls this step makes, in order.
     pub fn calls(&self) -> Vec<Call> {
@@ -77,22 +96,11 @@ impl Op {
             Op::Unlink { path: p } => vec![once(&["unlink", "unlinkat"]).arg(path(p))],
             Op::Rmdir { path: p } => vec![Call::new(&["rmdir"], Times::OneOrMore).arg(path(p))],
             Op::Lock { path: p } => vec![once(&["openat"]).arg(path(p)), once(&["flock"])],
-            Op::SaveState { path: p } => vec![
-                once(&["openat"]).arg(path(&p.with_extension("json.tmp"))),
-                Call::new(&["write"], Times::OneOrMore),
-                once(&["rename"]).arg(path(p)),
-            ],
+            Op::SaveState { path: p } => save_state(p),
             Op::MountPoint { dir: true, .. } => vec![once(&["mkdirat"])],
             Op::MountPoint { dir: false, .. } => vec![once(&["mknodat"])],
             Op::SymlinkIn { target, .. } => vec![once(&["symlinkat"]).arg(format!("{target:?}"))],
-            Op::Mount { source, target, .. } => {
-                let m = once(&["mount"]);
-                match (source, target) {
-                    (Some(s), _) => vec![m.arg(format!("{s:?}"))],
-                    (None, Target::Path(p)) => vec![m.arg(path(p))],
-                    (None, Target::InRoot(_)) => vec![m],
-                }
-            }
+            Op::Mount { source, target, .. } => mount(source, target),
             Op::Chdir { path: p } => vec![once(&["chdir"]).arg(path(p))],
             Op::PivotRoot => vec![once(&["pivot_root"])],
             Op::Umount2 { target, .. } => vec![once(&["umount2"]).arg(path(target))],
@@ -117,20 +125,19 @@ impl Op {
             Op::Kill { .. } => vec![once(&["kill"])],
             Op::Signal { .. } => vec![once(&["pidfd_send_signal"])],
             Op::CapBoundingDrop { keep, last } => {
-                let n = crate::host::caps::names(crate::host::caps::all(*last) & !keep).len();
-                vec![Call::new(&["prctl"], Times::Exactly(n)).arg("PR_CAPBSET_DROP")]
+                each("PR_CAPBSET_DROP", crate::host::caps::all(*last) & !keep)
             }
             Op::AmbientClear => vec![once(&["prctl"]).arg("PR_CAP_AMBIENT")],
             Op::KeepCaps => vec![once(&["prctl"]).arg("PR_SET_KEEPCAPS")],
             Op::SetUser { .. } => vec![once(&["setgroups"]), once(&["setresgid"]), once(&["setresuid"])],
             Op::Capset { .. } => vec![once(&["capset"])],
-            Op::AmbientRaise { caps } => {
-                vec![Call::new(&["prctl"], Times::Exactly(caps.count_ones() as usize)).arg("PR_CAP_AMBIENT")]
-            }
+            Op::AmbientRaise { caps } => each("PR_CAP_AMBIENT", *caps),
             Op::NoNewPrivs => vec![once(&["prctl"]).arg("PR_SET_NO_NEW_PRIVS")],
             Op::Seccomp { .. } => vec![once(&["seccomp"])],
             Op::JoinKeyring => vec![once(&["keyctl"])],
-            Op::OomScoreAdj { .. } => vec![once(&["openat"]).arg("\"/proc/self/oom_score_adj\""), once(&["write"])],
+            Op::OomScoreAdj { .. } => {
+                vec![once(&["openat"]).arg("\"/proc/self/oom_score_adj\""), once(&["write"])]
+            }
             Op::LinkUp { .. } => vec![once(&["ioctl"]).arg("SIOCSIFFLAGS")],
             Op::Sysctl { .. } => vec![once(&["openat2"]), once(&["write"])],
             Op::Mask { .. } => vec![once(&["mount"])],
@@ -147,6 +154,7 @@ impl Op {
             Op::OpenRoot { .. }
             | Op::CloseRoot
             | Op::OpenNs { .. }
+            | Op::OpenProc
             | Op::Close { .. }
             | Op::SyncRecv { .. }
             | Op::AwaitExec

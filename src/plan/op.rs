@@ -213,6 +213,8 @@ pub enum Op {
     Sethostname {
         name: String,
     },
+    /// Opens the host's procfs (O_PATH) before entering a jail: the checks read it as `procfd`.
+    OpenProc,
     /// Opens a namespace of a running jail (/proc/PID/ns/NAME), for setns.
     OpenNs {
         ns: String,
@@ -279,7 +281,9 @@ pub enum Op {
         env: Vec<(String, String)>,
     },
     /// kill(pid, SIGKILL) and wait4: a process of the plan, when setup stopped.
-    Kill { pid: Proc },
+    Kill {
+        pid: Proc,
+    },
     /// pidfd_open(pid), checked against the process's start time, then pidfd_send_signal: the
     /// signal reaches that process even if its pid were reused (`kill`, `down`).
     Signal {
@@ -293,43 +297,80 @@ pub enum Op {
     // ---- capabilities and confinement (exec/caps.rs) ----
     /// prctl(PR_CAPBSET_DROP) of every capability up to `last` that is not in `keep`: no execve
     /// can get them back.
-    CapBoundingDrop { keep: u64, last: u32 },
+    CapBoundingDrop {
+        keep: u64,
+        last: u32,
+    },
     /// prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL).
     AmbientClear,
     /// prctl(PR_SET_KEEPCAPS, 1): the permitted set survives the switch to a uid other than 0.
     KeepCaps,
     /// setgroups, setresgid, setresuid: who the command is.
-    SetUser { uid: u32, gid: u32, groups: Vec<u32> },
+    SetUser {
+        uid: u32,
+        gid: u32,
+        groups: Vec<u32>,
+    },
     /// capset: the effective, permitted and inheritable sets.
-    Capset { effective: u64, permitted: u64, inheritable: u64 },
+    Capset {
+        effective: u64,
+        permitted: u64,
+        inheritable: u64,
+    },
     /// prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE) for each: capabilities a non-root command
     /// keeps through execve.
-    AmbientRaise { caps: u64 },
+    AmbientRaise {
+        caps: u64,
+    },
     /// prctl(PR_SET_NO_NEW_PRIVS, 1): no execve gains privileges.
     NoNewPrivs,
     /// seccomp(SECCOMP_SET_MODE_FILTER): exactly these bytes, compiled while planning.
-    Seccomp { program: crate::seccomp::Program },
+    Seccomp {
+        program: crate::seccomp::Program,
+    },
     /// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new anonymous session keyring.
     JoinKeyring,
     /// write("/proc/self/oom_score_adj", value).
-    OomScoreAdj { value: i32 },
+    OomScoreAdj {
+        value: i32,
+    },
     /// ioctl(SIOCSIFFLAGS, IFF_UP) on an interface of the jail's own net namespace.
-    LinkUp { name: String },
+    LinkUp {
+        name: String,
+    },
     /// A namespaced sysctl, written through the jail's own /proc before it goes read-only.
-    Sysctl { key: String, value: String },
+    Sysctl {
+        key: String,
+        value: String,
+    },
     /// The /dev/null masks are bound from: opened O_PATH and checked to be the real char 1:3
     /// (the runc CVE-2025-31133 class), kept as `nullfd`.
-    OpenNull { path: PathBuf },
+    OpenNull {
+        path: PathBuf,
+    },
     /// Masks a path in the rootfs: a folder gets an empty read-only tmpfs, a file /dev/null.
-    Mask { at: PathBuf },
+    Mask {
+        at: PathBuf,
+    },
     /// A path in the rootfs bound onto itself and made read-only (recursively), keeping its
     /// nosuid, nodev and noexec.
-    ReadOnly { at: PathBuf },
+    ReadOnly {
+        at: PathBuf,
+    },
     /// mount_setattr: mount attributes set on one mount (`recursive`: and those under it).
-    MountSetattr { target: Target, set: u64, recursive: bool },
+    MountSetattr {
+        target: Target,
+        set: u64,
+        recursive: bool,
+    },
     /// A BPF device program (cgroup2): loaded, attached to the jail's cgroup, its fd closed.
     /// `program`: the eBPF instructions, 8 bytes each, in hex.
-    DeviceFilter { cgroup: PathBuf, rules: Vec<String>, program: String, insns: usize },
+    DeviceFilter {
+        cgroup: PathBuf,
+        rules: Vec<String>,
+        program: String,
+        insns: usize,
+    },
 
     // ---- waiting (exec/supervise.rs, exec/init_loop.rs) ----
     /// The built-in init's loop: forward signals, reap, end the rest after the command exits.
@@ -340,7 +381,10 @@ pub enum Op {
     /// channel), or for a failed step's report.
     AwaitReady,
     /// The kernel's answer: the command's /proc entries read back and compared with the plan.
-    Verify { pid: Proc, checks: super::verify::Checks },
+    Verify {
+        pid: Proc,
+        checks: super::verify::Checks,
+    },
     /// The parent waits for the command's exec: EOF on the sync channel, or an error report.
     AwaitExec,
     /// wait4 for a process, forwarding signals to it; with a timeout, SIGTERM when it runs out

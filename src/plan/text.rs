@@ -150,6 +150,7 @@ impl Op {
             Op::Clone { flags, into_cgroup } => clone(*flags, into_cgroup.as_deref()),
             Op::Unshare { flags } => format!("unshare({})", clone_flags(*flags)),
             Op::Sethostname { name } => format!("sethostname({}, {})", quote(name), name.len()),
+            Op::OpenProc => "open(\"/proc\", O_PATH|O_DIRECTORY|O_CLOEXEC) = procfd".into(),
             Op::OpenNs { ns, path } => format!("open({}, O_RDONLY|O_CLOEXEC) = {ns}fd", qp(path)),
             Op::SetNs { ns, flag } => format!("setns({ns}fd, {})", clone_flags(*flag)),
             Op::SocketPair { channel } => {
@@ -161,9 +162,7 @@ impl Op {
             Op::Pdeathsig => "prctl(PR_SET_PDEATHSIG, SIGKILL)".into(),
             Op::NotDumpable => "prctl(PR_SET_DUMPABLE, 0)".into(),
             Op::BlockSignals { set: SignalSet::All } => "sigprocmask(SIG_SETMASK, [all], NULL)".into(),
-            Op::BlockSignals { set: SignalSet::Supervisor } => {
-                format!("sigprocmask(SIG_BLOCK, [{},CHLD], NULL)", signal_list(SUPERVISOR_SIGNALS))
-            }
+            Op::BlockSignals { set: SignalSet::Supervisor } => supervisor_mask(),
             Op::Fork => "fork() = $COMMAND_PID".into(),
             Op::Setsid => "setsid()".into(),
             Op::ResetSignals => {
@@ -179,29 +178,20 @@ impl Op {
             Op::AmbientClear => "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)".into(),
             Op::KeepCaps => "prctl(PR_SET_KEEPCAPS, 1)".into(),
             Op::SetUser { uid, gid, groups } => set_user(*uid, *gid, groups),
-            Op::Capset { effective, permitted, inheritable } => format!(
-                "capset({{_LINUX_CAPABILITY_VERSION_3, 0}}, {{effective: {}, permitted: {}, inheritable: {}}})",
-                caps::show(*effective),
-                if permitted == effective { "the same".to_string() } else { caps::show(*permitted) },
-                caps::show(*inheritable)
-            ),
+            Op::Capset { effective, permitted, inheritable } => capset(*effective, *permitted, *inheritable),
             Op::AmbientRaise { caps: c } => {
-                format!("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, each of: {})", caps::names(*c).join(","))
+                format!("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, each of: {})", caps::show(*c))
             }
             Op::NoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)".into(),
-            Op::Seccomp { program: p } => format!(
-                "seccomp(SECCOMP_SET_MODE_FILTER, 0, {{{}, {} insns, sha256 {}…: {}}})",
-                p.arch,
-                p.insns,
-                &p.sha256[..12],
-                p.summary
-            ),
+            Op::Seccomp { program: p } => seccomp(p),
             Op::JoinKeyring => "keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)".into(),
             Op::OomScoreAdj { value } => format!("write(\"/proc/self/oom_score_adj\", \"{value}\")"),
-            Op::LinkUp { name } => format!("ioctl(socket(AF_INET, SOCK_DGRAM), SIOCSIFFLAGS, {{{}, IFF_UP}})", quote(name)),
+            Op::LinkUp { name } => {
+                format!("ioctl(socket(AF_INET, SOCK_DGRAM), SIOCSIFFLAGS, {{{}, IFF_UP}})", quote(name))
+            }
             Op::Sysctl { key, value } => sysctl(key, value),
             Op::OpenNull { path } => {
-                format!("open({}, O_PATH|O_CLOEXEC) = nullfd; fstat(nullfd): the real char 1:3, or fail", qp(path))
+                format!("open({}, O_PATH|O_CLOEXEC) = nullfd; fstat(nullfd): char 1:3, or fail", qp(path))
             }
             Op::Mask { at } => mask(at),
             Op::ReadOnly { at } => read_only(at),
@@ -209,11 +199,7 @@ impl Op {
             Op::DeviceFilter { cgroup, rules, insns, .. } => device_filter(cgroup, rules, *insns),
             Op::InitLoop { grace_ms } => init_loop(*grace_ms),
             Op::AwaitReady => "read(sync[0]) = \"ready\" (or the report of a failed step)".into(),
-            Op::Verify { pid, checks } => format!(
-                "read(\"/proc/{}/{{status,ns/*,mountinfo,cgroup,limits,uid_map,gid_map}}\"): {} checks against the plan",
-                pid.var(),
-                checks.len()
-            ),
+            Op::Verify { pid, checks } => verify(*pid, checks.len()),
             Op::AwaitExec => "read(sync[0]) = 0 (EOF: the command has exec'd)".into(),
             Op::Wait { pid, grace_ms, timeout_ms } => wait(*pid, *grace_ms, *timeout_ms),
             Op::AwaitExit { timeout_ms } => {
@@ -233,6 +219,32 @@ impl Op {
     }
 }
 
+fn supervisor_mask() -> String {
+    format!("sigprocmask(SIG_BLOCK, [{},CHLD], NULL)", signal_list(SUPERVISOR_SIGNALS))
+}
+
+fn capset(effective: u64, permitted: u64, inheritable: u64) -> String {
+    let p = if permitted == effective { "the same".to_string() } else { caps::show(permitted) };
+    format!(
+        "capset({{_LINUX_CAPABILITY_VERSION_3, 0}}, {{effective: {}, permitted: {p}, inheritable: {}}})",
+        caps::show(effective),
+        caps::show(inheritable)
+    )
+}
+
+fn seccomp(p: &crate::seccomp::Program) -> String {
+    let digest = &p.sha256[..12];
+    format!(
+        "seccomp(SECCOMP_SET_MODE_FILTER, 0, {{{}, {} insns, sha256 {digest}…: {}}})",
+        p.arch, p.insns, p.summary
+    )
+}
+
+fn verify(pid: Proc, checks: usize) -> String {
+    let files = "{status,ns/*,mountinfo,cgroup,limits,uid_map,gid_map}";
+    format!("read(\"/proc/{}/{files}\"): {checks} checks against the plan", pid.var())
+}
+
 fn bounding_drop(keep: u64, last: u32) -> String {
     let drop = caps::names(caps::all(last) & !keep);
     format!("prctl(PR_CAPBSET_DROP, each of {}: {})", drop.len(), drop.join(","))
@@ -240,7 +252,11 @@ fn bounding_drop(keep: u64, last: u32) -> String {
 
 fn set_user(uid: u32, gid: u32, groups: &[u32]) -> String {
     let g: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-    format!("setgroups({}, [{}]); setresgid({gid}, {gid}, {gid}); setresuid({uid}, {uid}, {uid})", g.len(), g.join(", "))
+    format!(
+        "setgroups({}, [{}]); setresgid({gid}, {gid}, {gid}); setresuid({uid}, {uid}, {uid})",
+        g.len(),
+        g.join(", ")
+    )
 }
 
 fn sysctl(key: &str, value: &str) -> String {
@@ -265,7 +281,12 @@ fn read_only(at: &Path) -> String {
 }
 
 fn mount_attrs(set: u64) -> String {
-    let named = [(0x1, "MOUNT_ATTR_RDONLY"), (0x2, "MOUNT_ATTR_NOSUID"), (0x4, "MOUNT_ATTR_NODEV"), (0x8, "MOUNT_ATTR_NOEXEC")];
+    let named = [
+        (0x1, "MOUNT_ATTR_RDONLY"),
+        (0x2, "MOUNT_ATTR_NOSUID"),
+        (0x4, "MOUNT_ATTR_NODEV"),
+        (0x8, "MOUNT_ATTR_NOEXEC"),
+    ];
     names(named.iter().filter(|(b, _)| set & b != 0).map(|(b, n)| (*n, *b)), set)
 }
 
@@ -273,9 +294,14 @@ fn mount_setattr(target: &Target, set: u64, recursive: bool) -> String {
     let flags = if recursive { "|AT_RECURSIVE" } else { "" };
     let attrs = format!("{{attr_set: {}}}", mount_attrs(set));
     match target {
-        Target::InRoot(p) if p == Path::new("/") => format!("mount_setattr(rootfd, \"\", AT_EMPTY_PATH{flags}, {attrs})"),
+        Target::InRoot(p) if p == Path::new("/") => {
+            format!("mount_setattr(rootfd, \"\", AT_EMPTY_PATH{flags}, {attrs})")
+        }
         Target::InRoot(p) => {
-            format!("{}; mount_setattr($fd, \"\", AT_EMPTY_PATH{flags}, {attrs})", in_root("$fd", p, "O_PATH", false))
+            format!(
+                "{}; mount_setattr($fd, \"\", AT_EMPTY_PATH{flags}, {attrs})",
+                in_root("$fd", p, "O_PATH", false)
+            )
         }
         Target::Path(p) => {
             let flags = if recursive { "AT_RECURSIVE" } else { "0" };

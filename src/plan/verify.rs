@@ -118,8 +118,23 @@ impl Checks {
 
     /// The same checks, pointing at the steps of another plan that reach the same state
     /// (`procjail exec`): its exec tail's, the step that joined the jail, the fork.
-    pub fn with_steps(&self, tail: &TailMarks, joined: usize, fork: usize) -> Checks {
+    /// `in_cgroupns`: the checker has joined the jail's cgroup namespace, so it sees the
+    /// jail's cgroups as its root, "/".
+    pub fn with_steps(
+        &self,
+        tail: &TailMarks,
+        joined: usize,
+        fork: usize,
+        in_cgroupns: bool,
+        inherited_filters: u32,
+    ) -> Checks {
         let mut c = self.clone();
+        // The filters the checker's own process runs under, which the command inherits, plus ours.
+        let ours = u32::from(tail.seccomp != 0);
+        c.seccomp.value = (if inherited_filters + ours > 0 { 2 } else { 0 }, inherited_filters + ours);
+        if in_cgroupns {
+            c.cgroups.iter_mut().for_each(|g| g.value.1 = "/".into());
+        }
         c.caps.step = tail.caps;
         c.no_new_privs.step = tail.no_new_privs;
         c.seccomp.step = tail.seccomp;
@@ -127,57 +142,23 @@ impl Checks {
         c.namespaces.iter_mut().for_each(|n| n.step = joined);
         c.mounts.iter_mut().for_each(|m| m.step = joined);
         c.cgroups.iter_mut().for_each(|g| g.step = joined);
-        c.rlimits = tail.rlimits.iter().map(|(k, v, s)| Expect { value: (k.clone(), *v), step: *s }).collect();
+        c.rlimits =
+            tail.rlimits.iter().map(|(k, v, s)| Expect { value: (k.clone(), *v), step: *s }).collect();
         c.no_host_peers = joined;
         c.id_maps = fork;
         c
     }
 
-    /// The paths whose existence in the jail the comparison needs.
+    /// The paths the comparison resolves in the jail: each mount's point.
     pub fn paths(&self) -> Vec<PathBuf> {
-        self.mounts.iter().filter(|m| m.if_exists).map(|m| m.point.clone()).collect()
+        self.mounts.iter().map(|m| m.point.clone()).collect()
     }
 
     /// Every check against what the kernel shows.
     pub fn compare(&self, o: &Observed) -> Vec<Row> {
-        let mut rows = Vec::new();
-        let mut row = |what: String, planned: String, read: String, step: usize| {
-            let ok = planned == read;
-            rows.push(Row { what, planned, read, ok, step });
-        };
-        let st = |k: &str| {
-            o.status.get(k).map_or_else(|| "?".to_string(), |v| v.split_whitespace().collect::<Vec<_>>().join(" "))
-        };
-        let c = &self.caps.value;
-        for (field, v) in [
-            ("CapBnd", c.bounding),
-            ("CapPrm", c.permitted),
-            ("CapEff", c.effective),
-            ("CapInh", c.inheritable),
-            ("CapAmb", c.ambient),
-        ] {
-            row(format!("status {field}"), hex(v), st(field), self.caps.step);
-        }
-        row("status NoNewPrivs".into(), u8::from(self.no_new_privs.value).to_string(), st("NoNewPrivs"), self.no_new_privs.step);
-        let (mode, filters) = self.seccomp.value;
-        row("status Seccomp".into(), mode.to_string(), st("Seccomp"), self.seccomp.step);
-        row("status Seccomp_filters".into(), filters.to_string(), st("Seccomp_filters"), self.seccomp.step);
-        let (uid, gid, groups) = &self.ids.value;
-        row("status Uid".into(), format!("{uid} {uid} {uid} {uid}"), st("Uid"), self.ids.step);
-        row("status Gid".into(), format!("{gid} {gid} {gid} {gid}"), st("Gid"), self.ids.step);
-        let gs: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-        row("status Groups".into(), gs.join(" "), st("Groups"), self.ids.step);
+        let mut rows = self.status_rows(o);
         for n in &self.namespaces {
-            let (name, own) = &n.value;
-            let (mine, host) = (o.ns.get(name), o.host_ns.get(name));
-            let read = match (mine, host) {
-                (Some(m), Some(h)) if m == h => format!("the host's ({m})"),
-                (Some(m), _) => format!("its own ({m})"),
-                _ => "?".into(),
-            };
-            let planned = if *own { "its own" } else { "the host's" };
-            let ok = read.starts_with(planned);
-            rows.push(Row { what: format!("ns {name}"), planned: planned.into(), read, ok, step: n.step });
+            rows.push(ns_row(n, o));
         }
         for m in &self.mounts {
             rows.push(mount_row(m, o));
@@ -189,63 +170,127 @@ impl Checks {
             .map(|m| m.point.clone())
             .collect();
         let read = if leaked.is_empty() { "none".into() } else { leaked.join(" ") };
-        rows.push(Row { what: "mounts in a host peer group".into(), planned: "none".into(), ok: leaked.is_empty(), read, step: self.no_host_peers });
+        let what = "mounts in a host peer group".to_string();
+        rows.push(Row {
+            what,
+            planned: "none".into(),
+            ok: leaked.is_empty(),
+            read,
+            step: self.no_host_peers,
+        });
         for cg in &self.cgroups {
-            let (controller, path) = &cg.value;
-            let found = o.cgroup.lines().any(|l| {
-                let mut f = l.splitn(3, ':');
-                let (_, ctrl, p) = (f.next(), f.next().unwrap_or(""), f.next().unwrap_or(""));
-                p == path && controller.as_ref().map_or(ctrl.is_empty(), |c| ctrl.split(',').any(|x| x == c))
-            });
-            let what = format!("cgroup {}", controller.as_deref().unwrap_or("(cgroup2)"));
-            let read = if found { path.clone() } else { "elsewhere".into() };
-            rows.push(Row { what, planned: path.clone(), read, ok: found, step: cg.step });
+            rows.push(cgroup_row(cg, o));
         }
         for r in &self.rlimits {
-            let (key, v) = &r.value;
-            let name = limits_name(key);
-            let line = o.limits.lines().find(|l| l.starts_with(name)).unwrap_or("");
-            let fields: Vec<&str> = line[name.len().min(line.len())..].split_whitespace().collect();
-            let show = |v: u64| if v == u64::MAX { "unlimited".to_string() } else { v.to_string() };
-            let planned = format!("{} {}", show(*v), show(*v));
-            let read = format!("{} {}", fields.first().unwrap_or(&"?"), fields.get(1).unwrap_or(&"?"));
-            rows.push(Row { what: format!("limits {name}"), ok: planned == read, planned, read, step: r.step });
+            rows.push(rlimit_row(r, o));
         }
         let maps_same = o.uid_map == o.host_uid_map && o.gid_map == o.host_gid_map;
         let read = if maps_same { "the host's".to_string() } else { o.uid_map.trim().replace('\n', "; ") };
-        rows.push(Row { what: "uid_map, gid_map".into(), planned: "the host's".into(), ok: maps_same, read, step: self.id_maps });
+        let what = "uid_map, gid_map".to_string();
+        rows.push(Row { what, planned: "the host's".into(), ok: maps_same, read, step: self.id_maps });
+        rows
+    }
+
+    /// The capability sets, NoNewPrivs, Seccomp and the ids of /proc/PID/status.
+    fn status_rows(&self, o: &Observed) -> Vec<Row> {
+        let mut rows = Vec::new();
+        let mut row = |what: &str, planned: String, step: usize| {
+            let read = o
+                .status
+                .get(what)
+                .map_or("?".to_string(), |v| v.split_whitespace().collect::<Vec<_>>().join(" "));
+            rows.push(Row { what: format!("status {what}"), ok: planned == read, planned, read, step });
+        };
+        let c = &self.caps.value;
+        for (field, v) in [
+            ("CapBnd", c.bounding),
+            ("CapPrm", c.permitted),
+            ("CapEff", c.effective),
+            ("CapInh", c.inheritable),
+            ("CapAmb", c.ambient),
+        ] {
+            row(field, hex(v), self.caps.step);
+        }
+        row("NoNewPrivs", u8::from(self.no_new_privs.value).to_string(), self.no_new_privs.step);
+        let (mode, filters) = self.seccomp.value;
+        row("Seccomp", mode.to_string(), self.seccomp.step);
+        row("Seccomp_filters", filters.to_string(), self.seccomp.step);
+        let (uid, gid, groups) = &self.ids.value;
+        row("Uid", format!("{uid} {uid} {uid} {uid}"), self.ids.step);
+        row("Gid", format!("{gid} {gid} {gid} {gid}"), self.ids.step);
+        let gs: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+        row("Groups", gs.join(" "), self.ids.step);
         rows
     }
 }
 
+fn ns_row(n: &Expect<(String, bool)>, o: &Observed) -> Row {
+    let (name, own) = &n.value;
+    let read = match (o.ns.get(name), o.host_ns.get(name)) {
+        (Some(m), Some(h)) if m == h => format!("the host's ({m})"),
+        (Some(m), _) => format!("its own ({m})"),
+        _ => "?".into(),
+    };
+    let planned = if *own { "its own" } else { "the host's" };
+    Row {
+        what: format!("ns {name}"),
+        ok: read.starts_with(planned),
+        planned: planned.into(),
+        read,
+        step: n.step,
+    }
+}
+
+fn cgroup_row(cg: &Expect<(Option<String>, String)>, o: &Observed) -> Row {
+    let (controller, path) = &cg.value;
+    let found = o.cgroup.lines().any(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctrl, p) = (f.next(), f.next().unwrap_or(""), f.next().unwrap_or(""));
+        p == path && controller.as_ref().map_or(ctrl.is_empty(), |c| ctrl.split(',').any(|x| x == c))
+    });
+    let what = format!("cgroup {}", controller.as_deref().unwrap_or("(cgroup2)"));
+    let read = if found { path.clone() } else { "elsewhere".into() };
+    Row { what, planned: path.clone(), read, ok: found, step: cg.step }
+}
+
+fn rlimit_row(r: &Expect<(String, u64)>, o: &Observed) -> Row {
+    let (key, v) = &r.value;
+    let name = limits_name(key);
+    let line = o.limits.lines().find(|l| l.starts_with(name)).unwrap_or("");
+    let fields: Vec<&str> = line[name.len().min(line.len())..].split_whitespace().collect();
+    let show = |v: u64| if v == u64::MAX { "unlimited".to_string() } else { v.to_string() };
+    let planned = format!("{} {}", show(*v), show(*v));
+    let read = format!("{} {}", fields.first().unwrap_or(&"?"), fields.get(1).unwrap_or(&"?"));
+    Row { what: format!("limits {name}"), ok: planned == read, planned, read, step: r.step }
+}
+
+/// A mount of the plan, found where the path leads in the jail (through its symlinks, as the
+/// jail sees it): the root of a mount, and that mount masked or read-only as planned.
 fn mount_row(m: &MountCheck, o: &Observed) -> Row {
     let point = m.point.display().to_string();
-    let top = o.mounts.iter().rev().find(|x| x.point == point);
-    let what = format!(
-        "mount {point} {}",
-        match m.is {
-            MountIs::There => "there",
-            MountIs::Masked => "masked",
-            MountIs::ReadOnly => "read-only",
+    let is = match m.is {
+        MountIs::There => ("there", "mounted"),
+        MountIs::Masked => ("masked", "masked"),
+        MountIs::ReadOnly => ("read-only", "ro"),
+    };
+    let what = format!("mount {point} {}", is.0);
+    let found = o.points.get(&m.point).cloned().unwrap_or_default();
+    let read = match (&found.mount, m.is) {
+        (None, _) if m.if_exists && !found.exists => "absent (if it exists)".to_string(),
+        (None, _) if !found.exists => "no such path".to_string(),
+        (None, _) => "not mounted".to_string(),
+        (Some(_), MountIs::There) => "mounted".into(),
+        (Some(x), MountIs::Masked)
+            if x.root.ends_with("/null") || (x.fstype == "tmpfs" && x.has_option("ro")) =>
+        {
+            "masked".into()
         }
-    );
-    let planned = match m.is {
-        MountIs::There => "mounted",
-        MountIs::Masked => "masked",
-        MountIs::ReadOnly => "ro",
+        (Some(x), MountIs::Masked) => format!("{} {} {}", x.fstype, x.root, x.options),
+        (Some(x), MountIs::ReadOnly) if x.has_option("ro") => "ro".into(),
+        (Some(x), MountIs::ReadOnly) => x.options.clone(),
     };
-    let read = match top {
-        None if m.if_exists && !o.existing.contains(&m.point) => return Row { what, planned: planned.into(), read: "absent (if it exists)".into(), ok: true, step: m.step },
-        None => "not mounted".to_string(),
-        Some(x) => match m.is {
-            MountIs::There => "mounted".into(),
-            MountIs::Masked if x.root.ends_with("/null") || (x.fstype == "tmpfs" && x.has_option("ro")) => "masked".into(),
-            MountIs::Masked => format!("{} {} {}", x.fstype, x.root, x.options),
-            MountIs::ReadOnly if x.has_option("ro") => "ro".into(),
-            MountIs::ReadOnly => x.options.clone(),
-        },
-    };
-    Row { what, ok: read == planned, planned: planned.into(), read, step: m.step }
+    let ok = read == is.1 || read == "absent (if it exists)";
+    Row { what, ok, planned: is.1.into(), read, step: m.step }
 }
 
 /// The table, for `up --verify` and `inspect`.

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use super::{AUDIT_ARCH, Action, ARCH, Cmp, Cond, Filter, Rule};
+use super::{ARCH, AUDIT_ARCH, Action, Cmp, Cond, Filter, Rule};
 
 /// One instruction: struct sock_filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +141,12 @@ pub fn compile(f: &Filter) -> Result<Program, String> {
 }
 
 /// The binary search over sorted syscall numbers; rules with conditions go to `bodies`.
-fn search<'r>(b: &mut Builder, entries: &[(u32, &'r Vec<Rule>)], default: Action, bodies: &mut Vec<(usize, &'r Vec<Rule>)>) {
+fn search<'r>(
+    b: &mut Builder,
+    entries: &[(u32, &'r Vec<Rule>)],
+    default: Action,
+    bodies: &mut Vec<(usize, &'r Vec<Rule>)>,
+) {
     if entries.len() <= 4 {
         for (nr, rules) in entries {
             let hit = b.label();
@@ -252,7 +257,10 @@ fn resolve(items: &[Item]) -> Result<Vec<Insn>, String> {
             Item::Jump(code, k, t, f) => {
                 let (jt, jf) = (off(t)?, off(f)?);
                 if jt > 255 || jf > 255 {
-                    return Err(format!("a rule of the profile is too long for a BPF jump ({} instructions)", jt.max(jf)));
+                    return Err(format!(
+                        "a rule of the profile is too long for a BPF jump ({} instructions)",
+                        jt.max(jf)
+                    ));
                 }
                 out.push(Insn { code: *code, jt: jt as u8, jf: jf as u8, k: *k });
             }
@@ -280,7 +288,11 @@ fn summary(f: &Filter) -> String {
                     .iter()
                     .map(|r| {
                         let cs: Vec<String> = r.conds.iter().map(show_cond).collect();
-                        let act = if r.action == Action::Allow { String::new() } else { format!(" → {}", r.action.show()) };
+                        let act = if r.action == Action::Allow {
+                            String::new()
+                        } else {
+                            format!(" → {}", r.action.show())
+                        };
                         format!("{}{act}", cs.join(" && "))
                     })
                     .collect();
@@ -311,7 +323,7 @@ fn show_cond(c: &Cond) -> String {
 /// Runs a program as the kernel would, on one syscall: its SECCOMP_RET_* value. For tests and
 /// for `procjail` to say what a filter answers.
 pub fn eval(code: &[Insn], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
-    let mut data = vec![0u8; 64];
+    let mut data = [0u8; 64];
     data[0..4].copy_from_slice(&nr.to_le_bytes());
     data[4..8].copy_from_slice(&arch.to_le_bytes());
     for (i, a) in args.iter().enumerate() {

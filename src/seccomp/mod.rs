@@ -200,7 +200,13 @@ mod tests {
                 let mut samples = vec![[0u64; 6]];
                 if let Some((_, rules)) = f.syscalls.get(&nr) {
                     for c in rules.iter().flat_map(|r| &r.conds) {
-                        for v in [c.value, c.value.wrapping_add(1), c.value.wrapping_sub(1), c.value | 1 << 40, next()] {
+                        for v in [
+                            c.value,
+                            c.value.wrapping_add(1),
+                            c.value.wrapping_sub(1),
+                            c.value | 1 << 40,
+                            next(),
+                        ] {
                             let mut a = [next(), next(), next(), next(), next(), next()];
                             a[usize::from(c.arg)] = v;
                             samples.push(a);
@@ -220,9 +226,15 @@ mod tests {
             let v = 0x1_0000_0010u64;
             let f = Filter {
                 default: Action::Errno(1),
-                syscalls: [(0, ("read".to_string(), vec![Rule { action: Action::Allow, conds: vec![Cond { arg: 2, cmp, value: v }] }]))]
-                    .into_iter()
-                    .collect(),
+                syscalls: [(
+                    0,
+                    (
+                        "read".to_string(),
+                        vec![Rule { action: Action::Allow, conds: vec![Cond { arg: 2, cmp, value: v }] }],
+                    ),
+                )]
+                .into_iter()
+                .collect(),
                 unknown: vec![],
             };
             let code = compile(&f).unwrap().code();

@@ -81,8 +81,11 @@ pub struct ProfileError {
 pub struct Parsed(Profile);
 
 pub fn parse(text: &str) -> Result<Parsed, ProfileError> {
-    let p: Profile = serde_json::from_str(text)
-        .map_err(|e| ProfileError { line: e.line(), column: e.column(), message: e.to_string() })?;
+    let p: Profile = serde_json::from_str(text).map_err(|e| ProfileError {
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
     let at = |message: String| ProfileError { line: 0, column: 0, message };
     action(&p.default_action, p.default_errno_ret).map_err(at)?;
     for e in &p.syscalls {
@@ -111,7 +114,11 @@ fn action(name: &str, errno: Option<u16>) -> Result<Action, String> {
         "SCMP_ACT_TRAP" => Action::Trap,
         "SCMP_ACT_LOG" => Action::Log,
         "SCMP_ACT_TRACE" => Action::Trace(errno.unwrap_or(0)),
-        other => return Err(format!("unknown action {other:?} (SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL_PROCESS, ...)")),
+        other => {
+            return Err(format!(
+                "unknown action {other:?} (SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL_PROCESS, ...)"
+            ));
+        }
     })
 }
 
@@ -124,13 +131,19 @@ fn cmp(op: &str, two: u64) -> Result<Cmp, String> {
         "SCMP_CMP_GT" => Cmp::Gt,
         "SCMP_CMP_GE" => Cmp::Ge,
         "SCMP_CMP_MASKED_EQ" => Cmp::MaskedEq(two),
-        other => return Err(format!("unknown op {other:?} (SCMP_CMP_EQ, SCMP_CMP_NE, SCMP_CMP_MASKED_EQ, ...)")),
+        other => {
+            return Err(format!("unknown op {other:?} (SCMP_CMP_EQ, SCMP_CMP_NE, SCMP_CMP_MASKED_EQ, ...)"));
+        }
     })
 }
 
 /// docker's architecture names for this one.
 fn arch_names() -> &'static [&'static str] {
-    if cfg!(target_arch = "aarch64") { &["arm64", "aarch64", "SCMP_ARCH_AARCH64"] } else { &["amd64", "x86_64", "SCMP_ARCH_X86_64"] }
+    if cfg!(target_arch = "aarch64") {
+        &["arm64", "aarch64", "SCMP_ARCH_AARCH64"]
+    } else {
+        &["amd64", "x86_64", "SCMP_ARCH_X86_64"]
+    }
 }
 
 fn kernel_at_least(min: &str, kernel: (u32, u32)) -> bool {
@@ -164,7 +177,11 @@ impl Parsed {
             let conds: Vec<Cond> = e
                 .args
                 .iter()
-                .map(|a| Cond { arg: a.index, cmp: cmp(&a.op, a.value_two).expect("checked"), value: a.value })
+                .map(|a| Cond {
+                    arg: a.index,
+                    cmp: cmp(&a.op, a.value_two).expect("checked"),
+                    value: a.value,
+                })
                 .map(|c| match c.cmp {
                     // docker's MASKED_EQ: value is the mask, valueTwo the value.
                     Cmp::MaskedEq(two) => Cond { cmp: Cmp::MaskedEq(c.value), value: two, ..c },

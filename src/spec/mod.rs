@@ -3,14 +3,16 @@
 //!
 //! Validation only reads: it looks at the rootfs and bind sources (stat), never changes anything.
 
+mod access;
 mod command;
 mod expect;
 mod limits;
 mod mounts;
 mod security;
 
+pub use access::parse_device;
 pub use expect::{Expect, OutputMatch};
-pub use security::{Confine, DEFAULT_DEVICES, DeviceRule, MASKED, READONLY, Setting, User, parse_device};
+pub use security::{Confine, DEFAULT_DEVICES, DeviceRule, MASKED, READONLY, Setting, User};
 
 use std::path::{Component, Path, PathBuf};
 

@@ -87,15 +87,29 @@ pub const MASKED: &[&str] = &[
 pub const READONLY: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
 /// The devices procjail makes in /dev: null zero full random urandom tty, ptmx, and the ptys.
-pub const DEFAULT_DEVICES: &[&str] =
-    &["c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm"];
+pub const DEFAULT_DEVICES: &[&str] = &[
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+];
 
-fn unset(key: &str) -> Origin {
+pub(super) fn unset(key: &str) -> Origin {
     Origin::Unset { key: key.into() }
 }
 
 impl Validator<'_> {
-    pub(super) fn confine(&mut self, f: &JailFile, host: &Host, ns: &super::Namespaces, init: InitMode) -> Confine {
+    pub(super) fn confine(
+        &mut self,
+        f: &JailFile,
+        host: &Host,
+        ns: &super::Namespaces,
+        init: InitMode,
+    ) -> Confine {
         let s = &f.security;
         let caps = self.capabilities(s.capabilities.as_ref(), host, init);
         let ambient = self.ambient(s.ambient.as_ref(), caps.value, host);
@@ -114,8 +128,12 @@ impl Validator<'_> {
             }
             Some(k) => {
                 self.err(
-                    Diag::new(k.span.clone(), "security.keyring", format!("{:?} is not a keyring choice", k.value))
-                        .accepted("\"new\" or \"inherit\""),
+                    Diag::new(
+                        k.span.clone(),
+                        "security.keyring",
+                        format!("{:?} is not a keyring choice", k.value),
+                    )
+                    .accepted("\"new\" or \"inherit\""),
                 );
                 Setting { value: true, origin: unset("security.keyring") }
             }
@@ -123,7 +141,19 @@ impl Validator<'_> {
         let oom_score_adj = self.oom_score_adj(s.oom_score_adj.as_ref(), host);
         let user = self.user(f);
         let sysctl = self.sysctls(f, ns);
-        let c = Confine { caps, ambient, no_new_privs, seccomp, masked, readonly, devices, new_keyring, oom_score_adj, user, sysctl };
+        let c = Confine {
+            caps,
+            ambient,
+            no_new_privs,
+            seccomp,
+            masked,
+            readonly,
+            devices,
+            new_keyring,
+            oom_score_adj,
+            user,
+            sysctl,
+        };
         self.refuse_undoing(f, &c);
         c
     }
@@ -134,12 +164,20 @@ impl Validator<'_> {
             match caps::number(n) {
                 Some(i) if i <= host.cap_last_cap => set |= 1 << i,
                 Some(i) => self.err(
-                    Diag::new(span.clone(), key, format!("{n} (number {i}) is newer than this kernel, whose last is {}", host.cap_last_cap))
-                        .accepted(format!("capabilities 0 to {}", host.cap_last_cap)),
+                    Diag::new(
+                        span.clone(),
+                        key,
+                        format!(
+                            "{n} (number {i}) is newer than this kernel, whose last is {}",
+                            host.cap_last_cap
+                        ),
+                    )
+                    .accepted(format!("capabilities 0 to {}", host.cap_last_cap)),
                 ),
                 None => {
-                    let mut d = Diag::new(span.clone(), key, format!("{n:?} is not a capability"))
-                        .accepted("names as capabilities(7) gives them: \"CAP_NET_ADMIN\" (the CAP_ may be left out)");
+                    let mut d = Diag::new(span.clone(), key, format!("{n:?} is not a capability")).accepted(
+                        "names as capabilities(7) gives them: \"CAP_NET_ADMIN\" (the CAP_ may be left out)",
+                    );
                     let up = format!("CAP_{}", n.trim_start_matches("CAP_").to_ascii_uppercase());
                     if let Some(m) = did_you_mean(&up, caps::NAMES.iter().copied()) {
                         d = d.hint(format!("did you mean \"{m}\"?"));
@@ -167,7 +205,8 @@ impl Validator<'_> {
             }
             Capabilities::List(l) => self.cap_names(l, &c.span, key, host),
             Capabilities::Relative { add, drop } => {
-                let (a, d) = (self.cap_names(add, &c.span, key, host), self.cap_names(drop, &c.span, key, host));
+                let (a, d) =
+                    (self.cap_names(add, &c.span, key, host), self.cap_names(drop, &c.span, key, host));
                 (default | a) & !d
             }
         };
@@ -187,9 +226,13 @@ impl Validator<'_> {
         let value = self.cap_names(&a.value, &a.span, key, host);
         if value & !caps_kept != 0 {
             self.err(
-                Diag::new(a.span.clone(), key, format!("{} not in security.capabilities", caps::show(value & !caps_kept)))
-                    .accepted("capabilities the command keeps")
-                    .hint("add them to security.capabilities too"),
+                Diag::new(
+                    a.span.clone(),
+                    key,
+                    format!("{} not in security.capabilities", caps::show(value & !caps_kept)),
+                )
+                .accepted("capabilities the command keeps")
+                .hint("add them to security.capabilities too"),
             );
         }
         Setting { value, origin: self.origin(a, key) }
@@ -199,7 +242,9 @@ impl Validator<'_> {
         let key = "security.seccomp";
         let (text, origin, span) = match s {
             None => (seccomp::DEFAULT_PROFILE.to_string(), unset(key), None),
-            Some(s) if s.value == "default" => (seccomp::DEFAULT_PROFILE.to_string(), self.origin(s, key), Some(s)),
+            Some(s) if s.value == "default" => {
+                (seccomp::DEFAULT_PROFILE.to_string(), self.origin(s, key), Some(s))
+            }
             Some(s) if s.value == "none" => return Setting { value: None, origin: self.origin(s, key) },
             Some(s) => {
                 let path = self.host_path(&s.value);
@@ -265,107 +310,6 @@ impl Validator<'_> {
         Setting { value: out, origin: self.origin(l, key) }
     }
 
-    fn devices(&mut self, l: Option<&Sp<PathList>>) -> Setting<Vec<DeviceRule>> {
-        let key = "security.devices";
-        let parse_all = |v: &[&str]| v.iter().filter_map(|r| parse_device(r).ok()).collect::<Vec<_>>();
-        let Some(l) = l else { return Setting { value: parse_all(DEFAULT_DEVICES), origin: unset(key) } };
-        let words = match &l.value {
-            PathList::Default(w) => vec![w.clone()],
-            PathList::List(v) => v.clone(),
-        };
-        let mut out = Vec::new();
-        for w in words {
-            if w == "default" {
-                out.extend(parse_all(DEFAULT_DEVICES));
-                continue;
-            }
-            match parse_device(&w) {
-                Ok(r) => out.push(r),
-                Err(why) => self.err(
-                    Diag::new(l.span.clone(), key, format!("{w:?}: {why}"))
-                        .accepted("\"default\", or rules like \"c 1:3 rwm\", \"c 136:* rw\", \"b 8:0 r\"")
-                        .hint("TYPE MAJOR:MINOR ACCESS: c or b, numbers or *, some of r, w and m"),
-                ),
-            }
-        }
-        Setting { value: out, origin: self.origin(l, key) }
-    }
-
-    fn oom_score_adj(&mut self, o: Option<&Sp<i64>>, host: &Host) -> Option<Setting<i32>> {
-        let o = o?;
-        let key = "security.oom_score_adj";
-        if !(-1000..=1000).contains(&o.value) {
-            self.err(Diag::new(o.span.clone(), key, format!("{} is not from -1000 to 1000", o.value)).accepted("-1000 to 1000"));
-            return None;
-        }
-        if (o.value as i32) < host.oom_score_adj && !host.cap_sys_resource {
-            self.err(
-                Diag::new(o.span.clone(), key, format!("lowering oom_score_adj below procjail's own ({}) needs CAP_SYS_RESOURCE, which this host's root does not have", host.oom_score_adj))
-                    .accepted(format!("{} to 1000 on this host", host.oom_score_adj)),
-            );
-            return None;
-        }
-        Some(Setting { value: o.value as i32, origin: self.origin(o, key) })
-    }
-
-    fn user(&mut self, f: &JailFile) -> User {
-        let c = f.command.as_ref();
-        let mut user = User { uid: 0, gid: 0, groups: Vec::new(), origin: unset("command.user") };
-        if let Some(u) = c.and_then(|c| c.user.as_ref()) {
-            let id = |s: &str| s.parse::<u32>().ok().filter(|v| *v != u32::MAX);
-            match u.value.split_once(':').map_or((id(&u.value), Some(0)), |(a, b)| (id(a), id(b))) {
-                (Some(uid), Some(gid)) => {
-                    user = User { uid, gid: if u.value.contains(':') { gid } else { uid }, groups: vec![], origin: self.origin(u, "command.user") }
-                }
-                _ => self.err(
-                    Diag::new(u.span.clone(), "command.user", format!("{:?} is not \"uid\" or \"uid:gid\"", u.value))
-                        .accepted("numbers: \"1000\" or \"1000:1000\"")
-                        .hint("procjail reads no user database in the rootfs: give the numbers"),
-                ),
-            }
-        }
-        if let Some(g) = c.and_then(|c| c.groups.as_ref()) {
-            for v in &g.value {
-                match u32::try_from(*v) {
-                    Ok(v) if v != u32::MAX => user.groups.push(v),
-                    _ => self.err(Diag::new(g.span.clone(), "command.groups", format!("{v} is not a group id")).accepted("0 to 4294967294")),
-                }
-            }
-        }
-        user
-    }
-
-    /// Namespaced sysctls only: what is written in the jail stays in the jail.
-    fn sysctls(&mut self, f: &JailFile, ns: &super::Namespaces) -> Vec<Setting<(String, String)>> {
-        let mut out = Vec::new();
-        for (k, v) in &f.sysctl.0 {
-            let key = format!("sysctl.{k}");
-            let ipc = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"];
-            let (ok, needs) = if ipc.contains(&k.as_str()) || k.starts_with("fs.mqueue.") {
-                (ns.ipc, "the ipc namespace")
-            } else if k.starts_with("net.") {
-                (ns.net, "the net namespace")
-            } else if k == "kernel.domainname" {
-                (ns.uts, "the uts namespace")
-            } else {
-                self.err(
-                    Diag::new(v.span.clone(), key, format!("{k} is not namespaced: writing it would change the host"))
-                        .accepted("net.* (with the net namespace), kernel.msg*/sem/shm* and fs.mqueue.* (ipc), kernel.domainname (uts)")
-                        .hint(if k == "kernel.hostname" { "set the top-level hostname key instead" } else { "set it on the host, if you mean to" }),
-                );
-                continue;
-            };
-            let bad_name = k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) || k.contains("..");
-            if !ok || bad_name || v.value.contains('\n') {
-                let msg = if bad_name { format!("{k:?} is not a sysctl name") } else if !ok { format!("{k} needs {needs}, which is off") } else { "a newline in the value".into() };
-                self.err(Diag::new(v.span.clone(), key, msg).accepted("a namespaced sysctl of a namespace the jail has, one line"));
-                continue;
-            }
-            out.push(Setting { value: (k.clone(), v.value.clone()), origin: self.origin(v, format!("sysctl.{k}")) });
-        }
-        out
-    }
-
     /// What would undo the jail.
     fn refuse_undoing(&mut self, f: &JailFile, c: &Confine) {
         let admin = c.caps.value & caps::bit("CAP_SYS_ADMIN") != 0;
@@ -386,27 +330,4 @@ impl Validator<'_> {
             );
         }
     }
-}
-
-/// "c 1:3 rwm" → a rule.
-pub fn parse_device(s: &str) -> Result<DeviceRule, String> {
-    let parts: Vec<&str> = s.split_whitespace().collect();
-    let (kind, nums, access) = match parts.as_slice() {
-        ["a"] => return Ok(DeviceRule { kind: 'a', major: None, minor: None, access: "rwm".into() }),
-        [k, n, a] => (*k, *n, *a),
-        [k, n] => (*k, *n, "rwm"),
-        _ => return Err("expected TYPE MAJOR:MINOR [ACCESS]".into()),
-    };
-    let kind = match kind {
-        "c" | "b" | "a" => kind.chars().next().unwrap_or('a'),
-        other => return Err(format!("the type {other:?} is not c, b or a")),
-    };
-    let (ma, mi) = nums.split_once(':').ok_or("the numbers are MAJOR:MINOR")?;
-    let num = |v: &str| -> Result<Option<u32>, String> {
-        if v == "*" { Ok(None) } else { v.parse().map(Some).map_err(|_| format!("{v:?} is not a number or *")) }
-    };
-    if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
-        return Err(format!("the access {access:?} is not some of r, w, m"));
-    }
-    Ok(DeviceRule { kind, major: num(ma)?, minor: num(mi)?, access: access.to_string() })
 }

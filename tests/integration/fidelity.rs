@@ -93,6 +93,8 @@ const ALWAYS: &[&str] = &[
     "setfsuid",
     "setfsgid",
     "seccomp",
+    "bpf",
+    "ioctl",
     "umask",
     "personality",
     "flock",

@@ -38,7 +38,7 @@ fn mounts_made_inside_do_not_reach_the_host() {
     let run = up(&sh(
         "mount-inside",
         "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m && grep -c ' /tmp/m ' /proc/self/mountinfo",
-        "[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/tmp\"",
+        "[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/tmp\"\n[security]\ncapabilities = { add = [\"CAP_SYS_ADMIN\"] }",
     ));
     assert_eq!((run.code, run.stdout.as_str()), (0, "1\n"), "{run:?}");
     // common::up has checked the host's mount table is as before.
@@ -100,22 +100,23 @@ fn tmpfs_size_is_enforced() {
 
 #[test]
 fn a_symlink_in_the_rootfs_cannot_redirect_a_mount_onto_the_host() {
-    // A rootfs of our own, with /data -> /etc (absolute) and /up -> ../../../../etc (relative).
+    // A rootfs of our own, with /data -> /etc (absolute) and /up -> ../../../../var (relative).
     let j = jail(
         "symlink-escape",
-        "[rootfs]\npath = \"root\"\n[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/data/x\"\n[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/up\"\n[command]\nargv = [\"/bin/sh\", \"-c\", \"grep -E ' /etc(/x)? ' /proc/self/mountinfo | cut -d' ' -f5\"]\n",
+        "[rootfs]\npath = \"root\"\n[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/data/x\"\n[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/up\"\n[command]\nargv = [\"/bin/sh\", \"-c\", \"grep -E ' /(etc/x|var) ' /proc/self/mountinfo | cut -d' ' -f5\"]\n",
     );
     let root = j.dir.path().join("root");
     copy_rootfs(&root);
     let _ = std::fs::remove_dir(root.join("data"));
     std::os::unix::fs::symlink("/etc", root.join("data")).unwrap();
-    std::os::unix::fs::symlink("../../../../etc", root.join("up")).unwrap();
+    std::os::unix::fs::symlink("../../../../var", root.join("up")).unwrap();
     let host_etc_before: Vec<_> =
         std::fs::read_dir("/etc").unwrap().flatten().map(|e| e.file_name()).collect();
     let run = up(&j);
     assert_eq!(run.code, 0, "{run:?}");
-    // Both mounts landed on the rootfs's own /etc (x inside it, then /etc itself), not the host's.
-    assert_eq!(run.stdout, "/etc/x\n/etc\n", "{run:?}");
+    // Both mounts landed in the rootfs (its own /etc/x and /var), not on the host's; and the
+    // check before execve found them where the jail's paths lead.
+    assert_eq!(run.stdout, "/etc/x\n/var\n", "{run:?}");
     assert!(root.join("etc/x").is_dir(), "the mount point was made inside the rootfs");
     let host_etc_after: Vec<_> =
         std::fs::read_dir("/etc").unwrap().flatten().map(|e| e.file_name()).collect();

@@ -1,0 +1,151 @@
+//! The getters of the tables that take lists: `[security]`'s "default"-or-a-list keys, the
+//! capability set, group ids, and `[sysctl]`'s dotted names.
+
+use std::collections::BTreeMap;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::table::Table;
+use crate::config::{Capabilities, PathList, Sp};
+use crate::diag::Diag;
+
+impl<'a, 'i> Table<'a, 'i> {
+    /// The strings of an array, or None (reported) when an item is not a string.
+    pub(super) fn strings_of(&self, key: &str, v: &Spanned<DeValue<'i>>) -> Option<Vec<String>> {
+        let items = v.get_ref().as_array()?;
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item.get_ref() {
+                DeValue::String(s) => out.push(s.to_string()),
+                other => self.push(
+                    Diag::new(
+                        item.span(),
+                        format!("{}[{i}]", self.key_path(key)),
+                        format!("expected a string, found {}", other.type_str()),
+                    )
+                    .accepted("a string"),
+                ),
+            }
+        }
+        (out.len() == items.len()).then_some(out)
+    }
+
+    /// "default", or an array of strings.
+    pub(super) fn path_list(&mut self, key: &str) -> Option<Sp<PathList>> {
+        let v = self.get(key)?;
+        let accepted = "\"default\", or an array of strings";
+        match v.get_ref() {
+            DeValue::String(s) => Some(Sp::new(PathList::Default(s.to_string()), v.span())),
+            DeValue::Array(_) => self.strings_of(key, v).map(|l| Sp::new(PathList::List(l), v.span())),
+            _ => {
+                self.wrong_type(key, v, accepted);
+                None
+            }
+        }
+    }
+
+    /// "default", an array of capability names, or { add = [...], drop = [...] }.
+    pub(super) fn capabilities(&mut self, key: &str) -> Option<Sp<Capabilities>> {
+        let v = self.get(key)?;
+        let accepted = "\"default\", an array of capability names, or { add = [...], drop = [...] }";
+        match v.get_ref() {
+            DeValue::String(s) => Some(Sp::new(Capabilities::Default(s.to_string()), v.span())),
+            DeValue::Array(_) => self.strings_of(key, v).map(|l| Sp::new(Capabilities::List(l), v.span())),
+            DeValue::Table(map) => {
+                let (mut add, mut drop) = (Vec::new(), Vec::new());
+                for (k, item) in map {
+                    let list = match k.get_ref().as_ref() {
+                        "add" => &mut add,
+                        "drop" => &mut drop,
+                        other => {
+                            self.push(
+                                Diag::new(
+                                    k.span(),
+                                    format!("{}.{other}", self.key_path(key)),
+                                    format!("unknown key `{other}`"),
+                                )
+                                .accepted("add, drop"),
+                            );
+                            continue;
+                        }
+                    };
+                    match self.strings_of(key, item) {
+                        Some(l) => *list = l,
+                        None => self.wrong_type(k.get_ref(), item, "an array of capability names"),
+                    }
+                }
+                Some(Sp::new(Capabilities::Relative { add, drop }, v.span()))
+            }
+            _ => {
+                self.wrong_type(key, v, accepted);
+                None
+            }
+        }
+    }
+
+    /// An array of integers.
+    pub(super) fn int_list(&mut self, key: &str) -> Option<Sp<Vec<i64>>> {
+        let v = self.get(key)?;
+        let Some(items) = v.get_ref().as_array() else {
+            self.wrong_type(key, v, "an array of integers");
+            return None;
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item.get_ref() {
+                DeValue::Integer(n) => {
+                    out.push(i64::from_str_radix(&n.as_str().replace('_', ""), n.radix()).unwrap_or(-1))
+                }
+                other => self.push(
+                    Diag::new(
+                        item.span(),
+                        format!("{}[{i}]", self.key_path(key)),
+                        format!("expected an integer, found {}", other.type_str()),
+                    )
+                    .accepted("an integer"),
+                ),
+            }
+        }
+        (out.len() == items.len()).then(|| Sp::new(out, v.span()))
+    }
+
+    /// Every key of the table as a dotted name (`net.ipv4.ip_forward`, quoted or as nested
+    /// tables), with its value as a string (an integer is taken as its digits).
+    pub(super) fn dotted(&self) -> BTreeMap<String, Sp<String>> {
+        fn walk<'i>(
+            prefix: &str,
+            map: &DeTable<'i>,
+            t: &Table<'_, 'i>,
+            out: &mut BTreeMap<String, Sp<String>>,
+        ) {
+            for (k, v) in map {
+                let name = if prefix.is_empty() {
+                    k.get_ref().to_string()
+                } else {
+                    format!("{prefix}.{}", k.get_ref())
+                };
+                match v.get_ref() {
+                    DeValue::Table(inner) => walk(&name, inner, t, out),
+                    DeValue::String(s) => {
+                        out.insert(name, Sp::new(s.to_string(), v.span()));
+                    }
+                    DeValue::Integer(i) => {
+                        out.insert(name, Sp::new(i.as_str().to_string(), v.span()));
+                    }
+                    other => t.push(
+                        Diag::new(
+                            v.span(),
+                            format!("sysctl.{name}"),
+                            format!("expected a string, found {}", other.type_str()),
+                        )
+                        .accepted("a string (or an integer), as sysctl -w takes it"),
+                    ),
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk("", self.map, self, &mut out);
+        out
+    }
+}
