@@ -211,13 +211,10 @@ fn plan_mount(r: &mut InRoot<'_>, m: &MountSpec, origin: &Origin) {
                 r.check(target, MountIs::ReadOnly, false, step);
             }
         }
-        MountSpec::Tmpfs { target, size, mode, readonly } => {
+        MountSpec::Tmpfs { target, size, mode, flags } => {
             let t = target.to_string_lossy();
             r.point(&t, true, false, origin);
-            let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-            if *readonly {
-                flags |= MsFlags::MS_RDONLY;
-            }
+            let flags = MsFlags::from_bits_truncate(*flags);
             let mut data = format!("mode={mode:o}");
             if let Some(size) = size {
                 data.push_str(&format!(",size={}", size.0));

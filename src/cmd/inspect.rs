@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::ps::{read_trim, uptime};
-use crate::host::{mountinfo, procfs, read_small};
+use crate::host::{mountinfo, probe, procfs, read_small};
 use crate::namespaces::NAMESPACES;
 use crate::state::{self, State};
 
@@ -64,8 +64,28 @@ fn inspect_value(s: &State) -> Value {
     json!({
         "name": s.name, "supervisor_pid": s.supervisor_pid, "init_pid": s.init_pid, "uptime_s": uptime(s),
         "file": s.file, "file_sha256": s.file_sha256, "rootfs": s.rootfs,
-        "namespaces": ns, "cgroups": cgroups, "mounts": mounts, "processes": procs, "plan": s.plan,
+        "namespaces": ns, "cgroups": cgroups, "mounts": mounts, "processes": procs,
+        "verification": verification(s), "plan": s.plan,
     })
+}
+
+/// The checks of the plan against the jail's command as it is now (the init's first child, or
+/// the init itself without the built-in one): what the kernel holds for it.
+fn verification(s: &State) -> Value {
+    use std::os::fd::AsFd;
+    let Some(checks) = &s.checks else { return Value::Null };
+    let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
+    let Ok(proc) = nix::fcntl::open("/proc", flags, nix::sys::stat::Mode::empty()) else {
+        return Value::Null;
+    };
+    let builtin = s.plan["phases"].as_array().is_some_and(|p| p.iter().any(|p| p["name"] == "reap"));
+    let pid =
+        if builtin { probe::children(proc.as_fd(), s.init_pid).first().copied() } else { Some(s.init_pid) };
+    let Some(pid) = pid else { return Value::Null };
+    match probe::observe(proc.as_fd(), pid, &checks.paths(), &probe::HostView::read()) {
+        Ok(seen) => json!({ "pid": pid, "rows": checks.compare(&seen) }),
+        Err(_) => Value::Null,
+    }
 }
 
 pub fn inspect(name: &str, as_json: bool) -> anyhow::Result<i32> {
@@ -104,6 +124,25 @@ pub fn inspect(name: &str, as_json: bool) -> anyhow::Result<i32> {
     println!("\nprocesses (host pid, pid in the jail, command)");
     for p in v["processes"].as_array().into_iter().flatten() {
         println!("  {:>7} {:>5}  {}", p["pid"], p["jail_pid"], p["command"].as_str().unwrap_or(""));
+    }
+    if let Some(rows) = v["verification"]["rows"].as_array() {
+        println!(
+            "\nthe kernel's answer for the command (pid {}), against the plan",
+            v["verification"]["pid"]
+        );
+        let rows: Vec<crate::plan::verify::Row> = rows
+            .iter()
+            .map(|r| crate::plan::verify::Row {
+                what: r["what"].as_str().unwrap_or("").into(),
+                planned: r["planned"].as_str().unwrap_or("").into(),
+                read: r["read"].as_str().unwrap_or("").into(),
+                ok: r["ok"].as_bool().unwrap_or(false),
+                step: r["step"].as_u64().unwrap_or(0) as usize,
+            })
+            .collect();
+        for line in crate::plan::verify::table(&rows).lines() {
+            println!("  {line}");
+        }
     }
     println!("\nplan: {} steps (`procjail inspect --json {name}` has them all)", s.plan["steps"]);
     Ok(0)

@@ -34,7 +34,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ("rootfs", &["path", "from", "readonly"]),
     ("namespaces", &["pid", "mount", "uts", "ipc", "net", "cgroup"]),
     ("defaults", &["proc", "dev", "devpts", "shm", "sysfs"]),
-    ("mounts", &["type", "source", "target", "readonly", "size", "mode"]),
+    ("mounts", &["type", "source", "target", "readonly", "size", "mode", "options"]),
     (
         "limits",
         &[
@@ -178,6 +178,7 @@ fn read_mount(t: &mut Table) -> Option<Mount> {
     let target = t.required(|t| t.string("target"), "target", "an absolute path in the jail");
     let (source, readonly, size, mode) =
         (t.string("source"), t.bool("readonly"), t.size("size"), t.string("mode"));
+    let options = t.string_list("options");
     t.finish();
     Some(Mount {
         kind: kind?,
@@ -186,6 +187,7 @@ fn read_mount(t: &mut Table) -> Option<Mount> {
         readonly: readonly.is_some_and(|b| b.value),
         size,
         mode,
+        options,
     })
 }
 

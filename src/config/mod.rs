@@ -256,6 +256,10 @@ pub struct Mount {
     /// tmpfs: the mode of its root as an octal string, e.g. "1777". Default: "755".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<Sp<String>>,
+    /// tmpfs: mount options beside the defaults nosuid and nodev: "noexec", and "dev" or "suid"
+    /// to lift a default. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<Sp<Vec<String>>>,
 }
 
 /// Kinds of mount.

@@ -24,6 +24,9 @@ pub struct Options {
     pub interrupt_at: Option<usize>,
     /// Print the table of the checks before execve (`up --verify`).
     pub verify: bool,
+    /// PROCJAIL_SKIP_STEP: this step is passed over as if it had run (for tests of the checks
+    /// before execve, which must then find its effect missing).
+    pub skip_step: Option<usize>,
     /// The host's mount table before the run (the teardown's check compares it).
     pub mounts_before: String,
 }
@@ -40,6 +43,7 @@ impl Options {
         let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse().ok());
         self.failpoint = var("PROCJAIL_FAILPOINT");
         self.interrupt_at = var("PROCJAIL_INTERRUPT_AT");
+        self.skip_step = var("PROCJAIL_SKIP_STEP");
         self
     }
 }

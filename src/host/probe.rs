@@ -158,12 +158,15 @@ fn resolve(
     out
 }
 
-/// The pid of the only child of `pid` (the command the jail's init forked), from
-/// /proc/PID/task/PID/children.
+/// The children of `pid`, oldest first, from /proc/PID/task/PID/children.
+pub fn children(proc: BorrowedFd<'_>, pid: i32) -> Vec<i32> {
+    let text = read_at(proc, &format!("{pid}/task/{pid}/children")).unwrap_or_default();
+    text.split_whitespace().filter_map(|p| p.parse().ok()).collect()
+}
+
+/// The pid of the only child of `pid` (the command the jail's init forked).
 pub fn only_child(proc: BorrowedFd<'_>, pid: i32) -> Option<i32> {
-    let text = read_at(proc, &format!("{pid}/task/{pid}/children")).ok()?;
-    let kids: Vec<i32> = text.split_whitespace().filter_map(|p| p.parse().ok()).collect();
-    match kids.as_slice() {
+    match children(proc, pid).as_slice() {
         [one] => Some(*one),
         _ => None,
     }

@@ -94,8 +94,19 @@ pub struct Defaults {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum MountSpec {
-    Bind { source: PathBuf, target: PathBuf, readonly: bool, is_dir: bool },
-    Tmpfs { target: PathBuf, size: Option<Size>, mode: u32, readonly: bool },
+    Bind {
+        source: PathBuf,
+        target: PathBuf,
+        readonly: bool,
+        is_dir: bool,
+    },
+    /// `flags`: the mount flags (nosuid and nodev unless lifted, noexec, ro).
+    Tmpfs {
+        target: PathBuf,
+        size: Option<Size>,
+        mode: u32,
+        flags: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -23,6 +23,17 @@ impl Validator<'_> {
             );
             return (path, origin, false);
         }
+        // What it is once its symlinks are followed: never the host's / or a kernel filesystem.
+        if let Ok(real) = std::fs::canonicalize(&path)
+            && (real == Path::new("/") || ["/proc", "/sys", "/dev"].iter().any(|k| real.starts_with(k)))
+        {
+            self.err(
+                Diag::new(r.path.span.clone(), "rootfs.path", format!("{} leads to {}, which cannot be a rootfs", path.display(), real.display()))
+                    .accepted(accepted)
+                    .hint("point it at a folder of the jail's own files; the host's /, /proc, /sys and /dev are the host's"),
+            );
+            return (path, origin, false);
+        }
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => (path, origin, false),
             Ok(_) => {
@@ -68,9 +79,11 @@ impl Validator<'_> {
 
     /// A bind mount: a source that exists on the host, no tmpfs keys.
     fn bind(&mut self, key: &str, m: &config::Mount, target: PathBuf) -> Option<MountSpec> {
-        for (k, span) in
-            [("size", m.size.as_ref().map(|s| &s.span)), ("mode", m.mode.as_ref().map(|s| &s.span))]
-        {
+        for (k, span) in [
+            ("size", m.size.as_ref().map(|s| &s.span)),
+            ("mode", m.mode.as_ref().map(|s| &s.span)),
+            ("options", m.options.as_ref().map(|s| &s.span)),
+        ] {
             if let Some(span) = span {
                 self.err(
                     Diag::new(
@@ -144,7 +157,38 @@ impl Validator<'_> {
                 }
             },
         };
-        MountSpec::Tmpfs { target, size: m.size.as_ref().map(|s| s.value), mode, readonly: m.readonly }
+        let flags = self.tmpfs_flags(key, m);
+        MountSpec::Tmpfs { target, size: m.size.as_ref().map(|s| s.value), mode, flags }
+    }
+
+    /// nosuid and nodev by default; the options lift them or add noexec; readonly adds ro.
+    fn tmpfs_flags(&mut self, key: &str, m: &config::Mount) -> u64 {
+        use nix::mount::MsFlags;
+        let mut f = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        for o in m.options.iter().flat_map(|o| o.value.iter().map(move |v| (o, v))) {
+            match o.1.as_str() {
+                "dev" => f.remove(MsFlags::MS_NODEV),
+                "suid" => f.remove(MsFlags::MS_NOSUID),
+                "nodev" => f.insert(MsFlags::MS_NODEV),
+                "nosuid" => f.insert(MsFlags::MS_NOSUID),
+                "noexec" => f.insert(MsFlags::MS_NOEXEC),
+                "exec" => f.remove(MsFlags::MS_NOEXEC),
+                "ro" => f.insert(MsFlags::MS_RDONLY),
+                other => self.err(
+                    Diag::new(
+                        o.0.span.clone(),
+                        format!("{key}.options"),
+                        format!("{other:?} is not a tmpfs option procjail takes"),
+                    )
+                    .accepted("\"noexec\", \"dev\", \"suid\", \"nodev\", \"nosuid\", \"exec\", \"ro\"")
+                    .hint("size and mode have keys of their own"),
+                ),
+            }
+        }
+        if m.readonly {
+            f.insert(MsFlags::MS_RDONLY);
+        }
+        f.bits()
     }
 
     /// A mount target: absolute, no `..`, not / itself, not under /proc.

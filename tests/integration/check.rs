@@ -356,3 +356,87 @@ fn check_says_ok_for_each_good_file() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.starts_with("ok     jails/busybox.toml (jail busybox, "), "{run:?}");
 }
+
+#[test]
+fn what_would_undo_the_jail_is_refused() {
+    // Line 5 is the first line after OK.
+    one(
+        &with("[security]\ncapabilities = { add = [\"CAP_SYS_PTRACE\"] }"),
+        "security.capabilities",
+        6,
+        16,
+        "CVE-2019-5736",
+    );
+    one(
+        &with("[security]\ncapabilities = { add = [\"CAP_SYS_ADMIN\"] }\nseccomp = \"none\""),
+        "security.seccomp",
+        7,
+        11,
+        "confines nothing",
+    );
+    one(&with("[sysctl]\n\"vm.drop_caches\" = \"1\""), "sysctl.vm.drop_caches", 6, 20, "not namespaced");
+    one(
+        &with("[sysctl]\nkernel.core_pattern = \"|/x\""),
+        "sysctl.kernel.core_pattern",
+        6,
+        23,
+        "would change the host",
+    );
+    one(
+        &with("[namespaces]\nnet = false\n[sysctl]\n\"net.ipv4.ip_forward\" = \"1\""),
+        "sysctl.net.ipv4.ip_forward",
+        8,
+        25,
+        "needs the net namespace",
+    );
+    one(
+        &with("[security]\ncapabilities = [\"CAP_SYS_ADMN\"]"),
+        "security.capabilities",
+        6,
+        16,
+        "is not a capability",
+    );
+    one(&with("[security]\nambient = [\"CAP_KILL\"]"), "security.ambient", 6, 11, "not uid 0");
+    one(&with("[security]\ndevices = [\"c 1:3 rwx\"]"), "security.devices", 6, 11, "some of r, w, m");
+    one(&with("[security]\nkeyring = \"shared\""), "security.keyring", 6, 11, "not a keyring choice");
+    one(
+        &with("[security]\nmasked_paths = [\"proc/kcore\"]"),
+        "security.masked_paths",
+        6,
+        16,
+        "not an absolute path",
+    );
+    one(&with("[security]\nseccomp = \"nope.json\""), "security.seccomp", 6, 11, "cannot read the profile");
+    one(&with("[security]\noom_score_adj = 2000"), "security.oom_score_adj", 6, 17, "not from -1000 to 1000");
+}
+
+#[test]
+fn a_bad_seccomp_profile_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.json"), "{\n  \"defaultAction\": \"SCMP_ACT_ALLOW\",\n  \"syscalls\": [ { \"names\": [\"read\"], \"action\": \"SCMP_ACT_MAYBE\" } ]\n}\n").unwrap();
+    let p = problems_in(dir.path(), &with("[security]\nseccomp = \"p.json\""));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].3.contains("unknown action \"SCMP_ACT_MAYBE\""), "{p:?}");
+    std::fs::write(dir.path().join("p.json"), "{\n  \"defaultAction\": \"SCMP_ACT_ALLOW\",\n  oops\n}\n")
+        .unwrap();
+    let p = problems_in(dir.path(), &with("[security]\nseccomp = \"p.json\""));
+    assert!(p[0].3.starts_with("p.json:3:3: "), "{p:?}");
+}
+
+#[test]
+fn a_rootfs_that_leads_to_the_host_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/", dir.path().join("slash")).unwrap();
+    std::os::unix::fs::symlink("/proc/self", dir.path().join("proc")).unwrap();
+    for (name, leads) in [("slash", "leads to /,"), ("proc", "leads to /proc/")] {
+        let p = problems_in(
+            dir.path(),
+            &format!("[rootfs]\npath = \"{name}\"\n[command]\nargv = [\"/bin/true\"]\n"),
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "rootfs.path");
+        assert!(p[0].3.contains(leads), "{p:?}");
+    }
+    let p = problems("[rootfs]\npath = \"/proc/self/root\"\n[command]\nargv = [\"/bin/true\"]\n");
+    assert!(p.iter().any(|x| x.3.contains("leads to /,") || x.3.contains("cannot be the host")), "{p:?}");
+}

@@ -68,6 +68,10 @@ fn inspect_matches_proc_and_cgroupfs() {
     }
     assert!(v["mounts"].as_array().unwrap().iter().any(|m| m["target"] == "/proc" && m["fstype"] == "proc"));
     assert_eq!(v["plan"]["jail"], "day2-inspect");
+    // The kernel's answer for the running command matches the plan, row by row.
+    let rows = v["verification"]["rows"].as_array().unwrap_or_else(|| panic!("no verification: {v:#}"));
+    assert!(rows.len() > 40, "{rows:?}");
+    assert!(rows.iter().all(|r| r["ok"] == true), "{rows:#?}");
     let text = procjail(&["inspect", "day2-inspect"]);
     assert!(text.stdout.contains("namespaces (jail / host)"), "{text:?}");
     assert_eq!(procjail(&["kill", "day2-inspect"]).code, 0);

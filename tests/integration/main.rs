@@ -4,6 +4,7 @@
 
 mod check;
 mod common;
+mod confine;
 mod day2;
 mod experiments;
 mod fidelity;

@@ -1,0 +1,196 @@
+//! Confinement on the real kernel: the capability sets, no_new_privs and seccomp as the command
+//! reads them in /proc/self/status; the filter's verdicts; masks and read-only paths; which
+//! devices hold (the BPF program on cgroup2, the devices cgroup on v1); the user, sysctls,
+//! oom_score_adj and loopback; `exec` confined as the command; the check before execve refusing
+//! a jail whose kernel did not do a step; and `check`'s refusals of what would undo the jail.
+
+use crate::common::*;
+
+fn status_lines(run: &Run) -> Vec<String> {
+    run.stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+}
+
+const STATUS: &str =
+    "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status";
+
+#[test]
+fn the_command_gets_podmans_capabilities_no_new_privs_and_seccomp() {
+    let run = up(&sh("confine-default", STATUS, ""));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        status_lines(&run),
+        [
+            "CapInh: 0000000000000000",
+            "CapPrm: 00000000800405fb",
+            "CapEff: 00000000800405fb",
+            "CapBnd: 00000000800405fb",
+            "CapAmb: 0000000000000000",
+            "NoNewPrivs: 1",
+            "Seccomp: 2",
+            "Seccomp_filters: 1",
+        ],
+        "{run:?}"
+    );
+    // Without the built-in init the command is PID 1, confined the same.
+    let run = up(&sh("confine-none", STATUS, "[init]\nmode = \"none\""));
+    assert!(
+        run.stdout.contains("CapEff:\t00000000800405fb") && run.stdout.contains("Seccomp:\t2"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn capabilities_add_drop_a_whole_list_and_the_switches_off() {
+    let run = up(&sh(
+        "caps-changed",
+        STATUS,
+        "[security]\ncapabilities = { add = [\"CAP_NET_RAW\"], drop = [\"CAP_CHOWN\"] }\nno_new_privs = false\nseccomp = \"none\"",
+    ));
+    // 0x800405fb - CHOWN (bit 0) + NET_RAW (bit 13)
+    let want = format!("CapEff: {:016x}", (0x8004_05fbu64 & !1) | (1 << 13));
+    let lines = status_lines(&run);
+    assert!(lines.contains(&want), "{run:?}");
+    assert!(
+        lines.contains(&"NoNewPrivs: 0".to_string()) && lines.contains(&"Seccomp: 0".to_string()),
+        "{run:?}"
+    );
+    let run = up(&sh("caps-list", STATUS, "[security]\ncapabilities = [\"CAP_KILL\"]"));
+    assert!(status_lines(&run).contains(&"CapBnd: 0000000000000020".to_string()), "{run:?}");
+}
+
+#[test]
+fn the_filter_refuses_what_docker_refuses_and_lets_the_rest_through() {
+    // unshare(CLONE_NEWUSER) needs no capability: only the filter refuses it.
+    let run = up(&sh("seccomp-userns", "unshare -U true; echo rc=$?", ""));
+    assert!(run.stdout.contains("rc=1") && run.stderr.contains("Operation not permitted"), "{run:?}");
+    let run = up(&sh("seccomp-userns-off", "unshare -U true; echo rc=$?", "[security]\nseccomp = \"none\""));
+    assert!(run.stdout.contains("rc=0"), "{run:?}");
+    // What a shell session needs works under the filter: pipes, forks, a background job, sleep.
+    let run = up(&sh("seccomp-usual", "echo a | tr a b; (sleep 0.01 &); wait; ls /proc/self/fd | wc -l", ""));
+    assert_eq!(run.stdout, "b\n4\n", "{run:?}");
+}
+
+#[test]
+fn a_profile_file_in_the_docker_format_is_loaded_exactly() {
+    // Everything allowed but mkdir, which gets EACCES (13).
+    let j = sh(
+        "seccomp-file",
+        "mkdir /tmp/x; echo rc=$?",
+        "[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/tmp\"\n[security]\nseccomp = \"profile.json\"",
+    );
+    std::fs::write(
+        j.dir.path().join("profile.json"),
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#,
+    )
+    .unwrap();
+    let run = up(&j);
+    assert!(run.stdout.contains("rc=1") && run.stderr.contains("Permission denied"), "{run:?}");
+    let plan = procjail(&["plan", "--width", "0", j.file.to_str().unwrap()]);
+    assert!(
+        plan.stdout.contains("default ALLOW; allow 0; mkdir ERRNO(EACCES); mkdirat ERRNO(EACCES)"),
+        "{plan:?}"
+    );
+}
+
+#[test]
+fn masks_hide_and_read_only_paths_refuse() {
+    let run = up(&sh(
+        "masks",
+        "wc -c < /proc/kallsyms; wc -c < /proc/keys; ls /sys/firmware | wc -l; echo 1 > /proc/sys/vm/drop_caches; grep -c ' /proc/sys ro,' /proc/self/mountinfo",
+        "",
+    ));
+    assert_eq!(run.stdout, "0\n0\n0\n1\n", "{run:?}");
+    assert!(run.stderr.contains("Read-only file system"), "{run:?}");
+}
+
+#[test]
+fn only_the_devices_procjail_makes_can_be_opened() {
+    // With CAP_MKNOD and a tmpfs that allows nodes, the device rules are what holds: the BPF
+    // program of the jail's cgroup2 folder (v2 and hybrid) or the v1 devices cgroup.
+    let j = sh(
+        "devices",
+        "mknod /x/kmsg c 1 11 && echo made; head -c1 /x/kmsg; echo rc=$?; mknod /x/sda b 8 0; echo rc=$?; mknod /x/null c 1 3 && echo ok > /x/null && echo null",
+        "[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/x\"\noptions = [\"dev\"]\n[security]\ncapabilities = { add = [\"CAP_MKNOD\"] }\ndevices = [\"default\", \"c 1:11 m\"]",
+    );
+    let run = up(&j);
+    assert_eq!(run.stdout, "made\nrc=1\nrc=1\nnull\n", "{run:?}");
+    assert_eq!(run.stderr.matches("Operation not permitted").count(), 2, "{run:?}");
+    let plan = procjail(&["plan", "--width", "0", j.file.to_str().unwrap()]);
+    let host = procjail::host::Host::detect();
+    let how = if host.unified.is_some() { "BPF_PROG_TYPE_CGROUP_DEVICE" } else { "devices.allow" };
+    assert!(plan.stdout.contains(how), "{plan:?}");
+}
+
+#[test]
+fn the_user_sysctls_oom_score_and_loopback() {
+    let run = up(&jail(
+        "who",
+        "[rootfs]\npath = \"{rootfs}\"\n[sysctl]\n\"kernel.msgmax\" = \"4242\"\n[security]\noom_score_adj = 500\n[command]\nuser = \"1000:1000\"\ngroups = [10]\nargv = [\"/bin/sh\", \"-c\", \"id; cat /proc/sys/kernel/msgmax /proc/self/oom_score_adj /sys/class/net/lo/flags\"]\n",
+    ));
+    assert_eq!(run.stdout, "uid=1000 gid=1000 groups=10\n4242\n500\n0x9\n", "{run:?}");
+}
+
+#[test]
+fn exec_is_confined_as_the_command() {
+    let j = jail(
+        "exec-confined",
+        "[rootfs]\npath = \"{rootfs}\"\n[init]\ngrace = \"1s\"\n[command]\nargv = [\"/bin/sh\", \"-c\", \"echo ready; sleep 60\"]\n",
+    );
+    let mut r = spawn_up(&j, &[]);
+    r.wait_for("ready");
+    let exec = procjail(&["exec", "exec-confined", "--", "/bin/sh", "-c", STATUS]);
+    let userns = procjail(&["exec", "exec-confined", "--", "/bin/sh", "-c", "unshare -U true"]);
+    assert_eq!(procjail(&["down", "exec-confined"]).code, 0);
+    r.finish();
+    let lines = status_lines(&exec);
+    assert!(lines.contains(&"CapEff: 00000000800405fb".to_string()), "{exec:?}");
+    assert!(
+        lines.contains(&"NoNewPrivs: 1".to_string()) && lines.contains(&"Seccomp: 2".to_string()),
+        "{exec:?}"
+    );
+    assert!(userns.code != 0 && userns.stderr.contains("Operation not permitted"), "{userns:?}");
+}
+
+#[test]
+fn a_step_the_kernel_did_not_do_stops_the_jail_before_execve() {
+    // The test hook passes over the command's capset as if it had run: the check must see the
+    // capabilities it still has.
+    let j = sh("unverified", "echo should not run", "");
+    let plan = procjail(&["plan", "--json", j.file.to_str().unwrap()]);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let steps: Vec<&serde_json::Value> =
+        plan["phases"].as_array().unwrap().iter().flat_map(|p| p["steps"].as_array().unwrap()).collect();
+    let capset = steps.iter().find(|s| s["op"] == "capset" && s["side"] == "command").unwrap();
+    let at = capset["index"].to_string();
+    let before = Snapshot::take(&j.file);
+    let out = std::process::Command::new(bin())
+        .args(["up", j.file.to_str().unwrap()])
+        .env("PROCJAIL_SKIP_STEP", &at)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let run = Run::from(out);
+    Snapshot::take(&j.file).assert_same(&before, &run);
+    assert_eq!(run.code, 125, "{run:?}");
+    assert_eq!(run.stdout, "", "the command never ran: {run:?}");
+    assert!(run.stderr.contains(&format!("the kernel does not show the effect of step {at}/")), "{run:?}");
+    assert!(run.stderr.contains("status CapPrm reads "), "{run:?}");
+    assert!(run.stderr.contains("the plan says 00000000800405fb (+CAP_DAC_READ_SEARCH"), "{run:?}");
+}
+
+#[test]
+fn up_verify_prints_the_kernels_answer() {
+    let run = up_with(&sh("verify-table", "true", ""), &["--verify"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    for row in [
+        "status CapEff",
+        "status Seccomp",
+        "ns pid",
+        "mount /proc/kallsyms masked",
+        "mount /proc/sys read-only",
+    ] {
+        let line =
+            run.stderr.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("no {row}: {run:?}"));
+        assert!(line.contains(" ok "), "{line}");
+    }
+}
