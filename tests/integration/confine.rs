@@ -194,3 +194,69 @@ fn up_verify_prints_the_kernels_answer() {
         assert!(line.contains(" ok "), "{line}");
     }
 }
+
+/// tests/probe/probe.c, built static: probes busybox cannot make. tests/vm/run.sh builds it for
+/// the VM; here it is built with gcc when missing or older than its source.
+fn probe() -> std::path::PathBuf {
+    let out = repo().join("target/probe-static");
+    let src = repo().join("tests/probe/probe.c");
+    let fresh = |o: &std::path::Path| {
+        let (a, b) = (
+            std::fs::metadata(o).and_then(|m| m.modified()),
+            std::fs::metadata(&src).and_then(|m| m.modified()),
+        );
+        match (a, b) {
+            (Ok(a), Ok(b)) => a >= b,
+            (a, _) => a.is_ok(),
+        }
+    };
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = BUILD.lock().unwrap();
+    if !fresh(&out) {
+        let ok = std::process::Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("gcc (with libc6-dev for -static): .ci/run installs them");
+        assert!(ok.success(), "gcc -static tests/probe/probe.c failed");
+    }
+    out
+}
+
+/// A jail running the probe with `args`, and `extra` TOML before [command].
+fn probing(name: &str, args: &str, extra: &str) -> Jail {
+    let p = probe().display().to_string();
+    jail(
+        name,
+        &format!(
+            "[rootfs]\npath = \"{{rootfs}}\"\n[[mounts]]\ntype = \"bind\"\nsource = \"{p}\"\ntarget = \"/probe\"\nreadonly = true\n{extra}\n[command]\nargv = [\"/probe\"{args}]\n"
+        ),
+    )
+}
+
+#[test]
+fn what_busybox_cannot_ask_is_refused_too() {
+    let run = up(&probing("probes", "", ""));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "keyctl=EPERM\nclone3=ENOSYS\nbpf=EPERM\nio_uring_setup=EPERM\nsocket_vsock=EPERM\nsocket_alg=EPERM\n\
+         socket_packet=EPERM\nsocket_inet=ok\npersonality=EPERM\nperf_event_open=EPERM\nunshare_user=EPERM\n\
+         open_by_handle_at=EPERM\n",
+        "{run:?}"
+    );
+}
+
+#[test]
+fn the_jail_gets_a_new_session_keyring() {
+    // This test's own session keyring, and the jail's (keyctl needs seccomp off to be asked).
+    // SAFETY: keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, create) with integers.
+    let host = unsafe { libc::syscall(libc::SYS_keyctl, 0, -3i64, 1) };
+    assert!(host > 0, "no session keyring: {}", std::io::Error::last_os_error());
+    let off = "[security]\nseccomp = \"none\"";
+    let new = up(&probing("keyring-new", ", \"keyring\"", off));
+    let inherit = up(&probing("keyring-inherit", ", \"keyring\"", &format!("{off}\nkeyring = \"inherit\"")));
+    assert_eq!(inherit.stdout, format!("keyring={host}\n"), "{inherit:?}");
+    assert!(new.stdout.starts_with("keyring=") && new.stdout != inherit.stdout, "{new:?}");
+}

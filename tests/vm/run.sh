@@ -110,6 +110,10 @@ else
 fi
 [ -d "$root$manifest_dir/jails" ] || die "no jails/ in $repo"
 for b in "$testbin" "$procjail"; do mkdir -p "$root${b%/*}"; cp "$b" "$root$b"; done
+# The static probe of tests/integration/confine.rs, built here: the guest has no compiler.
+mkdir -p "$root$manifest_dir/target"
+gcc -static -O2 -o "$root$manifest_dir/target/probe-static" "$repo/tests/probe/probe.c" ||
+  die "gcc -static tests/probe/probe.c failed (apt-get install gcc libc6-dev)"
 {
   printf 'export REPO=%q PROCJAIL=%q TESTBIN=%q\ncd "$REPO" || exit 125\n' "$manifest_dir" "$procjail" "$testbin"
   if [ -n "${VM_CMD-}" ]; then printf '%s\n' "$VM_CMD"
