@@ -86,28 +86,10 @@ impl<'a, 'i> Table<'a, 'i> {
 
     /// An array of integers.
     pub(super) fn int_list(&mut self, key: &str) -> Option<Sp<Vec<i64>>> {
-        let v = self.get(key)?;
-        let Some(items) = v.get_ref().as_array() else {
-            self.wrong_type(key, v, "an array of integers");
-            return None;
-        };
-        let mut out = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            match item.get_ref() {
-                DeValue::Integer(n) => {
-                    out.push(i64::from_str_radix(&n.as_str().replace('_', ""), n.radix()).unwrap_or(-1))
-                }
-                other => self.push(
-                    Diag::new(
-                        item.span(),
-                        format!("{}[{i}]", self.key_path(key)),
-                        format!("expected an integer, found {}", other.type_str()),
-                    )
-                    .accepted("an integer"),
-                ),
-            }
-        }
-        (out.len() == items.len()).then(|| Sp::new(out, v.span()))
+        self.list_of(key, ("an integer", "an array of integers"), |v| match v {
+            DeValue::Integer(n) => i64::from_str_radix(&n.as_str().replace('_', ""), n.radix()).ok(),
+            _ => None,
+        })
     }
 
     /// Every key of the table as a dotted name (`net.ipv4.ip_forward`, quoted or as nested

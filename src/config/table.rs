@@ -175,24 +175,39 @@ impl<'a, 'i> Table<'a, 'i> {
     }
 
     pub(super) fn string_list(&mut self, key: &str) -> Option<Sp<Vec<String>>> {
+        self.list_of(key, ("a string", "an array of strings"), |v| v.as_str().map(str::to_string))
+    }
+
+    /// An array whose every item `item` reads (each one it cannot is reported), or None.
+    /// `what`: (one item, the array), as the messages name them.
+    pub(super) fn list_of<T>(
+        &mut self,
+        key: &str,
+        (what, array): (&str, &str),
+        item: impl Fn(&DeValue<'i>) -> Option<T>,
+    ) -> Option<Sp<Vec<T>>> {
         let v = self.get(key)?;
         let Some(items) = v.get_ref().as_array() else {
-            self.wrong_type(key, v, "an array of strings");
+            self.wrong_type(key, v, array);
             return None;
         };
         let mut out = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            match item.get_ref() {
-                DeValue::String(s) => out.push(s.to_string()),
-                other => self.push(
-                    Diag::new(
-                        item.span(),
+        for (i, it) in items.iter().enumerate() {
+            match item(it.get_ref()) {
+                Some(x) => out.push(x),
+                None => {
+                    let found = it.get_ref().type_str();
+                    let mut d = Diag::new(
+                        it.span(),
                         format!("{}[{i}]", self.key_path(key)),
-                        format!("expected a string, found {}", other.type_str()),
+                        format!("expected {what}, found {found}"),
                     )
-                    .accepted("a string")
-                    .hint("quote it: every argument is a string"),
-                ),
+                    .accepted(what);
+                    if what == "a string" {
+                        d = d.hint("quote it: every argument is a string");
+                    }
+                    self.push(d);
+                }
             }
         }
         (out.len() == items.len()).then(|| Sp::new(out, v.span()))

@@ -26,14 +26,7 @@ pub fn interrupted() -> Option<Signal> {
 /// Waits for the command to be ready for its execve: "ready" on the sync channel; anything
 /// else is a failed step's report.
 pub fn await_ready(h: &Handles, j: &mut Journal) -> Result<(), Failure> {
-    let fd = h.sync[0].as_ref().ok_or(Errno::EBADF)?;
-    let mut buf = [0u8; 4096];
-    let n = loop {
-        match nix::unistd::read(fd, &mut buf) {
-            Err(Errno::EINTR) => continue,
-            other => break other?,
-        }
-    };
+    let (buf, n) = read_sync(h)?;
     if &buf[..n] == crate::plan::READY.as_bytes() {
         return Ok(());
     }
@@ -41,6 +34,18 @@ pub fn await_ready(h: &Handles, j: &mut Journal) -> Result<(), Failure> {
         return Err(Failure::new(Errno::EPIPE, "the jail ended before its command was ready"));
     }
     failed_step(&buf[..n], j)
+}
+
+/// One message from the jail on the sync channel (0 bytes: every copy of its end is closed).
+fn read_sync(h: &Handles) -> Result<([u8; 4096], usize), Failure> {
+    let fd = h.sync[0].as_ref().ok_or(Errno::EBADF)?;
+    let mut buf = [0u8; 4096];
+    loop {
+        match nix::unistd::read(fd, &mut buf) {
+            Err(Errno::EINTR) => continue,
+            other => return Ok((buf, other?)),
+        }
+    }
 }
 
 /// A message that is not the one expected: the report of a failed step of the jail's.
@@ -61,14 +66,7 @@ fn failed_step(msg: &[u8], j: &mut Journal) -> Result<(), Failure> {
 /// Waits for the command's exec: EOF on the sync channel means every copy of the jail's end
 /// was closed by exec (or exit); a message is a failed step of the child's.
 pub fn await_exec(h: &Handles, j: &mut Journal) -> Result<(), Failure> {
-    let fd = h.sync[0].as_ref().ok_or(Errno::EBADF)?;
-    let mut buf = [0u8; 4096];
-    let n = loop {
-        match nix::unistd::read(fd, &mut buf) {
-            Err(Errno::EINTR) => continue,
-            other => break other?,
-        }
-    };
+    let (buf, n) = read_sync(h)?;
     if n == 0 {
         return Ok(());
     }

@@ -2,7 +2,7 @@
 //! and groups, its devices, its oom_score_adj, the namespaced sysctls of the jail.
 
 use super::Validator;
-use super::security::{DEFAULT_DEVICES, DeviceRule, Setting, User, unset};
+use super::security::{DEFAULT_DEVICES, DeviceRule, Setting, User, unset, words};
 use crate::config::{JailFile, PathList, Sp};
 use crate::diag::Diag;
 use crate::host::Host;
@@ -12,12 +12,8 @@ impl Validator<'_> {
         let key = "security.devices";
         let parse_all = |v: &[&str]| v.iter().filter_map(|r| parse_device(r).ok()).collect::<Vec<_>>();
         let Some(l) = l else { return Setting { value: parse_all(DEFAULT_DEVICES), origin: unset(key) } };
-        let words = match &l.value {
-            PathList::Default(w) => vec![w.clone()],
-            PathList::List(v) => v.clone(),
-        };
         let mut out = Vec::new();
-        for w in words {
+        for w in words(&l.value) {
             if w == "default" {
                 out.extend(parse_all(DEFAULT_DEVICES));
                 continue;

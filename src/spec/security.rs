@@ -98,6 +98,14 @@ pub const DEFAULT_DEVICES: &[&str] = &[
     "c 136:* rwm",
 ];
 
+/// The words of a "default"-or-a-list key.
+pub(super) fn words(l: &PathList) -> Vec<String> {
+    match l {
+        PathList::Default(w) => vec![w.clone()],
+        PathList::List(v) => v.clone(),
+    }
+}
+
 pub(super) fn unset(key: &str) -> Origin {
     Origin::Unset { key: key.into() }
 }
@@ -285,12 +293,8 @@ impl Validator<'_> {
     fn paths(&mut self, l: Option<&Sp<PathList>>, key: &str, default: &[&str]) -> Setting<Vec<PathBuf>> {
         let defaults = || default.iter().map(PathBuf::from).collect::<Vec<_>>();
         let Some(l) = l else { return Setting { value: defaults(), origin: unset(key) } };
-        let words = match &l.value {
-            PathList::Default(w) => vec![w.clone()],
-            PathList::List(v) => v.clone(),
-        };
         let mut out = Vec::new();
-        for w in words {
+        for w in words(&l.value) {
             if w == "default" {
                 out.extend(defaults());
                 continue;

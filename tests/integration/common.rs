@@ -272,3 +272,16 @@ impl Running {
         run
     }
 }
+
+/// Every jail file of jails/, sorted.
+pub fn jail_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("jails"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "jails/ has no jail file");
+    files
+}

@@ -12,7 +12,7 @@
 //! SIGBUS handlers of its stack guard) happens before main and is left out too.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use procjail::host::Host;
@@ -361,17 +361,6 @@ fn hold(plan: &Plan, stderr: &str, t: &Traced) -> Result<(), String> {
         fit(&pattern, &t.checked(pid)).map_err(|e| format!("[{}] pid {pid}: {e}", side.as_str()))?;
     }
     Ok(())
-}
-
-fn jail_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("jails"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
 }
 
 #[test]

@@ -2,21 +2,7 @@
 //! equal to the committed golden file (tests/golden/NAME.HOST.plan). To accept a change of the
 //! plans on purpose: `PROCJAIL_BLESS=1 cargo test --test integration plans`, then review the diff.
 
-use std::path::PathBuf;
-
 use crate::common::*;
-
-fn jail_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("jails"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "jails/ has no jail file");
-    files
-}
 
 #[test]
 fn every_jail_file_starts_with_the_schema_comment() {
