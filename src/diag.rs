@@ -5,7 +5,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 
 /// One problem in a jail file.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,12 +36,51 @@ impl Diag {
     }
 }
 
+/// How many problems a report draws; the rest are counted.
+pub const SHOWN: usize = 50;
+
 /// All the problems of one file: the error `procjail check` and `plan` report.
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct FileErrors {
     pub path: PathBuf,
     pub source_text: String,
     pub diags: Vec<Diag>,
+}
+
+/// Where each line of a text starts: built once, so that placing a diagnostic or a step's
+/// origin is a binary search, not a scan of the file.
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    /// The 1-based line of a byte offset.
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|s| *s <= offset)
+    }
+
+    /// The byte range of a 1-based line, without its newline.
+    pub fn range(&self, text: &str, line: usize) -> Range<usize> {
+        let start = self.starts[line - 1];
+        let end = self.starts.get(line).map_or(text.len(), |n| n - 1);
+        start..end.max(start)
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = offset.min(text.len());
+        let line = self.line(offset);
+        let start = self.starts[line - 1];
+        let col = text.get(start..offset).map_or(offset - start, |s| s.chars().count());
+        (line, col + 1)
+    }
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -60,23 +99,34 @@ impl FileErrors {
         format!("{}:{line}:{col}", self.path.display())
     }
 
-    /// The cargo-style report, coloured when `color` is set.
+    /// The cargo-style report, coloured when `color` is set: the first [`SHOWN`] problems, each
+    /// drawn from its own lines only, then how many more there are.
     pub fn render(&self, color: bool) -> String {
         let renderer = if color { Renderer::styled() } else { Renderer::plain() };
         let path = self.path.display().to_string();
+        let index = LineIndex::new(&self.source_text);
         let mut out = String::new();
-        for d in &self.diags {
+        for d in self.diags.iter().take(SHOWN) {
             let span = clamp(&self.source_text, d.span.clone());
+            // Only the lines the span is on: drawing each problem against the whole file
+            // would make a file with many problems quadratic.
+            let (first, last) = (index.line(span.start), index.line(span.end.max(span.start)));
+            let lines = index.range(&self.source_text, first).start..index.range(&self.source_text, last).end;
+            let excerpt = &self.source_text[lines.clone()];
+            let local = span.start - lines.start..(span.end - lines.start).min(excerpt.len());
             let label = d.accepted.as_deref().map(|a| format!("accepted: {a}")).unwrap_or_default();
             let title = format!("{}: {}", d.key, d.message);
-            let mut report = vec![
-                Level::ERROR.primary_title(title).element(
-                    Snippet::source(self.source_text.as_str())
-                        .path(path.as_str())
-                        .fold(true)
-                        .annotation(AnnotationKind::Primary.span(span).label(label)),
-                ),
-            ];
+            let mut report = if self.source_text.is_empty() {
+                // Nothing to show (the file could not be read): the message alone, and where.
+                vec![Level::ERROR.primary_title(title.to_string()).element(Origin::path(path.as_str()))]
+            } else {
+                let snippet = Snippet::source(excerpt).line_start(first).path(path.as_str());
+                vec![
+                    Level::ERROR
+                        .primary_title(title)
+                        .element(snippet.annotation(AnnotationKind::Primary.span(local).label(label))),
+                ]
+            };
             if let Some(hint) = &d.hint {
                 report.push(Group::with_title(Level::HELP.secondary_title(hint.as_str())));
             }
@@ -84,6 +134,13 @@ impl FileErrors {
             out.push_str("\n\n");
         }
         let n = self.diags.len();
+        if n > SHOWN {
+            out.push_str(&format!(
+                "... and {} more problem{} (`procjail check --json` lists them all)\n\n",
+                n - SHOWN,
+                if n - SHOWN == 1 { "" } else { "s" }
+            ));
+        }
         out.push_str(&format!(
             "{}: {} problem{} in {path}",
             if color { "\x1b[1;31merror\x1b[0m" } else { "error" },

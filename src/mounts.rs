@@ -37,6 +37,8 @@ struct InRoot<'b> {
     b: &'b mut Builder,
     made: BTreeSet<PathBuf>,
     checks: Vec<MountCheck>,
+    /// Where each point's check is in `checks` (a later mount at a point replaces its check).
+    at: std::collections::HashMap<PathBuf, usize>,
 }
 
 impl InRoot<'_> {
@@ -57,8 +59,14 @@ impl InRoot<'_> {
     }
 
     fn check(&mut self, at: &Path, is: MountIs, if_exists: bool, step: usize) {
-        self.checks.retain(|c| c.point != at);
-        self.checks.push(MountCheck { point: at.to_path_buf(), is, if_exists, step });
+        let c = MountCheck { point: at.to_path_buf(), is, if_exists, step };
+        match self.at.get(at) {
+            Some(i) => self.checks[*i] = c,
+            None => {
+                self.at.insert(at.to_path_buf(), self.checks.len());
+                self.checks.push(c);
+            }
+        }
     }
 
     fn mount(
@@ -108,7 +116,8 @@ pub fn plan_mounts(b: &mut Builder, spec: &Spec) -> Mounts {
     b.step(Op::OpenRoot { path: root }, d.clone());
     let nodev = Op::MountSetattr { target: Target::InRoot("/".into()), set: ATTR_NODEV, recursive: false };
     b.step(nodev, Origin::Unset { key: "security.devices".into() });
-    let mut r = InRoot { b, made: BTreeSet::from([PathBuf::from("/")]), checks: Vec::new() };
+    let mut r =
+        InRoot { b, made: BTreeSet::from([PathBuf::from("/")]), checks: Vec::new(), at: Default::default() };
     r.check(Path::new("/"), MountIs::There, false, bound);
     plan_defaults(&mut r, spec);
     for m in &spec.mounts {

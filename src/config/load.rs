@@ -92,10 +92,16 @@ pub fn load_str(text: &str) -> Result<(JailFile, Vec<Diag>), Vec<Diag>> {
     let diags = RefCell::new(Vec::new());
     for e in errors {
         let span = e.span().unwrap_or(0..0);
-        let msg = e.message().trim().to_string();
-        diags
-            .borrow_mut()
-            .push(Diag::new(span, "TOML", msg).hint("this is not valid TOML; see https://toml.io"));
+        let mut msg = e.message().trim().to_string();
+        let mut hint = "this is not valid TOML; see https://toml.io".to_string();
+        if msg == "duplicate key" {
+            let key = text.get(span.clone()).unwrap_or("").trim().to_string();
+            msg = format!("duplicate key `{key}`");
+            if let Some(line) = first_definition(text, &key, span.start) {
+                hint = format!("`{key}` is set already on line {line}: keep one of them");
+            }
+        }
+        diags.borrow_mut().push(Diag::new(span, "TOML", msg).hint(hint));
     }
     if !diags.borrow().is_empty() {
         return Err(diags.into_inner());
@@ -132,6 +138,25 @@ pub fn load_str(text: &str) -> Result<(JailFile, Vec<Diag>), Vec<Diag>> {
         );
     }
     Ok((file, diags.into_inner()))
+}
+
+/// The line where `key` was first set in the table that `at` is in: looked for upwards, up to
+/// the table's header.
+fn first_definition(text: &str, key: &str, at: usize) -> Option<usize> {
+    let at = at.min(text.len());
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let lines: Vec<&str> = text[..line_start].lines().collect();
+    for (i, l) in lines.iter().enumerate().rev() {
+        let t = l.trim_start();
+        if t.starts_with('[') {
+            return None;
+        }
+        let name = t.split('=').next().unwrap_or("").trim().trim_matches('"');
+        if t.contains('=') && name == key.trim_matches('"') {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// A table whose required keys are missing or wrong reads as None: its problems are reported,

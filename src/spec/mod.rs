@@ -8,16 +8,20 @@ mod command;
 mod expect;
 mod limits;
 mod mounts;
+mod names;
 mod security;
+mod source;
 
 pub use access::parse_device;
 pub use expect::{Expect, OutputMatch};
+pub use names::{hostname_problem, jail_name, missing_parents, name_problem, normalize};
 pub use security::{Confine, DEFAULT_DEVICES, DeviceRule, MASKED, READONLY, Setting, User};
+pub use source::MAX_FILE;
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::config::{self, InitMode, JailFile, Size, Sp};
-use crate::diag::{Diag, FileErrors, line_col};
+use crate::diag::{Diag, FileErrors, LineIndex};
 use crate::host::Host;
 
 /// Where a value, and so a plan step, came from.
@@ -206,11 +210,7 @@ pub fn load_with(path: &Path, host: &Host, overrides: &Overrides) -> Result<Spec
 
 /// Reads and validates a jail file.
 pub fn load(path: &Path, host: &Host) -> Result<Spec, FileErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| FileErrors {
-        path: path.to_path_buf(),
-        source_text: String::new(),
-        diags: vec![Diag::new(0..0, "file", format!("cannot read {}: {e}", path.display()))],
-    })?;
+    let text = source::read(path)?;
     from_str(path, &text, host).map_err(|diags| FileErrors {
         path: path.to_path_buf(),
         source_text: text,
@@ -221,8 +221,9 @@ pub fn load(path: &Path, host: &Host) -> Result<Spec, FileErrors> {
 /// Validates the text of a jail file found at `path` (paths in it are relative to its folder).
 pub fn from_str(path: &Path, text: &str, host: &Host) -> Result<Spec, Vec<Diag>> {
     let (file, read_problems) = config::load_str(text)?;
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut v =
-        Validator { text, dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(), diags: read_problems };
+        Validator { lines: LineIndex::new(text), _text: std::marker::PhantomData, dir, diags: read_problems };
     let spec = v.spec(path, &file, host);
     if v.diags.is_empty() {
         return Ok(spec);
@@ -233,7 +234,8 @@ pub fn from_str(path: &Path, text: &str, host: &Host) -> Result<Spec, Vec<Diag>>
 }
 
 struct Validator<'t> {
-    text: &'t str,
+    lines: LineIndex,
+    _text: std::marker::PhantomData<&'t str>,
     dir: PathBuf,
     diags: Vec<Diag>,
 }
@@ -243,7 +245,7 @@ impl Validator<'_> {
         if sp.span == (0..0) {
             return Origin::Default;
         }
-        Origin::File { line: line_col(self.text, sp.span.start).0, what: what.into() }
+        Origin::File { line: self.lines.line(sp.span.start), what: what.into() }
     }
 
     fn err(&mut self, d: Diag) {
@@ -362,82 +364,4 @@ impl Validator<'_> {
             sysfs,
         }
     }
-}
-
-/// The one rule for a jail's name (it names folders in cgroupfs and /run/procjail): 1 to 64
-/// letters, digits, '-', '_' or '.', not starting with '.'. The problem, if it breaks the rule.
-pub fn name_problem(s: &str) -> Option<&'static str> {
-    let ok = !s.is_empty() && s.len() <= 64 && !s.starts_with('.') && s.chars().all(is_name_char);
-    (!ok).then_some("use 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'")
-}
-
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
-}
-
-/// The jail's name from its file: `jails/busybox.toml` → `busybox`; a character the rule does
-/// not allow becomes '_', and a name that would start with '.' gets "jail" in front.
-pub fn jail_name(path: &Path) -> String {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut name: String = stem.chars().map(|c| if is_name_char(c) { c } else { '_' }).collect();
-    if name.is_empty() || name.starts_with('.') {
-        name = format!("jail{name}");
-    }
-    name.truncate(64);
-    debug_assert!(name_problem(&name).is_none());
-    name
-}
-
-/// The folders above `root` that do not exist yet, outermost first (the rootfs plan makes them).
-pub fn missing_parents(root: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<_> = root
-        .ancestors()
-        .skip(1)
-        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
-        .map(Path::to_path_buf)
-        .collect();
-    out.reverse();
-    out
-}
-
-/// Why a hostname is not valid under RFC 1123, if it is not.
-pub fn hostname_problem(h: &str) -> Option<String> {
-    if h.is_empty() {
-        return Some("the hostname is empty".into());
-    }
-    if h.len() > 64 {
-        return Some(format!("the hostname is {} bytes long; the kernel takes at most 64", h.len()));
-    }
-    for label in h.split('.') {
-        if label.is_empty() {
-            return Some("the hostname has an empty label (two dots in a row, or a dot at an end)".into());
-        }
-        if label.len() > 63 {
-            return Some(format!("the label \"{label}\" is longer than 63 bytes"));
-        }
-        if let Some(c) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
-            return Some(format!("the hostname has {c:?}; only letters, digits, '-' and '.' are allowed"));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Some(format!("the label \"{label}\" starts or ends with '-'"));
-        }
-    }
-    None
-}
-
-/// Removes `.` and empty components without touching the filesystem.
-pub fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
 }

@@ -1,0 +1,66 @@
+//! Reading a jail file: its size, its encoding, and errors that say which byte is wrong.
+
+use std::path::Path;
+
+use crate::diag::{Diag, FileErrors};
+
+/// The largest jail file procjail reads: a jail is a page of settings, and a file this big is a
+/// mistake (a rootfs image given as the jail file, say) that should not eat the machine.
+pub const MAX_FILE: u64 = 16 << 20;
+
+/// A jail file's text: UTF-8 (an invalid byte is placed at its line and column), without a
+/// byte-order mark (which would shift the first line's columns).
+pub(super) fn read(path: &Path) -> Result<String, FileErrors> {
+    let fail = |text: String, span: std::ops::Range<usize>, msg: String, hint: &str| FileErrors {
+        path: path.to_path_buf(),
+        source_text: text,
+        diags: vec![Diag::new(span, "file", msg).hint(hint)],
+    };
+    let meta = std::fs::metadata(path).map_err(|e| {
+        fail(
+            String::new(),
+            0..0,
+            format!("cannot read {}: {}", path.display(), io_words(&e)),
+            "check the path",
+        )
+    })?;
+    if meta.is_dir() {
+        let hint = format!("give the jail files in it: {}/*.toml", path.display());
+        return Err(fail(
+            String::new(),
+            0..0,
+            format!("{} is a folder, not a jail file", path.display()),
+            &hint,
+        ));
+    }
+    if meta.len() > MAX_FILE {
+        let msg =
+            format!("{} is {} bytes; a jail file may have at most {MAX_FILE}", path.display(), meta.len());
+        return Err(fail(String::new(), 0..0, msg, "is this the jail file? (a rootfs image, a log?)"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        fail(
+            String::new(),
+            0..0,
+            format!("cannot read {}: {}", path.display(), io_words(&e)),
+            "check the path",
+        )
+    })?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes).to_vec();
+    match String::from_utf8(bytes) {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            // In the lossy text every bad byte is U+FFFD: the same offset up to the first one.
+            let msg = format!("the byte {:#04x} is not UTF-8", e.as_bytes()[at]);
+            Err(fail(text, at..at + 3, msg, "a jail file is UTF-8 text: save it as UTF-8"))
+        }
+    }
+}
+
+/// An I/O error in words, without Rust's "(os error N)".
+fn io_words(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    s.split(" (os error").next().unwrap_or(&s).to_string()
+}
