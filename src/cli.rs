@@ -8,18 +8,41 @@ use clap::{Parser, Subcommand};
 
 use crate::cmd;
 use crate::config::Duration;
-use crate::diag::FileErrors;
+use crate::diag::FileDiags;
 use crate::error::{EXIT_FAILED, RunError};
 use crate::host::CgroupKind;
-use crate::plan::{self, print::Style};
+use crate::plan::{self, print::ColorChoice, print::Style};
+
+/// Exit codes, as `--help` shows them.
+const EXIT_CODES: &str = "\
+Exit codes:
+  N       the command's own exit code
+  128+N   the command (or the jail's PID 1) died of signal N (137: SIGKILL, e.g. an OOM kill)
+  125     procjail failed: an invalid jail file, a failed step, a leak found at teardown
+  126     the command was found but cannot be executed
+  127     the command was not found in the rootfs
+  1       audit: something was left on the host; test: an experiment failed";
+
+const EXAMPLES: &str = "\
+Examples:
+  procjail check jails/*.toml              validate jail files
+  procjail plan jails/busybox.toml         every step `up` would take, no syscalls
+  procjail up jails/busybox.toml --trace   run it, printing each step as it runs
+  procjail ps                              the running jails
+  procjail down busybox                    stop one: TERM, the grace period, KILL";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "procjail",
     version,
-    about = "Run a process in a jail described by a TOML file, and show exactly what the kernel is asked to do."
+    about = "Run a process in a jail described by a TOML file, and show exactly what the kernel is asked to do.",
+    after_help = EXAMPLES,
+    after_long_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"),
 )]
 pub struct Cli {
+    /// When to colour the output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, global = true, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -27,12 +50,24 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate jail files and print one line for each.
+    #[command(
+        after_help = "Examples:\n  procjail check jails/*.toml\n  procjail check --json web.toml | jq '.files[].diagnostics[]'\n  cat web.toml | procjail check -\n\nExit status: 0 when every file is valid (warnings allowed), 125 when one is not."
+    )]
     Check {
-        #[arg(required = true)]
+        /// Jail files to validate; `-` reads one from standard input.
+        #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Print every file's diagnostics as JSON (file, line, column, key, level, message,
+        /// accepted, hint), for editors and CI.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the plan of a jail: every step `up` would take, without taking any.
+    #[command(
+        after_help = "Examples:\n  procjail plan jails/busybox.toml\n  procjail plan jails/busybox.toml --host v2 | grep CLONE_INTO_CGROUP\n  procjail plan --json jails/busybox.toml | jq '.phases[].steps[].text'"
+    )]
     Plan {
+        /// The jail file; `-` reads it from standard input.
         file: PathBuf,
         /// Plan for another kind of host instead of this one.
         #[arg(long, value_enum)]
@@ -40,12 +75,15 @@ pub enum Command {
         /// Print the plan as JSON.
         #[arg(long)]
         json: bool,
-        /// Fit lines to this many columns; 0: one line per step, however long.
-        #[arg(long, default_value_t = plan::print::WIDTH)]
-        width: usize,
+        /// Fit lines to this many columns; 0: one line per step, however long. Default: the
+        /// terminal's width on a terminal, no wrapping on a pipe.
+        #[arg(long)]
+        width: Option<usize>,
     },
     /// Run the jail in the foreground and tear it down when it ends.
+    #[command(after_help = "Examples:\n  procjail up jails/busybox.toml\n  procjail up web.toml --name web-2 --timeout 30s --json-report report.json\n  procjail up jails/oom-kill.toml --trace; echo $?   # 137: the kernel's OOM kill", after_long_help = format!("{EXIT_CODES}"))]
     Up {
+        /// The jail file; `-` reads it from standard input (which the command then does not get).
         file: PathBuf,
         /// Print each step as it runs: index, side, syscall, result, time.
         #[arg(long)]
@@ -53,8 +91,8 @@ pub enum Command {
         /// Stop the jail after this long (SIGTERM, then SIGKILL after the grace period).
         #[arg(long, value_parser = parse_duration)]
         timeout: Option<Duration>,
-        /// Write the end-of-run report as JSON to this file.
-        #[arg(long)]
+        /// Write the end-of-run report as JSON to this file; `-`: standard output.
+        #[arg(long, value_name = "FILE")]
         json_report: Option<PathBuf>,
         /// The jail's name (its cgroups, its state, `procjail ps`). Default: the file's name.
         #[arg(long, value_parser = parse_name)]
@@ -71,34 +109,41 @@ pub enum Command {
         /// Run this many experiments at once.
         #[arg(short = 'j', long, default_value_t = 1)]
         jobs: usize,
-        /// Write a machine-readable report (JSON) to this file.
-        #[arg(long)]
+        /// Write a machine-readable report (JSON) to this file; `-`: standard output.
+        #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
     /// List the running jails.
     Ps {
+        /// Print them as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Show a running jail: namespaces, cgroups and live values, mounts, processes, plan.
     Inspect {
+        /// The jail's name (as `procjail ps` lists it).
         #[arg(value_parser = parse_name)]
         name: String,
+        /// Print it as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Run a command in a running jail.
+    #[command(after_help = "Example:\n  procjail exec busybox -- /bin/sh -c 'ps; cat /proc/self/status'")]
     Exec {
+        /// The jail's name (as `procjail ps` lists it).
         #[arg(value_parser = parse_name)]
         name: String,
         /// Print each step as it runs.
         #[arg(long)]
         trace: bool,
-        #[arg(last = true, required = true)]
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
         argv: Vec<String>,
     },
     /// Send a signal to a running jail's init (which forwards it to the command).
     Kill {
+        /// The jail's name (as `procjail ps` lists it).
         #[arg(value_parser = parse_name)]
         name: String,
         /// A name (TERM, SIGTERM) or a number. Default: TERM.
@@ -113,6 +158,7 @@ pub enum Command {
     },
     /// Stop a running jail gracefully: TERM, the grace period, KILL; wait for its teardown.
     Down {
+        /// The jail's name (as `procjail ps` lists it).
         #[arg(value_parser = parse_name)]
         name: String,
         /// Give up waiting after this long.
@@ -137,6 +183,24 @@ pub enum Command {
     },
     /// Print the JSON Schema of jail files.
     Schema,
+    /// Print a shell's completion script.
+    #[command(
+        after_help = "Examples:\n  procjail completions bash > /etc/bash_completion.d/procjail\n  procjail completions zsh > \"${fpath[1]}/_procjail\"\n  procjail completions fish > ~/.config/fish/completions/procjail.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into a folder.
+    #[command(
+        after_help = "Examples:\n  procjail man | man -l -\n  procjail man --dir target/man   # procjail.1, procjail-up.1, ..."
+    )]
+    Man {
+        /// Write procjail.1 and a page for each command into this folder instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Make a rootfs by hand.
     Rootfs {
         /// What to make it from.
@@ -168,6 +232,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Runs the command line and returns the exit code. Every error is printed here, once.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    plan::print::set_color(cli.color);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -184,7 +249,7 @@ pub fn exit_code_of(e: &anyhow::Error) -> i32 {
 
 fn report_error(e: &anyhow::Error) {
     let color = Style::for_stream(std::io::stderr().is_terminal()).color;
-    if let Some(fe) = e.downcast_ref::<FileErrors>() {
+    if let Some(fe) = e.downcast_ref::<FileDiags>() {
         eprintln!("{}", fe.render(color));
     } else {
         let head = if color { "\x1b[1;31mprocjail\x1b[0m" } else { "procjail" };
@@ -194,7 +259,7 @@ fn report_error(e: &anyhow::Error) {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Check { files } => cmd::check::check(&files),
+        Command::Check { files, json } => cmd::check::check(&files, json),
         Command::Plan { file, host, json, width } => cmd::plan::plan(&file, host, json, width),
         Command::Up { file, trace, timeout, json_report, name, verify } => {
             cmd::up::up(cmd::up::Args { file, trace, timeout, json_report, name, verify })
@@ -217,5 +282,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Rootfs { from, dir, trace, plan } => cmd::rootfs::rootfs(from, &dir, trace, plan),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "procjail",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+        Command::Man { dir } => cmd::man::man(<Cli as clap::CommandFactory>::command(), dir.as_deref()),
     }
 }

@@ -7,9 +7,19 @@ use std::path::{Path, PathBuf};
 
 use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 
+/// How bad a problem is: an error stops the jail; a warning is legal but likely wrong, and is
+/// shown by `check` and `plan` without stopping anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
 /// One problem in a jail file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diag {
+    pub level: Severity,
     /// Byte range in the file that the problem is about.
     pub span: Range<usize>,
     /// The key, as a path: `limits.memory`, `mounts[2].target`, or `[command]` for a table.
@@ -22,7 +32,19 @@ pub struct Diag {
 
 impl Diag {
     pub fn new(span: Range<usize>, key: impl Into<String>, message: impl Into<String>) -> Diag {
-        Diag { span, key: key.into(), message: message.into(), accepted: None, hint: None }
+        Diag {
+            level: Severity::Error,
+            span,
+            key: key.into(),
+            message: message.into(),
+            accepted: None,
+            hint: None,
+        }
+    }
+
+    /// A warning: legal, but likely not what was meant.
+    pub fn warning(span: Range<usize>, key: impl Into<String>, message: impl Into<String>) -> Diag {
+        Diag { level: Severity::Warning, ..Diag::new(span, key, message) }
     }
 
     pub fn accepted(mut self, accepted: impl Into<String>) -> Diag {
@@ -39,9 +61,10 @@ impl Diag {
 /// How many problems a report draws; the rest are counted.
 pub const SHOWN: usize = 50;
 
-/// All the problems of one file: the error `procjail check` and `plan` report.
-#[derive(Debug, Clone, thiserror::Error)]
-pub struct FileErrors {
+/// The problems of one file, errors and warnings: as an error, what `check`, `plan` and `up`
+/// report for a file that has at least one error.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct FileDiags {
     pub path: PathBuf,
     pub source_text: String,
     pub diags: Vec<Diag>,
@@ -92,21 +115,52 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
-impl FileErrors {
+impl FileDiags {
     /// `file:line:col` of a diagnostic.
     pub fn position(&self, d: &Diag) -> String {
         let (line, col) = line_col(&self.source_text, d.span.start);
         format!("{}:{line}:{col}", self.path.display())
     }
 
+    pub fn errors(&self) -> usize {
+        self.diags.iter().filter(|d| d.level == Severity::Error).count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.diags.len() - self.errors()
+    }
+
     /// The cargo-style report, coloured when `color` is set: the first [`SHOWN`] problems, each
-    /// drawn from its own lines only, then how many more there are.
+    /// drawn from its own lines only, then how many more there are, then a count.
     pub fn render(&self, color: bool) -> String {
         let renderer = if color { Renderer::styled() } else { Renderer::plain() };
-        let path = self.path.display().to_string();
         let index = LineIndex::new(&self.source_text);
         let mut out = String::new();
         for d in self.diags.iter().take(SHOWN) {
+            out.push_str(&renderer.render(&self.report(d, &index)));
+            out.push_str("\n\n");
+        }
+        let n = self.diags.len();
+        if n > SHOWN {
+            let more = n - SHOWN;
+            out.push_str(&format!(
+                "... and {more} more problem{} (`procjail check --json` lists them all)\n\n",
+                plural(more)
+            ));
+        }
+        out.push_str(&self.summary(color));
+        out
+    }
+
+    /// One diagnostic as annotate-snippets draws it.
+    fn report<'a>(&'a self, d: &'a Diag, index: &LineIndex) -> Vec<Group<'a>> {
+        let path = self.path.to_str().unwrap_or("jail file");
+        let level = if d.level == Severity::Error { Level::ERROR } else { Level::WARNING };
+        let title = format!("{}: {}", d.key, d.message);
+        let mut report = if self.source_text.is_empty() || d.span == (0..0) {
+            // Nothing to show (the file could not be read): the message alone, and where.
+            vec![level.primary_title(title).element(Origin::path(path))]
+        } else {
             let span = clamp(&self.source_text, d.span.clone());
             // Only the lines the span is on: drawing each problem against the whole file
             // would make a file with many problems quadratic.
@@ -115,48 +169,75 @@ impl FileErrors {
             let excerpt = &self.source_text[lines.clone()];
             let local = span.start - lines.start..(span.end - lines.start).min(excerpt.len());
             let label = d.accepted.as_deref().map(|a| format!("accepted: {a}")).unwrap_or_default();
-            let title = format!("{}: {}", d.key, d.message);
-            let mut report = if self.source_text.is_empty() {
-                // Nothing to show (the file could not be read): the message alone, and where.
-                vec![Level::ERROR.primary_title(title.to_string()).element(Origin::path(path.as_str()))]
-            } else {
-                let snippet = Snippet::source(excerpt).line_start(first).path(path.as_str());
-                vec![
-                    Level::ERROR
-                        .primary_title(title)
-                        .element(snippet.annotation(AnnotationKind::Primary.span(local).label(label))),
-                ]
-            };
-            if let Some(hint) = &d.hint {
-                report.push(Group::with_title(Level::HELP.secondary_title(hint.as_str())));
-            }
-            out.push_str(&renderer.render(&report));
-            out.push_str("\n\n");
+            let snippet = Snippet::source(excerpt).line_start(first).path(path);
+            vec![
+                level
+                    .primary_title(title)
+                    .element(snippet.annotation(AnnotationKind::Primary.span(local).label(label))),
+            ]
+        };
+        if let Some(hint) = &d.hint {
+            report.push(Group::with_title(Level::HELP.secondary_title(hint.as_str())));
         }
-        let n = self.diags.len();
-        if n > SHOWN {
-            out.push_str(&format!(
-                "... and {} more problem{} (`procjail check --json` lists them all)\n\n",
-                n - SHOWN,
-                if n - SHOWN == 1 { "" } else { "s" }
-            ));
+        report
+    }
+
+    /// The last line: `error: 2 problems (and 1 warning) in FILE`, or `warning: …`.
+    pub fn summary(&self, color: bool) -> String {
+        let (errors, warnings) = (self.errors(), self.warnings());
+        let paint = |text: &str, code: &str| {
+            if color { format!("\x1b[1;{code}m{text}\x1b[0m") } else { text.to_string() }
+        };
+        let path = self.path.display();
+        if errors == 0 {
+            return format!("{}: {warnings} warning{} in {path}", paint("warning", "33"), plural(warnings));
         }
-        out.push_str(&format!(
-            "{}: {} problem{} in {path}",
-            if color { "\x1b[1;31merror\x1b[0m" } else { "error" },
-            n,
-            if n == 1 { "" } else { "s" }
-        ));
-        out
+        let also = if warnings > 0 {
+            format!(" (and {warnings} warning{})", plural(warnings))
+        } else {
+            String::new()
+        };
+        format!("{}: {errors} problem{}{also} in {path}", paint("error", "31"), plural(errors))
     }
 
     /// One line per problem: `file:line:col: key: message`.
     pub fn short(&self) -> Vec<String> {
-        self.diags.iter().map(|d| format!("{}: {}: {}", self.position(d), d.key, d.message)).collect()
+        let index = LineIndex::new(&self.source_text);
+        let at = |d: &Diag| {
+            let (line, col) = index.line_col(&self.source_text, d.span.start);
+            format!("{}:{line}:{col}", self.path.display())
+        };
+        self.diags.iter().map(|d| format!("{}: {}: {}", at(d), d.key, d.message)).collect()
+    }
+
+    /// Every problem as data (`check --json`): file, line, column, key, level, message,
+    /// accepted, hint.
+    pub fn json(&self) -> Vec<serde_json::Value> {
+        let index = LineIndex::new(&self.source_text);
+        self.diags
+            .iter()
+            .map(|d| {
+                let (line, column) = index.line_col(&self.source_text, d.span.start);
+                serde_json::json!({
+                    "file": self.path.display().to_string(),
+                    "line": line,
+                    "column": column,
+                    "key": d.key,
+                    "level": d.level,
+                    "message": d.message,
+                    "accepted": d.accepted,
+                    "hint": d.hint,
+                })
+            })
+            .collect()
     }
 }
 
-impl fmt::Display for FileErrors {
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+impl fmt::Display for FileDiags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render(false))
     }
@@ -188,25 +269,31 @@ pub fn show(path: &Path) -> String {
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (levenshtein(word, c), c))
+        .map(|c| (distance(word, c), c))
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
+/// Optimal string alignment distance: insertions, deletions, substitutions and transpositions
+/// of two neighbours each count 1, so "bnid" is 1 from "bind" (Levenshtein says 2).
+fn distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // Three rows: the one before the last is what a transposition looks back to.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut last: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (last[j - 1] + cost).min(last[j] + 1).min(row[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(before[j - 2] + 1);
+            }
         }
+        before = std::mem::replace(&mut last, row);
     }
-    row[b.len()]
+    last[b.len()]
 }
 
 #[cfg(test)]
@@ -218,6 +305,11 @@ mod tests {
         assert_eq!(did_you_mean("hostnme", ["hostname", "rootfs"]), Some("hostname"));
         assert_eq!(did_you_mean("memroy", ["memory", "pids"]), Some("memory"));
         assert_eq!(did_you_mean("zzz", ["memory", "pids"]), None);
+        assert_eq!(did_you_mean("bnid", ["bind", "tmpfs"]), Some("bind"));
+        assert_eq!(did_you_mean("tmfps", ["bind", "tmpfs"]), Some("tmpfs"));
+        assert_eq!(distance("ca", "abc"), 3);
+        assert_eq!(distance("", "abc"), 3);
+        assert_eq!(distance("abc", "abc"), 0);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod error;
 pub mod exec;
 pub mod host;
 pub mod init;
+pub mod json;
 pub mod mounts;
 pub mod namespaces;
 pub mod plan;

@@ -35,7 +35,9 @@ pub struct State<P = serde_json::Value> {
     pub cgroups: Vec<PathBuf>,
     pub memory_cgroup: Option<PathBuf>,
     pub pids_cgroup: Option<PathBuf>,
+    #[serde(with = "crate::json::limit", default)]
     pub memory_limit: Option<u64>,
+    #[serde(with = "crate::json::limit", default)]
     pub pids_limit: Option<u64>,
     /// What the command runs with; `procjail exec` runs its own command the same way.
     pub command: Exec,

@@ -386,3 +386,11 @@ pub fn mount_of(fd: BorrowedFd<'_>) -> Result<(u64, bool), Errno> {
         && st.stx_attributes & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0;
     Ok((st.stx_mnt_id, root))
 }
+
+/// The width of the terminal on `fd`, in columns (TIOCGWINSZ), if it is one and says.
+pub fn terminal_columns(fd: BorrowedFd<'_>) -> Option<usize> {
+    let mut size = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCGWINSZ writes one winsize into the struct it is given, which lives here.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
+    (r == 0 && size.ws_col > 0).then_some(size.ws_col as usize)
+}

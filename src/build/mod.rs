@@ -7,6 +7,7 @@ mod exec;
 mod gc;
 mod rootfs;
 mod signal;
+mod summary;
 mod up;
 
 pub use exec::{Joined, exec};

@@ -69,7 +69,9 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
         command: Some(spec.exec()),
         checks: Some(checks),
     };
-    b.finish(&spec.name, &spec.file, host, facts)
+    let mut plan = b.finish(&spec.name, &spec.file, host, facts);
+    plan.summary = super::summary::summary(spec, &plan);
+    plan
 }
 
 /// Phase "state" (parent): the supervisor's signals blocked (a Ctrl-C from here on leads to

@@ -85,9 +85,15 @@ pub fn freezer(v2: bool) -> (&'static str, &'static str, &'static str) {
     if v2 { ("cgroup.freeze", "1", "0") } else { ("freezer.state", "FROZEN", "THAWED") }
 }
 
-/// cpu.weight (v2, 1..=10000) to cpu.shares (v1, 2..=262144), as runc and crun convert it.
+/// cpu.weight (v2, 1..=10000) to cpu.shares (v1, 2..=262144): the inverse of the mapping
+/// runc (1.3.2 and later), crun (1.23 and later) and systemd use from shares to weight,
+/// `log10(weight) = (l² + 125·l) / 612 − 7/34` with `l = log2(shares)`. It maps the ends and the
+/// defaults onto each other: 1 → 2, 100 → 1024 (the kernel's default shares), 10000 → 262144.
+/// (The old linear formula gave 100 → 2597, 2.5 times the default.)
 pub fn weight_to_shares(weight: u64) -> u64 {
-    2 + (weight.clamp(1, 10000) - 1) * 262_142 / 9_999
+    let w = weight.clamp(1, 10_000) as f64;
+    let l = (-125.0 + (15_625.0 + 2_448.0 * (w.log10() + 7.0 / 34.0)).sqrt()) / 2.0;
+    (2f64.powf(l).round() as u64).clamp(2, 262_144)
 }
 
 #[cfg(test)]
@@ -95,7 +101,20 @@ mod tests {
     #[test]
     fn shares() {
         assert_eq!(super::weight_to_shares(1), 2);
-        assert_eq!(super::weight_to_shares(100), 2597);
+        assert_eq!(super::weight_to_shares(100), 1024);
         assert_eq!(super::weight_to_shares(10000), 262_144);
+        // Monotonic, and back through runc's shares → weight it lands on the same weight.
+        let to_weight = |shares: u64| {
+            let l = (shares as f64).log2();
+            10f64.powf((l * l + 125.0 * l) / 612.0 - 7.0 / 34.0).round() as u64
+        };
+        let mut last = 0;
+        for w in 1..=10_000 {
+            let s = super::weight_to_shares(w);
+            assert!(s >= last, "weight {w}: {s} < {last}");
+            last = s;
+            let back = to_weight(s);
+            assert!(back.abs_diff(w) <= 1 + w / 100, "weight {w} → {s} shares → weight {back}");
+        }
     }
 }

@@ -32,7 +32,7 @@ pub fn gc(names: &[String], plan_only: bool) -> anyhow::Result<i32> {
     let no_jail_left = names.is_empty() && state::all().len() == stale;
     let plan = build::gc(&found, &scan::cgroup_mounts(), no_jail_left, &Host::detect());
     if plan_only {
-        super::show(&plan, crate::plan::print::WIDTH);
+        super::show(&plan, None);
         return Ok(0);
     }
     exec::run(&plan, &Options::traced(false)).1?;

@@ -37,7 +37,7 @@ pub fn kill(name: &str, signal: Signal, all: bool, plan_only: bool) -> anyhow::R
     };
     let plan = build::kill(&s, &targets, signal, &Host::detect());
     if plan_only {
-        super::show(&plan, crate::plan::print::WIDTH);
+        super::show(&plan, None);
         return Ok(0);
     }
     exec::run(&plan, &Options::traced(false)).1?;
@@ -54,7 +54,7 @@ pub fn down(name: &str, wait: Duration, plan_only: bool) -> anyhow::Result<i32> 
     let s = state::running(name)?;
     let plan = build::down(&s, wait.as_millis() as u64, &Host::detect());
     if plan_only {
-        super::show(&plan, crate::plan::print::WIDTH);
+        super::show(&plan, None);
         return Ok(0);
     }
     exec::run(&plan, &Options::traced(false)).1?;

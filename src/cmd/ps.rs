@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::cgroups::files;
 use crate::config::Size;
 use crate::host::{CgroupKind, procfs};
+use crate::json::limit_value;
 use crate::state::{self, State};
 
 pub fn read_trim(path: &Path) -> Option<String> {
@@ -38,14 +39,21 @@ pub fn ps(as_json: bool) -> anyhow::Result<i32> {
             .as_ref()
             .and_then(|d| read_u64(&d.join("pids.current")))
             .unwrap_or(procfs::processes_in_pidns(s.init_pid).len() as u64);
-        rows.push(json!({
-            "name": s.name, "pid": s.supervisor_pid, "init_pid": s.init_pid, "uptime_s": uptime(s),
-            "memory": memory_now(s), "memory_limit": s.memory_limit,
-            "pids": pids_now, "pids_limit": s.pids_limit, "command": s.command.argv.join(" "),
-        }));
+        rows.push((s, memory_now(s), pids_now));
     }
     let stale: Vec<&str> = entries.iter().filter(|e| !e.live).map(|e| e.name.as_str()).collect();
     if as_json {
+        // Limits as strings (JavaScript rounds a u64 number), no limit as null.
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(s, memory, pids)| {
+                json!({
+                    "name": s.name, "pid": s.supervisor_pid, "init_pid": s.init_pid, "uptime_s": uptime(s),
+                    "memory": memory, "memory_limit": limit_value(s.memory_limit),
+                    "pids": pids, "pids_limit": limit_value(s.pids_limit), "command": s.command.argv.join(" "),
+                })
+            })
+            .collect();
         println!("{}", serde_json::to_string_pretty(&json!({ "jails": rows, "stale": stale }))?);
         return Ok(0);
     }
@@ -53,25 +61,27 @@ pub fn ps(as_json: bool) -> anyhow::Result<i32> {
         "{:<20} {:>7} {:>7} {:>7}  {:>17}  {:>9}  COMMAND",
         "NAME", "PID", "INIT", "UPTIME", "MEMORY", "PIDS"
     );
-    for r in &rows {
+    for (s, memory, pids_now) in &rows {
         let human = |v: u64| Size(v).human();
-        let mem = match (r["memory"].as_u64(), r["memory_limit"].as_u64()) {
-            (Some(m), Some(l)) => format!("{}/{}", human(m), human(l)),
-            (Some(m), None) => human(m),
+        let mem = match (memory, s.memory_limit) {
+            (Some(m), Some(l)) => format!("{}/{}", human(*m), human(l)),
+            (Some(m), None) => human(*m),
             _ => "-".into(),
         };
-        let pids = match r["pids_limit"].as_u64() {
-            Some(l) => format!("{}/{l}", r["pids"]),
-            None => r["pids"].to_string(),
+        let pids = match s.pids_limit {
+            Some(l) => format!("{pids_now}/{l}"),
+            None => pids_now.to_string(),
         };
-        let mut cmd = r["command"].as_str().unwrap_or("").to_string();
+        let mut cmd = s.command.argv.join(" ");
         if cmd.chars().count() > 40 {
             cmd = cmd.chars().take(39).collect::<String>() + "…";
         }
-        let name = r["name"].as_str().unwrap_or("");
         println!(
-            "{name:<20} {:>7} {:>7} {:>6}s  {mem:>17}  {pids:>9}  {cmd}",
-            r["pid"], r["init_pid"], r["uptime_s"]
+            "{:<20} {:>7} {:>7} {:>6}s  {mem:>17}  {pids:>9}  {cmd}",
+            s.name,
+            s.supervisor_pid,
+            s.init_pid,
+            uptime(s)
         );
     }
     for name in stale {

@@ -15,7 +15,7 @@ pub fn rootfs(from: RootfsFrom, dir: &Path, trace: bool, plan_only: bool) -> any
         RootfsFrom::Busybox => build::rootfs(&dir, &spec::missing_parents(&dir), &host),
     };
     if plan_only {
-        super::show(&plan, crate::plan::print::WIDTH);
+        super::show(&plan, None);
         return Ok(0);
     }
     exec::run(&plan, &Options::traced(trace)).1?;

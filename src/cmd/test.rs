@@ -73,7 +73,7 @@ pub fn run(paths: &[PathBuf], jobs: usize, json: Option<&Path>) -> anyhow::Resul
     let host = Host::detect();
     make_rootfs_first(&files, &host)?;
     let exe = std::env::current_exe()?;
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = crate::plan::print::use_color(std::io::stdout().is_terminal());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -100,7 +100,7 @@ pub fn run(paths: &[PathBuf], jobs: usize, json: Option<&Path>) -> anyhow::Resul
     println!("{summary}");
     if let Some(path) = json {
         let doc = serde_json::json!({ "passed": passed, "failed": failed, "skipped": skipped, "experiments": results });
-        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")?;
+        super::write_output(path, &(serde_json::to_string_pretty(&doc)? + "\n"))?;
     }
     Ok(if failed == 0 { 0 } else { 1 })
 }

@@ -38,10 +38,5 @@ pub fn up(a: Args) -> anyhow::Result<i32> {
 }
 
 fn write_report(report: &mut exec::Report, path: &Path, jail: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt;
-    let text = report.json(jail)?;
-    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o644).open(path)?;
-    f.write_all(text.as_bytes())?;
-    Ok(())
+    super::write_output(path, &report.json(jail)?)
 }

@@ -4,6 +4,7 @@
 //! Every value that the validator may complain about is kept as [`Sp<T>`]: the value plus the
 //! byte range it came from, so that an error can point at the exact spot in the file.
 
+mod foreign;
 mod lists;
 mod load;
 pub mod security;
@@ -290,7 +291,8 @@ pub struct Limits {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpus: Option<Sp<f64>>,
     /// cgroup: relative CPU weight, 1 to 10000 (v2 cpu.weight; default 100). On v1 written as
-    /// cpu.shares = 2 + (weight - 1) * 262142 / 9999, the conversion runc and crun use.
+    /// cpu.shares by the mapping of runc 1.3.2+, crun 1.23+ and systemd: 1 → 2, 100 → 1024,
+    /// 10000 → 262144 (log-quadratic between).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_weight: Option<Sp<i64>>,
     /// rlimit RLIMIT_NOFILE: the most open descriptors.

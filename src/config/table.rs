@@ -115,7 +115,22 @@ impl<'a, 'i> Table<'a, 'i> {
         };
         match parsed {
             Some(f) if f.is_finite() => Some(Sp::new(f, v.span())),
-            _ => {
+            Some(f) => {
+                let word = if f.is_nan() { "nan (not a number)" } else { "infinite" };
+                self.push(
+                    Diag::new(
+                        v.span(),
+                        self.key_path(key),
+                        format!("expected a finite number, found {word}"),
+                    )
+                    .accepted("a finite number, like 0.5")
+                    .hint(format!(
+                        "TOML's nan and inf are not amounts: write a number, or remove `{key}` for no limit"
+                    )),
+                );
+                None
+            }
+            None => {
                 self.wrong_type(key, v, "a number, like 0.5");
                 None
             }
@@ -133,6 +148,10 @@ impl<'a, 'i> Table<'a, 'i> {
         let result = match v.get_ref() {
             DeValue::String(s) => parse(s),
             DeValue::Integer(_) => match self.int(key) {
+                Some(n) if n.value == -1 => Err(UnitError {
+                    message: "-1 is not a size: docker's and OCI's \"no limit\"".into(),
+                    hint: format!("remove `{key}`: a limit not written is not set"),
+                }),
                 Some(n) => from_int(n.value),
                 None => return None,
             },
@@ -216,7 +235,29 @@ impl<'a, 'i> Table<'a, 'i> {
     pub(super) fn string_map(&mut self, key: &str) -> Option<Sp<BTreeMap<String, String>>> {
         let v = self.get(key)?;
         let Some(table) = v.get_ref().as_table() else {
-            self.wrong_type(key, v, "a table of strings: { NAME = \"value\" }");
+            let accepted = "a table of strings: { NAME = \"value\" }";
+            let mut d = Diag::new(
+                v.span(),
+                self.key_path(key),
+                format!("expected {accepted}, found {}", v.get_ref().type_str()),
+            )
+            .accepted(accepted);
+            // docker's and OCI's form: ["NAME=value", ...]. Say how it reads here.
+            if let Some(items) = v.get_ref().as_array() {
+                let pairs: Vec<String> = items
+                    .iter()
+                    .filter_map(|i| i.get_ref().as_str()?.split_once('='))
+                    .take(3)
+                    .map(|(k, val)| format!("{k} = {val:?}"))
+                    .collect();
+                if !pairs.is_empty() {
+                    d = d.hint(format!(
+                        "docker's [\"NAME=value\"] is a table here: {key} = {{ {} }}",
+                        pairs.join(", ")
+                    ));
+                }
+            }
+            self.push(d);
             return None;
         };
         let mut out = BTreeMap::new();
@@ -319,7 +360,9 @@ impl<'a, 'i> Table<'a, 'i> {
             };
             let mut d = Diag::new(k.span(), self.key_path(key), format!("unknown key `{key}` {table}"))
                 .accepted(format!("one of: {}", known.join(", ")));
-            if let Some(m) = did_you_mean(key, known.iter().copied()) {
+            if let Some(instead) = super::foreign::hint(self.kind, key) {
+                d = d.hint(instead);
+            } else if let Some(m) = did_you_mean(key, known.iter().copied()) {
                 d = d.hint(format!("did you mean `{m}`?"));
             } else if let Some((other, _)) =
                 KNOWN_KEYS.iter().find(|(t, keys)| *t != self.kind && keys.contains(&key))

@@ -119,8 +119,14 @@ fn parse_with_units(text: &str, units: &[(&str, u64)], what: &str, base: &str) -
             "GB" | "gb" | "Gb" => {
                 format!("procjail reads binary units: write \"{number}GiB\" or \"{number}G\"")
             }
-            "KB" | "kb" | "Kb" | "k" => {
+            "KB" | "kb" | "Kb" => {
                 format!("procjail reads binary units: write \"{number}KiB\" or \"{number}K\"")
+            }
+            "k" | "m" | "g" | "t" if what == "size" => {
+                let up = trimmed.to_uppercase();
+                format!(
+                    "units are capitals here: docker's \"{number}{trimmed}\" is \"{number}{up}\" (or \"{number}{up}iB\")"
+                )
             }
             u if known => format!("remove the space: \"{number}{u}\""),
             _ => format!("write a number then one of: {}", names.join(", ")),

@@ -27,6 +27,7 @@ pub struct Report {
     pub memory_peak: Option<u64>,
     /// Forks refused at the pids limit.
     pub pids_max_hit: Option<u64>,
+    #[serde(with = "crate::json::limit")]
     pub pids_limit: Option<u64>,
     pub timed_out: bool,
     pub wall_ms: u64,

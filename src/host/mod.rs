@@ -69,7 +69,11 @@ pub struct Host {
     #[serde(skip)]
     pub view: probe::HostView,
     /// procjail's own hard rlimits, by `limits` key (nofile, nproc, ...); u64::MAX = unlimited.
+    #[serde(serialize_with = "crate::json::limit_map")]
     pub hard_limits: BTreeMap<String, u64>,
+    /// procjail's soft RLIMIT_STACK (the command inherits it unless `limits.stack` is set): the
+    /// kernel gives execve's arguments a quarter of it. u64::MAX = unlimited.
+    pub stack_soft: u64,
 }
 
 impl Host {
@@ -102,6 +106,7 @@ impl Host {
             seccomp_filters: 0,
             view: probe::HostView::default(),
             hard_limits: BTreeMap::new(),
+            stack_soft: 8 << 20,
         }
     }
 
@@ -177,6 +182,8 @@ impl Host {
                     (r.key.to_string(), if hard == libc::RLIM_INFINITY { u64::MAX } else { hard })
                 })
                 .collect(),
+            stack_soft: nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_STACK)
+                .map_or(8 << 20, |(soft, _)| if soft == libc::RLIM_INFINITY { u64::MAX } else { soft }),
         }
     }
 }

@@ -216,6 +216,8 @@ pub struct Plan {
     pub file: PathBuf,
     pub host: Host,
     pub phases: Vec<Phase>,
+    /// What the jail is, in a few lines (`plan` prints them first): (what, how).
+    pub summary: Vec<(String, String)>,
     #[serde(skip)]
     pub facts: Facts,
 }
@@ -277,6 +279,13 @@ impl Builder {
     /// The plan, without empty phases.
     pub fn finish(self, jail: &str, file: &std::path::Path, host: &Host, facts: Facts) -> Plan {
         let phases = self.phases.into_iter().filter(|p| !p.steps.is_empty()).collect();
-        Plan { jail: jail.to_string(), file: file.to_path_buf(), host: host.clone(), phases, facts }
+        Plan {
+            jail: jail.to_string(),
+            file: file.to_path_buf(),
+            host: host.clone(),
+            phases,
+            summary: Vec::new(),
+            facts,
+        }
     }
 }

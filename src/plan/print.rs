@@ -18,11 +18,39 @@ pub struct Style {
     pub width: usize,
 }
 
+/// `--color`: when procjail colours what it prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set (https://no-color.org).
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+static COLOR: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
+
+/// Sets `--color` for the whole run (once, from the command line).
+pub fn set_color(choice: ColorChoice) {
+    let _ = COLOR.set(choice);
+}
+
+/// Whether to colour a stream: `--color always|never`, or with `auto` only on a terminal and
+/// never with NO_COLOR set.
+pub fn use_color(stream_is_terminal: bool) -> bool {
+    match COLOR.get().copied().unwrap_or_default() {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
 impl Style {
-    /// Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
+    /// Colour as [`use_color`] says for this stream.
     pub fn for_stream(is_terminal: bool) -> Style {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style { color: is_terminal && !no_color, width: WIDTH }
+        Style { color: use_color(is_terminal), width: WIDTH }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -66,17 +94,26 @@ pub fn origin(file: &Path, o: &Origin) -> String {
 pub fn text(plan: &Plan, style: Style) -> String {
     let total = plan.len();
     let width = total.to_string().len();
-    let mut out = format!(
-        "{} {} (jail {}, host cgroup {}): {} steps\n",
-        style.bold("plan for"),
+    let cgroup = serde_json::to_value(plan.host.cgroup).ok().and_then(|v| v.as_str().map(String::from));
+    let head = format!(
+        "{} (jail {}, host cgroup {}): {total} steps",
         plan.file.display(),
         plan.jail,
-        serde_json::to_value(plan.host.cgroup)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
-        total
+        cgroup.unwrap_or_default()
     );
+    // "plan for " is 9 columns; the rest wraps as a step does.
+    let mut out = String::new();
+    for (i, line) in fit(&head, style.width.saturating_sub(9)).iter().enumerate() {
+        let lead = if i == 0 { style.bold("plan for") } else { "        ".to_string() };
+        out.push_str(&format!("{lead} {line}\n"));
+    }
+    let key_width = plan.summary.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (what, how) in &plan.summary {
+        for (i, line) in fit(how, style.width.saturating_sub(key_width + 4)).iter().enumerate() {
+            let key = if i == 0 { what.as_str() } else { "" };
+            out.push_str(&format!("  {}  {line}\n", style.dim(&format!("{key:<key_width$}"))));
+        }
+    }
     for phase in &plan.phases {
         out.push_str(&format!("\n{} {}\n", style.bold(phase.kind.name()), style.side(phase.side)));
         for step in &phase.steps {
@@ -114,7 +151,9 @@ fn step_lines(plan: &Plan, step: &Step, width: usize, style: Style) -> String {
                 let pad = max - used - need.chars().count();
                 out.push_str(&format!("{}{}", " ".repeat(pad), style.dim(&need)));
             } else {
-                out.push_str(&format!("\n{}{}", " ".repeat(indent + 2), style.dim(&format!("← {need}"))));
+                for part in wrap(&format!("← {need}"), max - indent - 2) {
+                    out.push_str(&format!("\n{}{}", " ".repeat(indent + 2), style.dim(&part)));
+                }
             }
         }
         out.push('\n');
@@ -122,28 +161,36 @@ fn step_lines(plan: &Plan, step: &Step, width: usize, style: Style) -> String {
     out
 }
 
-/// Splits `text` into lines of at most `max` characters, after ", " where possible.
+/// `text` wrapped to `max` columns, or whole when there is no width (a pipe).
+fn fit(text: &str, max: usize) -> Vec<String> {
+    if max == 0 { vec![text.to_string()] } else { wrap(text, max.max(20)) }
+}
+
+/// Splits `text` into lines of at most `max` characters (the lines after the first indented by
+/// two), never inside a token: after ", " where it can, else after a `|` or a `/`, else at a
+/// space; cut hard only where a token is longer than a line. Linear in the text: each line looks
+/// only at its own characters.
 fn wrap(text: &str, max: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut rest: &str = text;
     let mut first = true;
     loop {
-        let room = if first { max } else { max - 2 };
+        let room = if first { max } else { max.saturating_sub(2).max(1) };
         let prefix = if first { "" } else { "  " };
-        if rest.chars().count() <= room {
+        let Some((cut_at, _)) = rest.char_indices().nth(room) else {
             lines.push(format!("{prefix}{rest}"));
             return lines;
-        }
-        let cut_at = rest.char_indices().nth(room).map_or(rest.len(), |(i, _)| i);
+        };
         let head = &rest[..cut_at];
-        let split = head
-            .rfind(", ")
-            .map(|i| i + 2)
-            .filter(|i| *i > room / 3)
-            .or_else(|| head.rfind(' ').map(|i| i + 1).filter(|i| *i > room / 3))
+        let after = |pat: &str| head.rfind(pat).map(|i| i + pat.len()).filter(|i| *i > room / 3);
+        let split = after(", ")
+            .or_else(|| after("|"))
+            .or_else(|| after("/"))
+            .or_else(|| after(" "))
             .unwrap_or(cut_at);
         lines.push(format!("{prefix}{}", rest[..split].trim_end()));
-        rest = &rest[split..];
+        // A break at a space leaves no space at the start of the next line.
+        rest = rest[split..].trim_start();
         first = false;
     }
 }
@@ -180,6 +227,8 @@ pub struct JsonPlan<'a> {
     file: &'a Path,
     host: &'a crate::host::Host,
     steps: usize,
+    /// What `plan` prints first: what the jail is, in a few words.
+    summary: std::collections::BTreeMap<&'a str, &'a str>,
     phases: Vec<JsonPhase<'a>>,
 }
 
@@ -208,7 +257,16 @@ pub fn json_doc(plan: &Plan) -> JsonPlan<'_> {
                 .collect(),
         })
         .collect();
-    JsonPlan { version: 1, jail: &plan.jail, file: &plan.file, host: &plan.host, steps: plan.len(), phases }
+    let summary = plan.summary.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    JsonPlan {
+        version: 1,
+        jail: &plan.jail,
+        file: &plan.file,
+        host: &plan.host,
+        steps: plan.len(),
+        summary,
+        phases,
+    }
 }
 
 #[cfg(test)]
@@ -217,5 +275,16 @@ mod tests {
     fn wraps_after_commas() {
         let lines = super::wrap("call(\"aaaa\", \"bbbb\", \"cccc\")", 16);
         assert_eq!(lines, vec!["call(\"aaaa\",", "  \"bbbb\",", "  \"cccc\")"]);
+    }
+
+    #[test]
+    fn wraps_at_flags_and_slashes_before_cutting() {
+        let lines = super::wrap("m(MS_NOSUID|MS_NODEV|MS_NOEXEC)", 16);
+        assert_eq!(lines, vec!["m(MS_NOSUID|", "  MS_NODEV|", "  MS_NOEXEC)"]);
+        let lines = super::wrap("\"/srv/rootfs/busybox/proc\"", 16);
+        assert_eq!(lines, vec!["\"/srv/rootfs/", "  busybox/proc\""]);
+        // A token longer than a line is cut; nothing is lost.
+        let long = "x".repeat(40);
+        assert_eq!(super::wrap(&long, 16).concat().replace(' ', ""), long);
     }
 }

@@ -247,7 +247,7 @@ fn verify(pid: Proc, checks: usize) -> String {
 
 fn bounding_drop(keep: u64, last: u32) -> String {
     let drop = caps::names(caps::all(last) & !keep);
-    format!("prctl(PR_CAPBSET_DROP, each of {}: {})", drop.len(), drop.join(","))
+    format!("prctl(PR_CAPBSET_DROP, each of {}: {})", drop.len(), drop.join("|"))
 }
 
 fn set_user(uid: u32, gid: u32, groups: &[u32]) -> String {

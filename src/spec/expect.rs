@@ -96,14 +96,31 @@ impl Validator<'_> {
             Matcher::Regex(r) => match regex::Regex::new(r) {
                 Ok(re) => Some(OutputMatch::Regex(re)),
                 Err(e) => {
-                    let first = e.to_string().lines().last().unwrap_or("").trim().to_string();
                     self.err(
-                        Diag::new(m.span.clone(), key, format!("not a regular expression: {first}"))
-                            .accepted("a regex in Rust's syntax (https://docs.rs/regex)"),
+                        Diag::new(
+                            m.span.clone(),
+                            key,
+                            format!("not a regular expression: {}", regex_problem(&e)),
+                        )
+                        .accepted("a regex in Rust's syntax (https://docs.rs/regex)"),
                     );
                     None
                 }
             },
         }
+    }
+}
+
+/// The regex crate's error in one line: "unclosed group at character 2", without its own
+/// "regex parse error:" and "error:" (the report says "error" once).
+fn regex_problem(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let what = lines.iter().rev().find_map(|l| l.trim().strip_prefix("error: ")).unwrap_or(text.trim());
+    // The pattern is drawn indented by 4 with a caret line under it: the caret's column.
+    let at = lines.iter().find(|l| l.trim() == "^" || l.trim().chars().all(|c| c == '^') && l.contains('^'));
+    match at.and_then(|l| l.find('^')) {
+        Some(col) if col >= 4 => format!("{what} at character {}", col - 3),
+        _ => what.to_string(),
     }
 }

@@ -1,15 +1,22 @@
 //! Validation of `[limits]`: cgroup limits and rlimits, against the host's hard limits.
 
 use super::{Limit, Limits, Validator};
-use crate::config::{JailFile, Size, Sp};
+use crate::config::{InitMode, JailFile, Size, Sp};
 use crate::diag::Diag;
 use crate::host::Host;
 
+/// docker's and podman's smallest memory limit.
+pub const MEMORY_MIN: u64 = 6 << 20;
+/// Below this a memory limit is legal, but warned about.
+const MEMORY_SMALL: u64 = 16 << 20;
+/// The most pids a kernel has (include/linux/threads.h), and so the most pids.max takes.
+pub const PID_MAX_LIMIT: i64 = 4 << 20;
+
 impl Validator<'_> {
-    pub(super) fn limits(&mut self, f: &JailFile, host: &Host) -> Limits {
+    pub(super) fn limits(&mut self, f: &JailFile, host: &Host, init: InitMode) -> Limits {
         let mut out = Limits::default();
         self.memory_limits(f, &mut out);
-        self.cgroup_counts(f, &mut out);
+        self.cgroup_counts(f, init, &mut out);
         self.rlimits(f, host, &mut out);
         out
     }
@@ -33,6 +40,9 @@ impl Validator<'_> {
             Some(Limit { value: sp.value.0, origin: v.origin(sp, format!("limits.{key}")) })
         };
         out.memory = l.memory.as_ref().and_then(|m| positive(self, "memory", m));
+        if let (Some(m), Some(sp)) = (&out.memory, &l.memory) {
+            self.memory_floor(m.value, sp);
+        }
         out.memory_swap = l.memory_swap.as_ref().and_then(|m| positive(self, "memory_swap", m));
         if let Some(sw) = &l.memory_swap {
             match &out.memory {
@@ -54,19 +64,56 @@ impl Validator<'_> {
         }
     }
 
+    /// Below docker's floor of 6 MiB a jail cannot start (the memory of its first process is
+    /// charged before the command runs); below 16 MiB it is legal but likely to be OOM-killed.
+    fn memory_floor(&mut self, bytes: u64, sp: &Sp<Size>) {
+        if bytes < MEMORY_MIN {
+            self.err(
+                Diag::new(
+                    sp.span.clone(),
+                    "limits.memory",
+                    format!("a memory limit of {} is too small to start a process in", Size(bytes).human()),
+                )
+                .accepted("at least 6MiB, as docker and podman require")
+                .hint(if sp.value.0 < 1 << 20 && matches!(sp.value.0, 1..=65536) {
+                    format!("a number is bytes: for {} MiB write \"{}MiB\"", sp.value.0, sp.value.0)
+                } else {
+                    "write a size with a unit, like \"64MiB\"".to_string()
+                }),
+            );
+        } else if bytes < MEMORY_SMALL {
+            self.warn(
+                Diag::new(sp.span.clone(), "limits.memory", format!("a memory limit of {} is small: the init, page tables and the page cache of what the command reads count against it", Size(bytes).human()))
+                    .accepted("16MiB or more runs busybox comfortably")
+                    .hint("expect an OOM kill (exit 137) if the command does more than a little"),
+            );
+        }
+    }
+
     /// pids, cpus and cpu_weight: within what the kernel takes.
-    fn cgroup_counts(&mut self, f: &JailFile, out: &mut Limits) {
+    fn cgroup_counts(&mut self, f: &JailFile, init: InitMode, out: &mut Limits) {
         let l = &f.limits;
         if let Some(p) = &l.pids {
-            if p.value < 1 {
-                self.err(
-                    Diag::new(
-                        p.span.clone(),
-                        "limits.pids",
-                        format!("pids must be 1 or more, not {}", p.value),
+            let min = if init == InitMode::Builtin { 2 } else { 1 };
+            if p.value < min || p.value > PID_MAX_LIMIT {
+                let why = if p.value > PID_MAX_LIMIT {
+                    format!(
+                        "pids = {} is above the kernel's PID_MAX_LIMIT ({PID_MAX_LIMIT}): pids.max refuses it",
+                        p.value
                     )
-                    .accepted("an integer of 1 or more")
-                    .hint("the jail's init and command need at least 2"),
+                } else if p.value >= 1 {
+                    "pids = 1 leaves no room for the command: the built-in init is the first of the jail's processes".to_string()
+                } else {
+                    format!("pids must be 1 or more, not {}", p.value)
+                };
+                self.err(
+                    Diag::new(p.span.clone(), "limits.pids", why)
+                        .accepted(format!("an integer from {min} to {PID_MAX_LIMIT}"))
+                        .hint(if p.value > PID_MAX_LIMIT {
+                            "remove limits.pids for no limit"
+                        } else {
+                            "the jail's init and command need at least 2"
+                        }),
                 );
             } else {
                 out.pids = Some(Limit { value: p.value as u64, origin: self.origin(p, "limits.pids") });

@@ -6,11 +6,13 @@
 mod access;
 mod command;
 mod expect;
+mod inroot;
 mod limits;
 mod mounts;
 mod names;
 mod security;
 mod source;
+mod warnings;
 
 pub use access::parse_device;
 pub use expect::{Expect, OutputMatch};
@@ -21,7 +23,7 @@ pub use source::MAX_FILE;
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, InitMode, JailFile, Size, Sp};
-use crate::diag::{Diag, FileErrors, LineIndex};
+use crate::diag::{Diag, FileDiags, LineIndex, Severity};
 use crate::host::Host;
 
 /// Where a value, and so a plan step, came from.
@@ -167,6 +169,8 @@ pub struct Spec {
     pub expect: Option<Expect>,
     /// What confines it.
     pub confine: Confine,
+    /// What is legal but likely wrong: `check` and `plan` show it, nothing stops on it.
+    pub warnings: FileDiags,
 }
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -197,7 +201,7 @@ impl Spec {
 }
 
 /// Reads and validates a jail file, with what the command line overrides.
-pub fn load_with(path: &Path, host: &Host, overrides: &Overrides) -> Result<Spec, FileErrors> {
+pub fn load_with(path: &Path, host: &Host, overrides: &Overrides) -> Result<Spec, FileDiags> {
     let mut spec = load(path, host)?;
     if let Some(name) = &overrides.name {
         spec.name = name.clone();
@@ -209,9 +213,9 @@ pub fn load_with(path: &Path, host: &Host, overrides: &Overrides) -> Result<Spec
 }
 
 /// Reads and validates a jail file.
-pub fn load(path: &Path, host: &Host) -> Result<Spec, FileErrors> {
+pub fn load(path: &Path, host: &Host) -> Result<Spec, FileDiags> {
     let text = source::read(path)?;
-    from_str(path, &text, host).map_err(|diags| FileErrors {
+    from_str(path, &text, host).map_err(|diags| FileDiags {
         path: path.to_path_buf(),
         source_text: text,
         diags,
@@ -224,13 +228,14 @@ pub fn from_str(path: &Path, text: &str, host: &Host) -> Result<Spec, Vec<Diag>>
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut v =
         Validator { lines: LineIndex::new(text), _text: std::marker::PhantomData, dir, diags: read_problems };
-    let spec = v.spec(path, &file, host);
-    if v.diags.is_empty() {
-        return Ok(spec);
-    }
+    let mut spec = v.spec(path, &file, host);
     v.diags.sort_by_key(|d| (d.span.start, d.span.end));
     v.diags.dedup();
-    Err(v.diags)
+    if v.diags.iter().any(|d| d.level == Severity::Error) {
+        return Err(v.diags);
+    }
+    spec.warnings.diags = v.diags;
+    Ok(spec)
 }
 
 struct Validator<'t> {
@@ -250,6 +255,17 @@ impl Validator<'_> {
 
     fn err(&mut self, d: Diag) {
         self.diags.push(d);
+    }
+
+    /// Whether a key under `prefix` already has an error: a warning about it would only repeat
+    /// the error in other words (a program "not in the rootfs" of a rootfs that is refused).
+    fn has_error(&self, prefix: &str) -> bool {
+        self.diags.iter().any(|d| d.level == Severity::Error && d.key.starts_with(prefix))
+    }
+
+    /// Legal, but likely not what was meant.
+    fn warn(&mut self, d: Diag) {
+        self.diags.push(Diag { level: Severity::Warning, ..d });
     }
 
     fn host_path(&self, p: &str) -> PathBuf {
@@ -273,9 +289,9 @@ impl Validator<'_> {
         let mounts =
             f.mounts.iter().enumerate().filter_map(|(i, m)| self.mount(i + 1, m)).collect::<Vec<_>>();
         self.duplicate_targets(f, &defaults);
-        let limits = self.limits(f, host);
-        let (argv, env, cwd, command_origin) = self.command(f);
         let init = f.init.mode.as_ref().map_or(InitMode::Builtin, |m| m.value);
+        let limits = self.limits(f, host, init);
+        let (argv, env, cwd, command_origin) = self.command(f, host);
         if init == InitMode::Builtin && !ns.pid {
             let span = f.init.mode.as_ref().map_or(f.namespaces.pid.span.clone(), |m| m.span.clone());
             self.err(
@@ -285,6 +301,9 @@ impl Validator<'_> {
             );
         }
         let confine = self.confine(f, host, &ns, init);
+        if !make_rootfs && rootfs.is_dir() && !self.has_error("rootfs") {
+            self.rootfs_warnings(f, &rootfs, &argv, &env, &cwd);
+        }
         Spec {
             name,
             file: path.to_path_buf(),
@@ -307,6 +326,7 @@ impl Validator<'_> {
             timeout_ms: f.command.as_ref().and_then(|c| c.timeout.as_ref()).map(|t| t.value.0),
             expect: self.expect(f),
             confine,
+            warnings: FileDiags { path: path.to_path_buf(), source_text: String::new(), diags: Vec::new() },
         }
     }
 

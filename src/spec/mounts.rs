@@ -104,17 +104,21 @@ impl Validator<'_> {
             return None;
         };
         let path = self.host_path(&source.value);
-        let Ok(meta) = std::fs::metadata(&path) else {
-            self.err(
-                Diag::new(
-                    source.span.clone(),
-                    format!("{key}.source"),
-                    format!("the bind source {} does not exist", path.display()),
-                )
-                .accepted("an existing file or directory on the host, relative to the jail file")
-                .hint(format!("create it (mkdir -p {}) or fix the path", path.display())),
-            );
-            return None;
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) => {
+                let (what, hint) = source_problem(&e, &path);
+                self.err(
+                    Diag::new(
+                        source.span.clone(),
+                        format!("{key}.source"),
+                        format!("the bind source {} {what}", path.display()),
+                    )
+                    .accepted("an existing file or directory on the host, relative to the jail file")
+                    .hint(hint),
+                );
+                return None;
+            }
         };
         Some(MountSpec::Bind { source: path, target, readonly: m.readonly, is_dir: meta.is_dir() })
     }
@@ -262,5 +266,33 @@ impl Validator<'_> {
                 seen.insert(target, this);
             }
         }
+    }
+}
+
+/// Why a bind source cannot be used, in words, and what to do: by the errno stat gave.
+fn source_problem(e: &std::io::Error, path: &Path) -> (String, String) {
+    let p = path.display();
+    match e.raw_os_error().map(nix::errno::Errno::from_raw) {
+        Some(nix::errno::Errno::ENOENT) => {
+            ("does not exist".into(), format!("create it (mkdir -p {p}) or fix the path"))
+        }
+        Some(nix::errno::Errno::ELOOP) => (
+            "is a loop of symlinks (ELOOP)".into(),
+            format!("see where it leads with `namei -l {p}` and point the symlink at a real file"),
+        ),
+        Some(nix::errno::Errno::EACCES) => (
+            "cannot be reached: permission denied (EACCES)".into(),
+            format!(
+                "a folder on the way lacks search (x) permission for procjail's user: see `namei -l {p}`"
+            ),
+        ),
+        Some(nix::errno::Errno::ENOTDIR) => (
+            "goes through something that is not a directory (ENOTDIR)".into(),
+            format!("check each folder of the path: `namei -l {p}`"),
+        ),
+        Some(nix::errno::Errno::ENAMETOOLONG) => {
+            ("is too long a path (ENAMETOOLONG)".into(), "shorten the path".into())
+        }
+        _ => (format!("cannot be read: {e}"), format!("check the path: `namei -l {p}`")),
     }
 }

@@ -16,6 +16,9 @@ fn is_name_char(c: char) -> bool {
 /// The jail's name from its file: `jails/busybox.toml` → `busybox`; a character the rule does
 /// not allow becomes '_', and a name that would start with '.' gets "jail" in front.
 pub fn jail_name(path: &Path) -> String {
+    if path == Path::new("-") {
+        return "stdin".to_string();
+    }
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let mut name: String = stem.chars().map(|c| if is_name_char(c) { c } else { '_' }).collect();
     if name.is_empty() || name.starts_with('.') {

@@ -208,7 +208,7 @@ fn bind_sources() {
 #[test]
 fn sizes() {
     let mem = |v: &str| with(&format!("[limits]\nmemory = {v}\n"));
-    one(&mem("-1"), "limits.memory", 6, 10, "a size cannot be negative");
+    one(&mem("-1"), "limits.memory", 6, 10, "-1 is not a size: docker's and OCI's \"no limit\"");
     one(&mem("\"-1M\""), "limits.memory", 6, 10, "a size cannot be negative");
     one(&mem("0"), "limits.memory", 6, 10, "a memory limit of 0 leaves the jail nothing");
     one(&mem("\"99999999999999999999\""), "limits.memory", 6, 10, "too large");
@@ -224,7 +224,7 @@ fn sizes() {
         "means no limit at all",
     );
     one(
-        &with("[limits]\nmemory = \"1M\"\nmemory_swap = \"512K\"\n"),
+        &with("[limits]\nmemory = \"64M\"\nmemory_swap = \"32M\"\n"),
         "limits.memory_swap",
         7,
         15,
@@ -339,7 +339,7 @@ fn check_prints_each_problem_once_and_exits_125() {
     assert_eq!(run.code, 125, "{run:?}");
     assert_eq!(run.stderr.matches("pids must be 1 or more").count(), 1, "{run:?}");
     assert!(run.stderr.contains(&format!("--> {file}:4:8")), "{run:?}");
-    assert!(run.stderr.contains("accepted: an integer of 1 or more"), "{run:?}");
+    assert!(run.stderr.contains("accepted: an integer from 2 to 4194304"), "{run:?}");
     assert!(run.stderr.contains("help: the jail's init and command need at least 2"), "{run:?}");
     assert_eq!(run.stdout, format!("error  {file} (1 problem)\n"));
     let run = procjail(&["plan", &file]);

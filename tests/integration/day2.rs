@@ -31,7 +31,7 @@ fn two_jails_at_once_show_in_ps_and_go_down() {
     assert!(names.contains(&"day2-a") && names.contains(&"day2-b"), "{ps:#}");
     let a_row = ps["jails"].as_array().unwrap().iter().find(|j| j["name"] == "day2-a").unwrap();
     assert_eq!(a_row["pid"].as_u64().unwrap() as u32, ra.child.id());
-    assert_eq!(a_row["pids_limit"], 20);
+    assert_eq!(a_row["pids_limit"], "20", "limits are strings in JSON");
     assert_eq!(a_row["command"], "/bin/sh -c echo ready; sleep 60");
     let text = procjail(&["ps"]);
     assert!(text.stdout.lines().any(|l| l.starts_with("day2-a ") && l.contains("/20")), "{text:?}");

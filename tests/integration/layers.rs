@@ -30,6 +30,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("host", 1),
     ("sys", 0),
     ("error", 0),
+    ("json", 0),
 ];
 
 const PLANNERS: &[&str] = &["namespaces", "mounts", "cgroups", "init", "rootfs", "confine"];

@@ -2,6 +2,8 @@
 //! equal to the committed golden file (tests/golden/NAME.HOST.plan). To accept a change of the
 //! plans on purpose: `PROCJAIL_BLESS=1 cargo test --test integration plans`, then review the diff.
 
+use std::collections::BTreeMap;
+
 use crate::common::*;
 
 #[test]
@@ -142,14 +144,96 @@ fn plan_json_has_the_documented_shape() {
 }
 
 #[test]
-fn plan_text_fits_100_columns_and_has_no_colour_off_a_terminal() {
+fn plan_text_on_a_pipe_is_one_line_per_step_without_colour() {
     ensure_repo_rootfs();
     for host in ["v1", "hybrid", "v2"] {
         let run = procjail(&["plan", "--host", host, "jails/busybox.toml"]);
         assert_eq!(run.code, 0, "{run:?}");
         assert!(!run.stdout.contains('\x1b'), "colour off a terminal");
-        for line in run.stdout.lines() {
-            assert!(line.chars().count() <= 100, "longer than 100 columns: {line:?}");
+        // Not wrapped: each step is one line, so grep finds a whole step.
+        let total: usize = run.stdout.lines().next().unwrap().rsplit(' ').nth(1).unwrap().parse().unwrap();
+        let numbered = run.stdout.lines().filter(|l| step_number(l).is_some()).count();
+        assert_eq!(numbered, total, "{}", run.stdout);
+        // The whole clone call is on one line: with CLONE_INTO_CGROUP where there is a cgroup2.
+        let clone = run.stdout.lines().find(|l| l.contains("CLONE_NEWPID")).unwrap();
+        let into = if host == "v1" { "clone(" } else { "clone3(" };
+        assert!(clone.contains(into) && clone.contains("SIGCHLD"), "{clone}");
+        assert_eq!(clone.contains("CLONE_INTO_CGROUP"), host != "v1", "{clone}");
+    }
+    // The summary comes first.
+    let run = procjail(&["plan", "--host", "v2", "jails/busybox.toml"]);
+    let head: Vec<&str> =
+        run.stdout.lines().skip(1).take(7).map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!(head, ["namespaces", "rootfs", "limits", "init", "confinement", "command", "steps"]);
+}
+
+fn step_number(line: &str) -> Option<usize> {
+    line.strip_prefix("  ")?.trim_start().split("  ").next()?.parse().ok()
+}
+
+#[test]
+fn plan_text_wraps_only_between_tokens() {
+    ensure_repo_rootfs();
+    let whole = procjail(&["plan", "--host", "hybrid", "--width", "0", "jails/busybox.toml"]).stdout;
+    let narrow = procjail(&["plan", "--host", "hybrid", "--width", "72", "jails/busybox.toml"]).stdout;
+    // The syscall of a line: what is left of it once the step number and the origin (after two
+    // spaces) are taken off.
+    let call = |l: &str| {
+        l.trim_start()
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start()
+            .split("  ")
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    let steps: BTreeMap<usize, String> =
+        whole.lines().filter_map(|l| Some((step_number(l)?, call(l)))).collect();
+    let mut joined: BTreeMap<usize, String> = BTreeMap::new();
+    let mut current = None;
+    let mut wrapped = 0;
+    for line in narrow.lines() {
+        assert!(line.chars().count() <= 72, "longer than 72 columns: {line:?}");
+        if let Some(n) = step_number(line) {
+            current = Some(n);
+            joined.insert(n, call(line));
+        } else if let Some(n) =
+            current.filter(|_| line.starts_with("       ") && !line.trim_start().starts_with('←'))
+        {
+            // A continuation: the break was after ", " (a space between), or after `|` or `/`.
+            wrapped += 1;
+            let text = joined.get_mut(&n).unwrap();
+            let next = line.trim_start().split("  ").next().unwrap_or("");
+            // Joined without a space (after `|` or `/`) or with one (after ", " or at a space):
+            // whichever the whole line has.
+            let tight = format!("{text}{next}");
+            *text = if steps[&n].starts_with(&tight) { tight } else { format!("{text} {next}") };
+        } else {
+            current = None;
         }
     }
+    assert!(wrapped > 10, "the narrow plan wraps: {narrow}");
+    assert_eq!(joined.len(), steps.len());
+    for (n, text) in &joined {
+        assert_eq!(text, &steps[n], "step {n} was broken inside a token");
+    }
+}
+
+#[test]
+fn plan_text_fits_the_terminal() {
+    ensure_repo_rootfs();
+    // script(1) gives procjail a terminal of 90 columns.
+    let cmd = format!("stty cols 90; {} plan --color never --host v2 jails/busybox.toml", bin());
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.lines().count() > 150, "{text}");
+    for line in text.lines() {
+        assert!(line.trim_end_matches('\r').chars().count() <= 90, "longer than the terminal: {line:?}");
+    }
+    assert!(!text.contains('\x1b'), "--color never");
 }
