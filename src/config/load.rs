@@ -94,14 +94,16 @@ pub fn load_str(text: &str) -> Result<(JailFile, Vec<Diag>), Vec<Diag>> {
         let span = e.span().unwrap_or(0..0);
         let mut msg = e.message().trim().to_string();
         let mut hint = "this is not valid TOML; see https://toml.io".to_string();
+        let mut accepted = "TOML (https://toml.io/en/v1.0.0)";
         if msg == "duplicate key" {
+            accepted = "each key once in its table";
             let key = text.get(span.clone()).unwrap_or("").trim().to_string();
             msg = format!("duplicate key `{key}`");
             if let Some(line) = first_definition(text, &key, span.start) {
                 hint = format!("`{key}` is set already on line {line}: keep one of them");
             }
         }
-        diags.borrow_mut().push(Diag::new(span, "TOML", msg).hint(hint));
+        diags.borrow_mut().push(Diag::new(span, "TOML", msg).accepted(accepted).hint(hint));
     }
     if !diags.borrow().is_empty() {
         return Err(diags.into_inner());

@@ -8,6 +8,7 @@ mod confine;
 mod day2;
 mod experiments;
 mod fidelity;
+mod inputs;
 mod layers;
 mod limits;
 mod pid1;
