@@ -101,6 +101,11 @@ pub enum Command {
         /// no_new_privs, seccomp, namespaces, mounts, cgroups, rlimits), planned and read back.
         #[arg(long)]
         verify: bool,
+        /// Write the run as Chrome trace events to this file (`-`: standard output), to open in
+        /// ui.perfetto.dev or chrome://tracing: a track each for the supervisor, the jail's init
+        /// and the command, each step a slice with its syscall, duration and result.
+        #[arg(long, value_name = "FILE")]
+        trace_json: Option<PathBuf>,
     },
     /// Run the experiments: the jail files with an [expect] table; check what each shows.
     Test {
@@ -261,8 +266,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check { files, json } => cmd::check::check(&files, json),
         Command::Plan { file, host, json, width } => cmd::plan::plan(&file, host, json, width),
-        Command::Up { file, trace, timeout, json_report, name, verify } => {
-            cmd::up::up(cmd::up::Args { file, trace, timeout, json_report, name, verify })
+        Command::Up { file, trace, timeout, json_report, name, verify, trace_json } => {
+            cmd::up::up(cmd::up::Args { file, trace, timeout, json_report, name, verify, trace_json })
         }
         Command::Test { paths, jobs, json } => {
             let paths = if paths.is_empty() { cmd::test::default_paths() } else { paths };

@@ -14,6 +14,7 @@ pub struct Args {
     pub json_report: Option<PathBuf>,
     pub name: Option<String>,
     pub verify: bool,
+    pub trace_json: Option<PathBuf>,
 }
 
 pub fn up(a: Args) -> anyhow::Result<i32> {
@@ -22,9 +23,19 @@ pub fn up(a: Args) -> anyhow::Result<i32> {
     let overrides = Overrides { name: a.name, timeout_ms: a.timeout.map(|t| t.0) };
     let spec = spec::load_with(&a.file, &host, &overrides)?;
     let plan = build::up(&spec, &host);
-    let opts =
-        Options { mounts_before: mountinfo, verify: a.verify, ..Options::traced(a.trace) }.with_test_hooks();
+    let timeline =
+        a.trace_json.as_ref().map(|_| exec::Timeline::new().map(std::sync::Arc::new)).transpose()?;
+    let opts = Options {
+        mounts_before: mountinfo,
+        verify: a.verify,
+        timeline: timeline.clone(),
+        ..Options::traced(a.trace)
+    }
+    .with_test_hooks();
     let (mut report, result) = exec::run(&plan, &opts);
+    if let (Some(path), Some(t)) = (&a.trace_json, &timeline) {
+        super::write_output(path, &(serde_json::to_string_pretty(&t.document(&plan)?)? + "\n"))?;
+    }
     // The report line says how the command ended: only when it ran to its end.
     let stopped = result.as_ref().err().is_some_and(|e| e.stop.is_some());
     if !stopped && let Some(line) = report.line(&plan.jail) {

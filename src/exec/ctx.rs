@@ -29,6 +29,8 @@ pub struct Options {
     pub skip_step: Option<usize>,
     /// The host's mount table before the run (the teardown's check compares it).
     pub mounts_before: String,
+    /// `up --trace-json`: where each process of the run records its steps.
+    pub timeline: Option<std::sync::Arc<super::timeline::Timeline>>,
 }
 
 impl Options {

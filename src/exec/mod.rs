@@ -23,11 +23,11 @@ mod proc;
 mod report;
 mod supervise;
 mod sync;
+mod timeline;
 
 pub use ctx::Options;
 pub use report::Report;
-
-use std::time::Instant;
+pub use timeline::Timeline;
 
 use ctx::{Ctx, Done, Handles, Journal};
 
@@ -65,7 +65,7 @@ pub fn run(plan: &Plan, opts: &Options) -> (Report, Result<(), RunError>) {
             if step.side != ctx.side {
                 continue;
             }
-            match run_step(step, &mut ctx) {
+            match run_step(step, phase.kind.name(), &mut ctx) {
                 Ok(Done::Became(side)) => ctx.side = side,
                 Ok(_) => {}
                 Err(f) if ctx.side != Side::Parent => die(&ctx, step, &f),
@@ -109,24 +109,24 @@ fn unmet(cond: &Cond, ctx: &Ctx<'_>) -> Option<String> {
 }
 
 /// Runs a step whose conditions hold, with tracing; records it as done.
-fn run_step(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
+fn run_step(step: &Step, phase: &str, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
+    let start = timeline::now_ns();
     if let Some(why) = step.when.iter().find_map(|c| unmet(c, ctx)) {
-        trace(ctx, step, &format!("skipped ({why})"), None);
+        trace(ctx, step, phase, &format!("skipped ({why})"), None);
         return Ok(Done::Ok);
     }
     if ctx.side == Side::Parent {
         test_hooks(step, ctx);
     }
     if ctx.opts.skip_step == Some(step.index) {
-        trace(ctx, step, "passed over (PROCJAIL_SKIP_STEP)", None);
+        trace(ctx, step, phase, "passed over (PROCJAIL_SKIP_STEP)", None);
         ctx.j.done.insert(step.index);
         return Ok(Done::Ok);
     }
-    let start = Instant::now();
     let long = step.op.runs_long();
     if long {
         // These do not return (or not soon): say so before.
-        trace(ctx, step, "…", None);
+        trace(ctx, step, phase, "…", Some(start));
     }
     let result = apply::apply(step, ctx);
     // After clone or fork, only the process that stays on the step's side reports it.
@@ -136,7 +136,7 @@ fn run_step(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
             Ok(_) => "ok".to_string(),
             Err(f) => format!("{:?}", f.errno),
         };
-        trace(ctx, step, &outcome, Some(start));
+        trace(ctx, step, phase, &outcome, Some(start));
     }
     if result.is_ok() {
         ctx.j.done.insert(step.index);
@@ -144,11 +144,24 @@ fn run_step(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
     result
 }
 
-fn trace(ctx: &Ctx<'_>, step: &Step, outcome: &str, start: Option<Instant>) {
+/// `--trace`'s line on stderr, and `--trace-json`'s event: "…" before a step that does not
+/// return soon, its outcome after; no start for a step that did not run.
+fn trace(ctx: &Ctx<'_>, step: &Step, phase: &str, outcome: &str, start: Option<i64>) {
+    let begun = outcome == "…";
     if ctx.opts.trace {
-        let took =
-            start.map_or(String::new(), |t| format!(" ({:.3} ms)", t.elapsed().as_secs_f64() * 1000.0));
+        let took = start
+            .filter(|_| !begun)
+            .map_or(String::new(), |t| format!(" ({:.3} ms)", (timeline::now_ns() - t) as f64 / 1e6));
         say(&format!("procjail: trace: {} = {outcome}{took}", ctx.plan.describe(step)));
+    }
+    if let Some(t) = &ctx.opts.timeline {
+        let (ph, at) = match start {
+            None => ("i", timeline::now_ns()),
+            Some(s) if begun => ("B", s),
+            Some(s) if step.op.runs_long() => ("E", timeline::now_ns().max(s)),
+            Some(s) => ("X", s),
+        };
+        t.record(ctx.side, phase, step, ph, at, outcome);
     }
 }
 

@@ -34,7 +34,7 @@ pub const READY: &str = "ready";
 pub const VERIFIED: &str = "verified";
 
 /// Which process performs a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     /// procjail itself, on the host: it clones the jail, supervises it and tears it down.

@@ -3,6 +3,7 @@
 //! the host is as it was afterwards.
 
 mod check;
+mod cli;
 mod common;
 mod confine;
 mod day2;
