@@ -9,7 +9,6 @@
 //! with openat2(rootfd, RESOLVE_IN_ROOT), so a symlink in the rootfs never leads a mount, a mkdir
 //! or a file outside it. Each folder a mount point needs is a step of its own.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags};
@@ -35,7 +34,7 @@ pub const DEV_LINKS: &[(&str, &str)] = &[
 /// show of each mount (the checks before execve read it back).
 struct InRoot<'b> {
     b: &'b mut Builder,
-    made: BTreeSet<PathBuf>,
+    made: std::collections::HashSet<PathBuf>,
     checks: Vec<MountCheck>,
     /// Where each point's check is in `checks` (a later mount at a point replaces its check).
     at: std::collections::HashMap<PathBuf, usize>,
@@ -116,8 +115,12 @@ pub fn plan_mounts(b: &mut Builder, spec: &Spec) -> Mounts {
     b.step(Op::OpenRoot { path: root }, d.clone());
     let nodev = Op::MountSetattr { target: Target::InRoot("/".into()), set: ATTR_NODEV, recursive: false };
     b.step(nodev, Origin::Unset { key: "security.devices".into() });
-    let mut r =
-        InRoot { b, made: BTreeSet::from([PathBuf::from("/")]), checks: Vec::new(), at: Default::default() };
+    let mut r = InRoot {
+        b,
+        made: std::collections::HashSet::from([PathBuf::from("/")]),
+        checks: Vec::new(),
+        at: Default::default(),
+    };
     r.check(Path::new("/"), MountIs::There, false, bound);
     plan_defaults(&mut r, spec);
     for m in &spec.mounts {

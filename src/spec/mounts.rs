@@ -1,6 +1,5 @@
 //! Validation of the rootfs and the mounts: paths on the host and targets in the jail.
 
-use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use super::{Defaults, Mount, MountSpec, Origin, Validator, normalize};
@@ -229,7 +228,7 @@ impl Validator<'_> {
     }
 
     pub(super) fn duplicate_targets(&mut self, f: &JailFile, d: &Defaults) {
-        let mut seen: BTreeMap<PathBuf, String> = BTreeMap::new();
+        let mut seen: std::collections::HashMap<PathBuf, String> = std::collections::HashMap::new();
         for (path, on, what) in [
             ("/proc", d.proc, "defaults.proc"),
             ("/dev", d.dev, "defaults.dev"),
