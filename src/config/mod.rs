@@ -7,6 +7,7 @@
 mod foreign;
 mod lists;
 mod load;
+pub mod rules;
 pub mod security;
 mod table;
 pub mod units;
