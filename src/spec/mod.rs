@@ -10,6 +10,8 @@ mod inroot;
 mod limits;
 mod mounts;
 mod names;
+#[cfg(test)]
+mod schema_rules;
 mod security;
 mod source;
 mod warnings;
