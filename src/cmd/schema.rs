@@ -5,7 +5,8 @@ pub fn schema_json() -> String {
     use schemars::generate::SchemaSettings;
     use schemars::transform::RecursiveTransform;
     let settings = SchemaSettings::draft2020_12()
-        .with(|s| s.transforms.push(Box::new(RecursiveTransform(toml_has_no_null))));
+        .with(|s| s.transforms.push(Box::new(RecursiveTransform(toml_has_no_null))))
+        .with(|s| s.transforms.push(Box::new(RecursiveTransform(ref_stands_alone))));
     let schema = settings.into_generator().into_root_schema_for::<crate::config::JailFile>();
     serde_json::to_string_pretty(&schema).expect("the schema serializes") + "\n"
 }
@@ -39,5 +40,18 @@ fn toml_has_no_null(schema: &mut schemars::Schema) {
     }
     if let Some(serde_json::Value::Object(d)) = obj.get_mut("default") {
         d.retain(|_, v| !v.is_null());
+    }
+}
+
+/// A `$ref` with keywords beside it goes into an `allOf` of its own: readers of draft 7, taplo
+/// among them, ignore whatever is beside a `$ref` (a description, a default, a bound).
+fn ref_stands_alone(schema: &mut schemars::Schema) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    if obj.len() > 1
+        && let Some(target) = obj.remove("$ref")
+    {
+        obj.insert("allOf".into(), serde_json::json!([{ "$ref": target }]));
     }
 }

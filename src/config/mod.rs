@@ -7,6 +7,7 @@
 mod foreign;
 mod lists;
 mod load;
+pub mod rules;
 pub mod security;
 mod table;
 pub mod units;
@@ -20,6 +21,8 @@ use std::ops::Range;
 
 use schemars::JsonSchema;
 use serde::Serialize;
+
+use rules::*;
 
 /// A value with the byte range of the jail file it was read from.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,11 +60,12 @@ impl<T: JsonSchema> JsonSchema for Sp<T> {
 /// Paths in this file are relative to the file itself.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "procjail jail file")]
+#[schemars(title = "procjail jail file", transform = pids_leave_room_for_init)]
 pub struct JailFile {
     /// The jail's hostname (RFC 1123, at most 64 bytes). Needs the uts namespace.
     /// Default: the file's name without `.toml`, when that is a valid hostname.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = HOSTNAME_PATTERN))]
     pub hostname: Option<Sp<String>>,
     /// The root filesystem the command sees. Required.
     #[schemars(required)]
@@ -103,9 +107,11 @@ pub struct JailFile {
 pub struct Expect {
     /// The exit code of `procjail up`: the command's, or 128+N when it died of signal N.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = EXIT_MAX))]
     pub exit: Option<Sp<i64>>,
     /// The signal that ended the command, as "SIGKILL" or "KILL".
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = signal_pattern()))]
     pub signal: Option<Sp<String>>,
     /// Whether the kernel OOM-killed in the jail's memory cgroup.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -161,6 +167,7 @@ impl JsonSchema for Matcher {
 #[serde(deny_unknown_fields)]
 pub struct Rootfs {
     /// A directory on the host, relative to the jail file. Must not be `/`.
+    #[schemars(extend("not" = { "pattern": ROOT_PATTERN }))]
     pub path: Sp<String>,
     /// How to make the rootfs when `path` is missing: `"busybox"` makes it from the host's
     /// static busybox (Debian's `busybox-static`). Default: not made; a missing rootfs is an error.
@@ -186,6 +193,7 @@ pub struct Namespaces {
     /// PID namespace: the jail's first process is PID 1. Default: true.
     pub pid: Sp<bool>,
     /// Mount namespace. Required: a jail needs its own mount table to pivot_root. Default: true.
+    #[schemars(extend("const" = true))]
     pub mount: Sp<bool>,
     /// UTS namespace: the jail's own hostname. Default: true.
     pub uts: Sp<bool>,
@@ -247,19 +255,23 @@ pub struct Mount {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Sp<String>>,
     /// Where in the jail: an absolute path, without `..`, not under /proc.
+    #[schemars(regex(pattern = ABSOLUTE_PATTERN), extend("not" = { "pattern": TARGET_REFUSED_PATTERN }))]
     pub target: Sp<String>,
     /// Mount read-only (a bind is remounted read-only). Default: false.
     #[serde(default)]
     pub readonly: bool,
     /// tmpfs: its size in bytes or with a unit ("16MiB"). Default: the kernel's (half of RAM).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = Size::above_zero)]
     pub size: Option<Sp<Size>>,
     /// tmpfs: the mode of its root as an octal string, e.g. "1777". Default: "755".
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = MODE_PATTERN), extend("default" = "755"))]
     pub mode: Option<Sp<String>>,
     /// tmpfs: mount options beside the defaults nosuid and nodev: "noexec", and "dev" or "suid"
     /// to lift a default. Default: none.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("items" = { "type": "string", "enum": TMPFS_OPTIONS }, "default" = []))]
     pub options: Option<Sp<Vec<String>>>,
 }
 
@@ -276,30 +288,39 @@ pub enum MountKind {
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    /// cgroup: memory limit (memory.max / memory.limit_in_bytes). Bytes or "64MiB".
+    /// cgroup: memory limit (memory.max / memory.limit_in_bytes). Bytes or "64MiB". At least
+    /// 6MiB, as docker and podman require.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = MEMORY_MIN), transform = Size::above_zero)]
     pub memory: Option<Sp<Size>>,
     /// cgroup: memory + swap limit (v2: memory.swap.max = this - memory;
     /// v1: memory.memsw.limit_in_bytes). At least `memory`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = Size::above_zero)]
     pub memory_swap: Option<Sp<Size>>,
-    /// cgroup: the most processes and threads at once (pids.max). At least 1.
+    /// cgroup: the most processes and threads at once (pids.max), up to the kernel's
+    /// PID_MAX_LIMIT. At least 2 with the built-in init (it is one of them), else at least 1.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = PID_MAX_LIMIT))]
     pub pids: Option<Sp<i64>>,
     /// cgroup: CPUs' worth of time, e.g. 0.5 → cpu.max "50000 100000"
     /// (v1: cpu.cfs_quota_us 50000, cpu.cfs_period_us 100000). From 0.01 to 1024.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = CPUS_MIN, max = CPUS_MAX))]
     pub cpus: Option<Sp<f64>>,
     /// cgroup: relative CPU weight, 1 to 10000 (v2 cpu.weight; default 100). On v1 written as
     /// cpu.shares by the mapping of runc 1.3.2+, crun 1.23+ and systemd: 1 → 2, 100 → 1024,
     /// 10000 → 262144 (log-quadratic between).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = CPU_WEIGHT_MIN, max = CPU_WEIGHT_MAX))]
     pub cpu_weight: Option<Sp<i64>>,
-    /// rlimit RLIMIT_NOFILE: the most open descriptors.
+    /// rlimit RLIMIT_NOFILE: the most open descriptors, at least 4.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = NOFILE_MIN))]
     pub nofile: Option<Sp<i64>>,
     /// rlimit RLIMIT_NPROC: the most processes of the user (counted host-wide for that uid).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub nproc: Option<Sp<i64>>,
     /// rlimit RLIMIT_CORE: the largest core dump, bytes or with a unit; 0 for none.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -324,24 +345,38 @@ pub struct Limits {
 pub struct Command {
     /// The program and its arguments. argv[0] is a path in the rootfs, or a name looked up
     /// in the jail's PATH.
+    #[schemars(
+        length(min = 1),
+        inner(regex(pattern = NO_NUL_PATTERN)),
+        extend("prefixItems" = [{ "pattern": ARGV0_PATTERN }])
+    )]
     pub argv: Sp<Vec<String>>,
     /// The whole environment of the command: nothing is inherited from procjail's.
     /// Default: { PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend(
+        "propertyNames" = { "pattern": ENV_NAME_PATTERN },
+        "additionalProperties" = { "type": "string", "pattern": NO_NUL_PATTERN },
+        "default" = { "PATH": DEFAULT_PATH }
+    ))]
     pub env: Option<Sp<BTreeMap<String, String>>>,
     /// The working directory in the jail, an absolute path. Default: "/".
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = CWD_PATTERN), extend("default" = "/"))]
     pub cwd: Option<Sp<String>>,
     /// Stop the jail after this long, as `up --timeout` does (SIGTERM to its init, SIGKILL
     /// after the grace period). Default: no timeout.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = Duration::above_zero)]
     pub timeout: Option<Sp<Duration>>,
     /// Who the command runs as: "uid" or "uid:gid", numbers (the rootfs has no user database
     /// procjail reads). Default: "0:0".
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = USER_PATTERN), extend("default" = "0:0"))]
     pub user: Option<Sp<String>>,
     /// Its supplementary groups, by number. Default: none.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(inner(range(min = 0, max = ID_MAX)), extend("default" = []))]
     pub groups: Option<Sp<Vec<i64>>>,
 }
 
@@ -353,10 +388,12 @@ pub struct Init {
     /// what is left when the command exits. `"none"`: the command itself is PID 1.
     /// Default: "builtin".
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "builtin"))]
     pub mode: Option<Sp<InitMode>>,
     /// How long the init waits after SIGTERM before SIGKILL, when the command has exited
     /// and other processes are left, or when the jail is stopped. Default: "3s".
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = Duration(DEFAULT_GRACE_MS).to_string()))]
     pub grace: Option<Sp<Duration>>,
 }
 

@@ -186,6 +186,44 @@ impl fmt::Display for Duration {
     }
 }
 
+/// The pattern of a number and a unit as [`parse_with_units`] reads them: digits with at most one
+/// `.` (".5" and "5." too), then one of `units` (or none, where "" is one of them).
+fn number_pattern(units: &[(&str, u64)]) -> String {
+    format!(r"^([0-9]+(\.[0-9]*)?|\.[0-9]+){}$", units_pattern(units))
+}
+
+/// The same strings, where the number is 0 ("0", "0.0MiB", ".0s").
+fn zero_pattern(units: &[(&str, u64)]) -> String {
+    format!(r"^(0+(\.0*)?|\.0+){}$", units_pattern(units))
+}
+
+fn units_pattern(units: &[(&str, u64)]) -> String {
+    let names: Vec<&str> = units.iter().map(|(n, _)| *n).filter(|n| !n.is_empty()).collect();
+    let optional = if units.iter().any(|(n, _)| n.is_empty()) { "?" } else { "" };
+    format!("({}){optional}", names.join("|"))
+}
+
+/// A key that `check` refuses at 0 (a tmpfs size, a memory limit, a timeout): at least 1 as an
+/// integer (or the `minimum` the key has already), and no string whose number is 0.
+fn refuse_zero(schema: &mut Schema, units: &[(&str, u64)]) {
+    schema.ensure_object().entry("minimum").or_insert(1.into());
+    schema.insert("not".into(), serde_json::json!({ "type": "string", "pattern": zero_pattern(units) }));
+}
+
+impl Size {
+    /// The schema transform of a size that `check` refuses at 0.
+    pub fn above_zero(schema: &mut Schema) {
+        refuse_zero(schema, SIZE_UNITS);
+    }
+}
+
+impl Duration {
+    /// The schema transform of a duration that `check` refuses at 0.
+    pub fn above_zero(schema: &mut Schema) {
+        refuse_zero(schema, DURATION_UNITS);
+    }
+}
+
 impl JsonSchema for Size {
     fn schema_name() -> Cow<'static, str> {
         "Size".into()
@@ -195,7 +233,7 @@ impl JsonSchema for Size {
             "description": format!("A size: {SIZE_ACCEPTED}. K = KiB = 1024 bytes."),
             "oneOf": [
                 { "type": "integer", "minimum": 0 },
-                { "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?(B|K|KiB|M|MiB|G|GiB|T|TiB)?$" }
+                { "type": "string", "pattern": number_pattern(SIZE_UNITS) }
             ]
         })
     }
@@ -210,7 +248,7 @@ impl JsonSchema for Duration {
             "description": format!("A duration: {DURATION_ACCEPTED}."),
             "oneOf": [
                 { "type": "integer", "minimum": 0 },
-                { "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$" }
+                { "type": "string", "pattern": number_pattern(DURATION_UNITS) }
             ]
         })
     }

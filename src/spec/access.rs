@@ -3,6 +3,7 @@
 
 use super::Validator;
 use super::security::{DEFAULT_DEVICES, DeviceRule, Setting, User, unset, words};
+use crate::config::rules::{ID_MAX, OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN};
 use crate::config::{JailFile, PathList, Sp};
 use crate::diag::Diag;
 use crate::host::Host;
@@ -33,10 +34,14 @@ impl Validator<'_> {
     pub(super) fn oom_score_adj(&mut self, o: Option<&Sp<i64>>, host: &Host) -> Option<Setting<i32>> {
         let o = o?;
         let key = "security.oom_score_adj";
-        if !(-1000..=1000).contains(&o.value) {
+        if !(OOM_SCORE_ADJ_MIN..=OOM_SCORE_ADJ_MAX).contains(&o.value) {
             self.err(
-                Diag::new(o.span.clone(), key, format!("{} is not from -1000 to 1000", o.value))
-                    .accepted("-1000 to 1000"),
+                Diag::new(
+                    o.span.clone(),
+                    key,
+                    format!("{} is not from {OOM_SCORE_ADJ_MIN} to {OOM_SCORE_ADJ_MAX}", o.value),
+                )
+                .accepted(format!("{OOM_SCORE_ADJ_MIN} to {OOM_SCORE_ADJ_MAX}")),
             );
             return None;
         }
@@ -54,17 +59,11 @@ impl Validator<'_> {
         let c = f.command.as_ref();
         let mut user = User { uid: 0, gid: 0, groups: Vec::new(), origin: unset("command.user") };
         if let Some(u) = c.and_then(|c| c.user.as_ref()) {
-            let id = |s: &str| s.parse::<u32>().ok().filter(|v| *v != u32::MAX);
-            match u.value.split_once(':').map_or((id(&u.value), Some(0)), |(a, b)| (id(a), id(b))) {
-                (Some(uid), Some(gid)) => {
-                    user = User {
-                        uid,
-                        gid: if u.value.contains(':') { gid } else { uid },
-                        groups: vec![],
-                        origin: self.origin(u, "command.user"),
-                    }
+            match parse_user(&u.value) {
+                Some((uid, gid)) => {
+                    user = User { uid, gid, groups: vec![], origin: self.origin(u, "command.user") }
                 }
-                _ => self.err(
+                None => self.err(
                     Diag::new(
                         u.span.clone(),
                         "command.user",
@@ -81,7 +80,7 @@ impl Validator<'_> {
                     Ok(v) if v != u32::MAX => user.groups.push(v),
                     _ => self.err(
                         Diag::new(g.span.clone(), "command.groups", format!("{v} is not a group id"))
-                            .accepted("0 to 4294967294"),
+                            .accepted(format!("0 to {ID_MAX}")),
                     ),
                 }
             }
@@ -144,7 +143,17 @@ impl Validator<'_> {
     }
 }
 
-/// "c 1:3 rwm" → a rule.
+/// `[command] user`, "uid" or "uid:gid", as (uid, gid): the gid is the uid when not given (the
+/// schema's `USER_PATTERN`).
+pub fn parse_user(s: &str) -> Option<(u32, u32)> {
+    let id = |s: &str| s.parse::<u32>().ok().filter(|v| *v != u32::MAX);
+    match s.split_once(':') {
+        None => id(s).map(|uid| (uid, uid)),
+        Some((u, g)) => Some((id(u)?, id(g)?)),
+    }
+}
+
+/// "c 1:3 rwm" → a rule (the schema's `DEVICE_PATTERN`).
 pub fn parse_device(s: &str) -> Result<DeviceRule, String> {
     let parts: Vec<&str> = s.split_whitespace().collect();
     let (kind, nums, access) = match parts.as_slice() {

@@ -1,6 +1,7 @@
 //! Validation of `[expect]`: what an experiment must show, checked by `procjail test`.
 
 use super::Validator;
+use crate::config::rules::EXIT_MAX;
 use crate::config::{JailFile, Matcher, Sp};
 use crate::diag::Diag;
 
@@ -66,10 +67,10 @@ impl Validator<'_> {
         };
         if let Some(x) = &e.exit {
             match i32::try_from(x.value) {
-                Ok(code @ 0..=255) => out.exit = Some(code),
+                Ok(code) if (0..=EXIT_MAX).contains(&x.value) => out.exit = Some(code),
                 _ => self.err(
                     Diag::new(x.span.clone(), "expect.exit", format!("{} is not an exit code", x.value))
-                        .accepted("an integer from 0 to 255 (128+N for signal N)"),
+                        .accepted(format!("an integer from 0 to {EXIT_MAX} (128+N for signal N)")),
                 ),
             }
         }

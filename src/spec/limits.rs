@@ -1,16 +1,14 @@
 //! Validation of `[limits]`: cgroup limits and rlimits, against the host's hard limits.
 
 use super::{Limit, Limits, Validator};
+use crate::config::rules::{CPU_WEIGHT_MAX, CPU_WEIGHT_MIN, CPUS_MAX, CPUS_MIN, NOFILE_MIN};
+pub use crate::config::rules::{MEMORY_MIN, PID_MAX_LIMIT};
 use crate::config::{InitMode, JailFile, Size, Sp};
 use crate::diag::Diag;
 use crate::host::Host;
 
-/// docker's and podman's smallest memory limit.
-pub const MEMORY_MIN: u64 = 6 << 20;
 /// Below this a memory limit is legal, but warned about.
 const MEMORY_SMALL: u64 = 16 << 20;
-/// The most pids a kernel has (include/linux/threads.h), and so the most pids.max takes.
-pub const PID_MAX_LIMIT: i64 = 4 << 20;
 
 impl Validator<'_> {
     pub(super) fn limits(&mut self, f: &JailFile, host: &Host, init: InitMode) -> Limits {
@@ -120,28 +118,33 @@ impl Validator<'_> {
             }
         }
         if let Some(c) = &l.cpus {
-            if !(0.01..=1024.0).contains(&c.value) {
+            if !(CPUS_MIN..=CPUS_MAX).contains(&c.value) {
                 self.err(
                     Diag::new(
                         c.span.clone(),
                         "limits.cpus",
-                        format!("cpus must be from 0.01 to 1024, not {}", c.value),
+                        format!("cpus must be from {CPUS_MIN} to {CPUS_MAX}, not {}", c.value),
                     )
-                    .accepted("a number of CPUs from 0.01 to 1024, like 0.5"),
+                    .accepted(format!("a number of CPUs from {CPUS_MIN} to {CPUS_MAX}, like 0.5")),
                 );
             } else {
                 out.cpus = Some(Limit { value: c.value, origin: self.origin(c, "limits.cpus") });
             }
         }
         if let Some(w) = &l.cpu_weight {
-            if !(1..=10000).contains(&w.value) {
+            if !(CPU_WEIGHT_MIN..=CPU_WEIGHT_MAX).contains(&w.value) {
                 self.err(
                     Diag::new(
                         w.span.clone(),
                         "limits.cpu_weight",
-                        format!("cpu_weight must be from 1 to 10000, not {}", w.value),
+                        format!(
+                            "cpu_weight must be from {CPU_WEIGHT_MIN} to {CPU_WEIGHT_MAX}, not {}",
+                            w.value
+                        ),
                     )
-                    .accepted("an integer from 1 to 10000 (100 is the default share)"),
+                    .accepted(format!(
+                        "an integer from {CPU_WEIGHT_MIN} to {CPU_WEIGHT_MAX} (100 is the default share)"
+                    )),
                 );
             } else {
                 out.cpu_weight =
@@ -174,7 +177,7 @@ impl Validator<'_> {
             let Some((key, v)) = rl.iter().find(|(k, _)| *k == r.key) else {
                 continue;
             };
-            let min = if *key == "nofile" { 4 } else { 0 };
+            let min = if *key == "nofile" { NOFILE_MIN } else { 0 };
             if v.value < min {
                 self.err(
                     Diag::new(

@@ -10,12 +10,15 @@ mod inroot;
 mod limits;
 mod mounts;
 mod names;
+#[cfg(test)]
+mod schema_rules;
 mod security;
 mod source;
 mod warnings;
 
-pub use access::parse_device;
+pub use access::{parse_device, parse_user};
 pub use expect::{Expect, OutputMatch};
+pub use mounts::{parse_mode, target_problem};
 pub use names::{hostname_problem, jail_name, missing_parents, name_problem, normalize};
 pub use security::{Confine, DEFAULT_DEVICES, DeviceRule, MASKED, READONLY, Setting, User};
 pub use source::MAX_FILE;
@@ -173,8 +176,7 @@ pub struct Spec {
     pub warnings: FileDiags,
 }
 
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-pub const DEFAULT_GRACE_MS: u64 = 3000;
+pub use crate::config::rules::{DEFAULT_GRACE_MS, DEFAULT_PATH};
 
 impl Spec {
     /// What the command runs with.

@@ -145,9 +145,9 @@ impl Validator<'_> {
         }
         let mode = match &m.mode {
             None => 0o755,
-            Some(s) => match u32::from_str_radix(&s.value, 8) {
-                Ok(v) if v <= 0o7777 => v,
-                _ => {
+            Some(s) => match parse_mode(&s.value) {
+                Some(v) => v,
+                None => {
                     self.err(
                         Diag::new(
                             s.span.clone(),
@@ -198,20 +198,7 @@ impl Validator<'_> {
     pub(super) fn target(&mut self, key: &str, t: &Sp<String>) -> Option<PathBuf> {
         let accepted = "an absolute path in the jail, without `..`, not / and not under /proc";
         let p = Path::new(&t.value);
-        let problem = if !p.is_absolute() {
-            Some(format!("the target \"{}\" is not absolute", t.value))
-        } else if p.components().any(|c| c == Component::ParentDir) {
-            Some(format!("the target \"{}\" has `..`: it could lead out of the rootfs", t.value))
-        } else if normalize(p) == Path::new("/") {
-            Some("the target cannot be / itself: that is the rootfs".into())
-        } else if normalize(p).starts_with("/proc") {
-            Some(format!("the target \"{}\" is under /proc, where the kernel's files live", t.value))
-        } else if t.value.contains('\0') {
-            Some("the target has a NUL byte".into())
-        } else {
-            None
-        };
-        match problem {
+        match target_problem(&t.value) {
             Some(message) => {
                 let hint = if p.is_absolute() {
                     "pick another place, e.g. \"/data\"".to_string()
@@ -265,6 +252,30 @@ impl Validator<'_> {
                 seen.insert(target, this);
             }
         }
+    }
+}
+
+/// The mode of a tmpfs: an octal string of at most 7777 (the schema's `MODE_PATTERN`).
+pub fn parse_mode(s: &str) -> Option<u32> {
+    u32::from_str_radix(s, 8).ok().filter(|v| *v <= 0o7777)
+}
+
+/// Why a mount target is refused, if it is: not absolute, with `..`, / itself, under /proc, or
+/// with a NUL byte (the schema's `ABSOLUTE_PATTERN` and `TARGET_REFUSED_PATTERN`).
+pub fn target_problem(t: &str) -> Option<String> {
+    let p = Path::new(t);
+    if !p.is_absolute() {
+        Some(format!("the target \"{t}\" is not absolute"))
+    } else if p.components().any(|c| c == Component::ParentDir) {
+        Some(format!("the target \"{t}\" has `..`: it could lead out of the rootfs"))
+    } else if normalize(p) == Path::new("/") {
+        Some("the target cannot be / itself: that is the rootfs".into())
+    } else if normalize(p).starts_with("/proc") {
+        Some(format!("the target \"{t}\" is under /proc, where the kernel's files live"))
+    } else if t.contains('\0') {
+        Some("the target has a NUL byte".into())
+    } else {
+        None
     }
 }
 

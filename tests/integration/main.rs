@@ -14,4 +14,5 @@ mod layers;
 mod limits;
 mod pid1;
 mod plans;
+mod schema;
 mod up;

@@ -69,7 +69,8 @@ fn the_loader_and_the_schema_know_the_same_keys() {
     };
     let resolve = |v: &serde_json::Value| -> serde_json::Value {
         let v = if v["items"].is_object() { &v["items"] } else { v };
-        match v["$ref"].as_str() {
+        // A `$ref` with a description beside it stands in an `allOf` of its own.
+        match v["$ref"].as_str().or(v["allOf"][0]["$ref"].as_str()) {
             Some(r) => schema["$defs"][r.trim_start_matches("#/$defs/")].clone(),
             None => v.clone(),
         }

@@ -88,6 +88,12 @@ cp "$bb" "$root/bin/busybox"; ln -s busybox "$root/bin/sh"   # init runs busybox
 st=$(command -v strace) || die "strace is missing (apt-get install strace; .ci/run does)"
 cp "$st" "$root/bin/strace"
 for lib in $(ldd "$st" | grep -o '/[^ ]*'); do mkdir -p "$root${lib%/*}"; cp -L "$lib" "$root$lib"; done
+# taplo, for the schema test (tests/integration/schema.rs), the same way. A shim (pyenv's) may
+# stand in front of the binary on PATH.
+tp=$(command -v taplo) || die "taplo is missing (python3 -m pip install taplo; .ci/run does)"
+[ "$(head -c4 "$tp" | tr -d '\177')" = ELF ] || tp=$(pyenv which taplo 2>/dev/null) || die "$tp is not taplo's binary"
+cp "$tp" "$root/bin/taplo"
+for lib in $(ldd "$tp" | grep -o '/[^ ]*'); do mkdir -p "$root${lib%/*}"; cp -L "$lib" "$root$lib"; done
 cp "$here/init.sh" "$root/init"; cp "$here/guest.sh" "$root/guest.sh"; chmod 755 "$root/init"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
