@@ -83,17 +83,20 @@ work=$(mktemp -d); trap 'rm -rf "$work" "$json"' EXIT
 root=$work/root
 mkdir -p "$root"/{bin,etc,lib/modules,proc,sys,dev,run,tmp,root} "$root$manifest_dir"
 cp "$bb" "$root/bin/busybox"; ln -s busybox "$root/bin/sh"   # init runs busybox --install
-# strace, for the fidelity test (tests/integration/fidelity.rs). Debian packages no static
-# strace, so its own binary goes in with the libraries it links, each at its host path.
+# A host tool the tests run, with the libraries it links, each at its host path (busybox's
+# --install in the guest leaves a file that is there alone).
+tool() { cp "$1" "$root/bin/$2"; for lib in $(ldd "$1" | grep -o '/[^ ]*'); do mkdir -p "$root${lib%/*}"; cp -L "$lib" "$root$lib"; done; }
+# strace, for the fidelity test (tests/integration/fidelity.rs): Debian packages no static strace.
 st=$(command -v strace) || die "strace is missing (apt-get install strace; .ci/run does)"
-cp "$st" "$root/bin/strace"
-for lib in $(ldd "$st" | grep -o '/[^ ]*'); do mkdir -p "$root${lib%/*}"; cp -L "$lib" "$root$lib"; done
-# taplo, for the schema test (tests/integration/schema.rs), the same way. A shim (pyenv's) may
-# stand in front of the binary on PATH.
+tool "$st" strace
+# taplo, for the schema test (tests/integration/schema.rs). A shim (pyenv's) may stand in front
+# of the binary on PATH.
 tp=$(command -v taplo) || die "taplo is missing (python3 -m pip install taplo; .ci/run does)"
 [ "$(head -c4 "$tp" | tr -d '\177')" = ELF ] || tp=$(pyenv which taplo 2>/dev/null) || die "$tp is not taplo's binary"
-cp "$tp" "$root/bin/taplo"
-for lib in $(ldd "$tp" | grep -o '/[^ ]*'); do mkdir -p "$root${lib%/*}"; cp -L "$lib" "$root$lib"; done
+tool "$tp" taplo
+# util-linux's script (a terminal for the colour and width tests) and setpriv (check as nobody),
+# and bash (it parses the bash completions): busybox's are not these.
+for t in script setpriv bash; do tool "$(command -v $t)" $t || die "$t is missing"; done
 cp "$here/init.sh" "$root/init"; cp "$here/guest.sh" "$root/guest.sh"; chmod 755 "$root/init"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
