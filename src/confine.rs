@@ -22,7 +22,9 @@ fn seccomp_step(b: &mut Builder, cmd: &Exec) -> usize {
 }
 
 /// The confinement of the command, in the exec tail after its rlimits.
-pub fn command(b: &mut Builder, cmd: &Exec, host: &Host, marks: &mut TailMarks) {
+/// `bounding`: what the process holds in its bounding set when its tail starts (the host's
+/// whole set, or what the init left it before the fork).
+pub fn command(b: &mut Builder, cmd: &Exec, bounding: u64, marks: &mut TailMarks) {
     if let Some(o) = &cmd.oom_score_adj {
         b.step(Op::OomScoreAdj { value: o.value }, o.origin.clone());
     }
@@ -31,7 +33,9 @@ pub fn command(b: &mut Builder, cmd: &Exec, host: &Host, marks: &mut TailMarks) 
         marks.seccomp = seccomp_step(b, cmd);
     }
     let c = &cmd.caps;
-    marks.caps = b.step(Op::CapBoundingDrop { keep: c.value, last: host.cap_last_cap }, c.origin.clone());
+    if bounding & !c.value != 0 {
+        marks.caps = b.step(Op::CapBoundingDrop { drop: bounding & !c.value }, c.origin.clone());
+    }
     b.step(Op::AmbientClear, c.origin.clone());
     let u = &cmd.user;
     let root = u.uid == 0;
@@ -57,12 +61,30 @@ pub fn command(b: &mut Builder, cmd: &Exec, host: &Host, marks: &mut TailMarks) 
     }
 }
 
+/// What the jail's first process keeps in its bounding set before it forks the command: the
+/// command's capabilities and the init's own CAP_KILL. One drop here serves both, and each then
+/// drops only the few the other needed.
+pub fn before_fork(spec: &Spec, host: &Host) -> u64 {
+    (spec.confine.caps.value | caps::bit("CAP_KILL")) & caps::all(host.cap_last_cap)
+}
+
+/// The bounding drop before the fork (see [`before_fork`]).
+pub fn child_bounding(b: &mut Builder, spec: &Spec, host: &Host) {
+    let drop = caps::all(host.cap_last_cap) & !before_fork(spec, host);
+    if drop != 0 {
+        b.step(Op::CapBoundingDrop { drop }, spec.confine.caps.origin.clone());
+    }
+}
+
 /// The built-in init keeps CAP_KILL only (it signals what is left of the jail, whatever its
 /// uid), and cannot gain anything by execve.
 pub fn init(b: &mut Builder, spec: &Spec, host: &Host) {
     let o = spec.confine.caps.origin.clone();
     let kill = caps::bit("CAP_KILL");
-    b.step(Op::CapBoundingDrop { keep: kill, last: host.cap_last_cap }, o.clone());
+    let drop = before_fork(spec, host) & !kill;
+    if drop != 0 {
+        b.step(Op::CapBoundingDrop { drop }, o.clone());
+    }
     b.step(Op::Capset { effective: kill, permitted: kill, inheritable: 0 }, o);
     if spec.confine.no_new_privs.value {
         b.step(Op::NoNewPrivs, spec.confine.no_new_privs.origin.clone());

@@ -26,12 +26,18 @@ pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
         b.phase(PhaseKind::Init, Side::Child);
         b.step(Op::NotDumpable, d.clone());
         b.step(Op::BlockSignals { set: crate::plan::SignalSet::All }, d.clone());
+        crate::confine::child_bounding(b, spec, host);
         b.step(Op::Fork, d.clone());
         Side::Command
     } else {
         Side::Child
     };
-    let marks = exec_tail(b, &spec.exec(), exec_side, host);
+    let bounding = if builtin {
+        crate::confine::before_fork(spec, host)
+    } else {
+        crate::host::caps::all(host.cap_last_cap)
+    };
+    let marks = exec_tail(b, &spec.exec(), exec_side, bounding);
     if builtin {
         b.phase(PhaseKind::Reap, Side::Child);
         b.step(Op::Close { channel: Channel::Sync, end: 1 }, d.clone());
@@ -46,7 +52,7 @@ pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
 /// (capabilities, the user, the working directory, no_new_privs, only fds 0-2, seccomp), then
 /// "ready" to the supervisor, which reads back what the kernel did before it says "verified",
 /// and execve. The process is already in the jail's root, with "/" as its working directory.
-pub fn exec_tail(b: &mut Builder, cmd: &Exec, side: Side, host: &Host) -> TailMarks {
+pub fn exec_tail(b: &mut Builder, cmd: &Exec, side: Side, bounding: u64) -> TailMarks {
     let d = Origin::Default;
     b.phase(PhaseKind::Exec, side);
     b.step(Op::Setsid, d.clone());
@@ -57,7 +63,7 @@ pub fn exec_tail(b: &mut Builder, cmd: &Exec, side: Side, host: &Host) -> TailMa
         let step = b.step(Op::Setrlimit { key: r.key.clone(), value: r.value }, r.origin.clone());
         marks.rlimits.push((r.key.clone(), r.value, step));
     }
-    crate::confine::command(b, cmd, host, &mut marks);
+    crate::confine::command(b, cmd, bounding, &mut marks);
     b.step(Op::SyncSend { end: 1, msg: READY.into() }, d.clone());
     b.step(Op::SyncRecv { end: 1, msg: VERIFIED.into() }, d);
     b.step(Op::Execve { argv: cmd.argv.clone(), env: cmd.env.clone() }, cmd.origin.clone());

@@ -64,7 +64,7 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::Execve { argv, env } => ok(proc::execve(argv, env)),
         Op::Kill { pid } => ok(proc::kill_proc(*pid, &ctx.h, &mut ctx.j)),
         Op::Signal { pid, start, signal, who } => ok(proc::signal(*pid, *start, *signal, who, h)),
-        Op::CapBoundingDrop { keep, last } => ok(caps::bounding_drop(*keep, *last)),
+        Op::CapBoundingDrop { drop } => ok(caps::bounding_drop(*drop)),
         Op::AmbientClear => ok(caps::ambient_clear()),
         Op::KeepCaps => ok(caps::keep_caps()),
         Op::SetUser { uid, gid, groups } => ok(proc::set_user(*uid, *gid, groups)),

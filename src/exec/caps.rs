@@ -7,9 +7,9 @@ use crate::sys;
 
 /// Every capability up to `last` that is not kept leaves the bounding set: no execve can get
 /// it back.
-pub fn bounding_drop(keep: u64, last: u32) -> Result<(), Failure> {
-    for cap in 0..=last {
-        if keep & (1 << cap) == 0 {
+pub fn bounding_drop(drop: u64) -> Result<(), Failure> {
+    for cap in 0..64u32 {
+        if drop & (1 << cap) != 0 {
             sys::prctl(libc::PR_CAPBSET_DROP, cap.into(), 0)
                 .map_err(|e| Failure::new(e, caps::names(1 << cap).join("")))?;
         }

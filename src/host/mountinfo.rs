@@ -36,6 +36,38 @@ impl Mount {
     }
 }
 
+/// The mount a process reaches at `path` (absolute, without symlinks), as the kernel's lookup
+/// does: from the root mount, component by component, into the first child mount whose point
+/// the path crosses, and at each mount up its stack to the top. `None` where the path has no
+/// mount of its own (it is inside another's). Pure: one read of mountinfo answers every path.
+pub fn visible<'m>(mounts: &'m [Mount], path: &str) -> Option<&'m Mount> {
+    let ids: std::collections::HashSet<u32> = mounts.iter().map(|m| m.id).collect();
+    // The root: a mount at "/" whose parent is not in this table (or is itself).
+    let mut at = mounts.iter().find(|m| m.point == "/" && (!ids.contains(&m.parent) || m.parent == m.id))?;
+    let crosses = |point: &str| path == point || path.strip_prefix(point).is_some_and(|r| r.starts_with('/'));
+    loop {
+        // Mounted on top of this one (the same point): the last listed is the top.
+        if let Some(top) =
+            mounts.iter().rev().find(|m| m.parent == at.id && m.id != at.id && m.point == at.point)
+        {
+            at = top;
+            continue;
+        }
+        // The first mount point the rest of the path crosses.
+        let next = mounts
+            .iter()
+            .filter(|m| m.parent == at.id && m.point != at.point && crosses(&m.point))
+            .fold(None::<&Mount>, |best, m| match best {
+                Some(b) if b.point.len() < m.point.len() => Some(b),
+                _ => Some(m),
+            });
+        match next {
+            Some(m) => at = m,
+            None => return (at.point == path).then_some(at),
+        }
+    }
+}
+
 /// Parses a whole mountinfo text; a line that does not parse is left out.
 pub fn parse(text: &str) -> Vec<Mount> {
     text.lines().filter_map(parse_line).collect()
@@ -96,5 +128,33 @@ mod tests {
         assert_eq!(m.fstype, "tmpfs");
         assert_eq!(super::unescape("a\\011b\\012"), "a\tb\n");
         assert_eq!(super::unescape("end\\04"), "end\\04");
+    }
+
+    #[test]
+    fn the_visible_mount_at_a_path() {
+        // A jail after pivot_root: its root (parent 900 is gone), /proc with a mask bound over
+        // /proc/kcore, /dev with /dev/shm, then a second tmpfs over /dev that hides /dev/shm,
+        // and a tmpfs stacked on /tmp twice.
+        let text = "\
+100 900 8:1 /rootfs / ro - ext4 /dev/sda1 rw
+101 100 0:5 / /proc rw - proc proc rw
+102 101 0:6 /null /proc/kcore ro - devtmpfs udev rw
+103 100 0:7 / /dev rw - tmpfs tmpfs rw
+104 103 0:8 / /dev/shm rw - tmpfs shm rw
+105 100 0:9 / /tmp rw - tmpfs t1 rw
+106 105 0:10 / /tmp rw - tmpfs t2 rw
+107 103 0:11 / /dev rw - tmpfs over rw
+108 100 0:12 / /proc/sys ro - proc proc rw";
+        let m = super::parse(text);
+        let at = |p: &str| super::visible(&m, p).map(|m| m.id);
+        assert_eq!(at("/"), Some(100));
+        assert_eq!(at("/proc"), Some(101));
+        assert_eq!(at("/proc/kcore"), Some(102));
+        assert_eq!(at("/proc/kcor"), None);
+        assert_eq!(at("/tmp"), Some(106), "the top of the stack");
+        assert_eq!(at("/dev"), Some(107));
+        assert_eq!(at("/dev/shm"), None, "hidden under the second /dev");
+        assert_eq!(at("/proc/sys"), None, "mounted on / at /proc/sys, under /proc: not reached");
+        assert_eq!(at("/etc"), None);
     }
 }

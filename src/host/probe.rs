@@ -6,7 +6,6 @@
 //! with the host's namespaces and peer groups as [`super::Host`] read them at start.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read as _;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
@@ -79,12 +78,23 @@ impl HostView {
     }
 }
 
+/// A procfs file in as few reads as it takes: one, for every file the checks read (a procfs
+/// read fills the buffer while there is more, so a short read is the end), with no fstat or
+/// lseek first as `read_to_string` does.
 fn read_at(proc: BorrowedFd<'_>, rel: &str) -> std::io::Result<String> {
     let fd = nix::fcntl::openat(proc, rel, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())?;
-    let mut f = std::fs::File::from(fd);
-    let mut s = String::new();
-    f.read_to_string(&mut s)?;
-    Ok(s)
+    let mut buf = vec![0u8; 16 << 10];
+    let mut len = 0;
+    loop {
+        let n = nix::unistd::read(&fd, &mut buf[len..])?;
+        len += n;
+        if n == 0 || len < buf.len() {
+            break;
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// Reads what the kernel holds for `pid`, through `proc` (a descriptor of the host's procfs);
@@ -124,8 +134,10 @@ pub fn observe(
     })
 }
 
-/// Each path opened in the process's root as the process would (openat2 RESOLVE_IN_ROOT on
-/// /proc/PID/root), and the mount it is the root of (statx STATX_MNT_ID).
+/// Each path: the mount mountinfo shows there ([`mountinfo::visible`]); where it shows none
+/// (the path is absent, or a symlink in the jail leads elsewhere), the path opened in the
+/// process's root as the process would (openat2 RESOLVE_IN_ROOT on /proc/PID/root), and the
+/// mount it is the root of (statx STATX_MNT_ID).
 fn resolve(
     proc: BorrowedFd<'_>,
     pid: i32,
@@ -133,12 +145,21 @@ fn resolve(
     mounts: &[mountinfo::Mount],
 ) -> BTreeMap<PathBuf, Point> {
     let mut out = BTreeMap::new();
-    let root = format!("{pid}/root");
-    let Ok(root) = nix::fcntl::openat(proc, root.as_str(), OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-    else {
-        return out;
-    };
+    let mut root = None;
     for p in paths {
+        if let Some(m) = p.to_str().and_then(|p| mountinfo::visible(mounts, p)) {
+            out.insert(p.clone(), Point { exists: true, mount: Some(m.clone()) });
+            continue;
+        }
+        // Opened once, for the first path mountinfo does not answer.
+        if root.is_none() {
+            let at = format!("{pid}/root");
+            match nix::fcntl::openat(proc, at.as_str(), OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()) {
+                Ok(fd) => root = Some(fd),
+                Err(_) => return out,
+            }
+        }
+        let Some(root) = root.as_ref() else { return out };
         let rel = p.strip_prefix("/").unwrap_or(p);
         let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
         let how =

@@ -124,9 +124,7 @@ impl Op {
             Op::Execve { .. } => vec![Call::new(&["execve"], Times::OneOrMore)],
             Op::Kill { .. } => vec![once(&["kill"])],
             Op::Signal { .. } => vec![once(&["pidfd_send_signal"])],
-            Op::CapBoundingDrop { keep, last } => {
-                each("PR_CAPBSET_DROP", crate::host::caps::all(*last) & !keep)
-            }
+            Op::CapBoundingDrop { drop } => each("PR_CAPBSET_DROP", *drop),
             Op::AmbientClear => vec![once(&["prctl"]).arg("PR_CAP_AMBIENT")],
             Op::KeepCaps => vec![once(&["prctl"]).arg("PR_SET_KEEPCAPS")],
             Op::SetUser { .. } => vec![once(&["setgroups"]), once(&["setresgid"]), once(&["setresuid"])],

@@ -295,11 +295,11 @@ pub enum Op {
     },
 
     // ---- capabilities and confinement (exec/caps.rs) ----
-    /// prctl(PR_CAPBSET_DROP) of every capability up to `last` that is not in `keep`: no execve
-    /// can get them back.
+    /// prctl(PR_CAPBSET_DROP) of each capability in `drop`: no execve can get them back.
     CapBoundingDrop {
-        keep: u64,
-        last: u32,
+        /// The capabilities to drop: what the process holds in its bounding set then (the
+        /// planner knows it), less what it keeps.
+        drop: u64,
     },
     /// prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL).
     AmbientClear,

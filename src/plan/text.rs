@@ -174,7 +174,7 @@ impl Op {
             Op::Execve { argv, env } => execve(argv, env),
             Op::Kill { pid } => format!("kill({0}, SIGKILL); wait4({0})", pid.var()),
             Op::Signal { pid, start, signal, who } => pidfd_signal(*pid, *start, *signal, who),
-            Op::CapBoundingDrop { keep, last } => bounding_drop(*keep, *last),
+            Op::CapBoundingDrop { drop } => bounding_drop(*drop),
             Op::AmbientClear => "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)".into(),
             Op::KeepCaps => "prctl(PR_SET_KEEPCAPS, 1)".into(),
             Op::SetUser { uid, gid, groups } => set_user(*uid, *gid, groups),
@@ -245,8 +245,8 @@ fn verify(pid: Proc, checks: usize) -> String {
     format!("read(\"/proc/{}/{files}\"): {checks} checks against the plan", pid.var())
 }
 
-fn bounding_drop(keep: u64, last: u32) -> String {
-    let drop = caps::names(caps::all(last) & !keep);
+fn bounding_drop(drop: u64) -> String {
+    let drop = caps::names(drop);
     format!("prctl(PR_CAPBSET_DROP, each of {}: {})", drop.len(), drop.join("|"))
 }
 

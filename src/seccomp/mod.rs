@@ -196,7 +196,8 @@ mod tests {
         for caps_kept in [caps::set(caps::DEFAULT), caps::all(40), 0] {
             let f = default_filter(caps_kept, (6, 18));
             let code = compile(&f).unwrap().code();
-            for nr in 0..480u32 {
+            // Every number a syscall has, those past the last, and x32's (bit 30 set).
+            for nr in (0..600u32).chain([1000, 0x3fff_ffff, 0x4000_0000, 0x4000_0005, u32::MAX]) {
                 let mut samples = vec![[0u64; 6]];
                 if let Some((_, rules)) = f.syscalls.get(&nr) {
                     for c in rules.iter().flat_map(|r| &r.conds) {
