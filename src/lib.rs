@@ -24,6 +24,7 @@ pub mod cmd;
 pub mod config;
 pub mod confine;
 pub mod diag;
+pub mod doctor;
 pub mod error;
 pub mod exec;
 pub mod host;

@@ -46,6 +46,8 @@ pub struct Observed {
 pub struct Point {
     pub exists: bool,
     pub mount: Option<mountinfo::Mount>,
+    /// The mount the path lies on, whether or not it is its root.
+    pub on: Option<mountinfo::Mount>,
 }
 
 /// The namespaces /proc/PID/ns has.
@@ -69,17 +71,43 @@ impl HostView {
                 ns.insert(n.to_string(), l.display().to_string());
             }
         }
-        let mounts = mountinfo::parse(&super::read_small("/proc/self/mountinfo").unwrap_or_default());
-        HostView {
-            ns,
-            peer_groups: mounts.iter().filter_map(|m| m.shared()).collect(),
-            uid_map: super::read_small("/proc/self/uid_map").unwrap_or_default(),
-            gid_map: super::read_small("/proc/self/gid_map").unwrap_or_default(),
+        HostView { ns, ..HostView::files_of("self").unwrap_or_default() }
+    }
+
+    /// Another process's (`1`: the host's init), or the error that stopped the reading: every
+    /// namespace link must be readable (they need ptrace access to it).
+    pub fn of(pid: &str) -> std::io::Result<HostView> {
+        let mut ns = BTreeMap::new();
+        for n in NAMESPACES {
+            match std::fs::read_link(format!("/proc/{pid}/ns/{n}")) {
+                Ok(l) => ns.insert(n.to_string(), l.display().to_string()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
         }
+        Ok(HostView { ns, ..HostView::files_of(pid)? })
+    }
+
+    /// The peer groups of `pid`'s shared mounts and its id maps.
+    fn files_of(pid: &str) -> std::io::Result<HostView> {
+        let mounts = mountinfo::parse(&super::read_small(&format!("/proc/{pid}/mountinfo"))?);
+        Ok(HostView {
+            ns: BTreeMap::new(),
+            peer_groups: mounts.iter().filter_map(|m| m.shared()).collect(),
+            uid_map: super::read_small(&format!("/proc/{pid}/uid_map"))?,
+            gid_map: super::read_small(&format!("/proc/{pid}/gid_map"))?,
+        })
     }
 }
 
-fn read_at(proc: BorrowedFd<'_>, rel: &str) -> std::io::Result<String> {
+/// The fields of a /proc/PID/status text, each value trimmed.
+pub fn parse_status(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.to_string(), v.trim().to_string())))
+        .collect()
+}
+
+pub(super) fn read_at(proc: BorrowedFd<'_>, rel: &str) -> std::io::Result<String> {
     let fd = nix::fcntl::openat(proc, rel, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())?;
     let mut f = std::fs::File::from(fd);
     let mut s = String::new();
@@ -95,10 +123,7 @@ pub fn observe(
     paths: &[PathBuf],
     host: &HostView,
 ) -> std::io::Result<Observed> {
-    let status = read_at(proc, &format!("{pid}/status"))?
-        .lines()
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.to_string(), v.trim().to_string())))
-        .collect();
+    let status = parse_status(&read_at(proc, &format!("{pid}/status"))?);
     let mut ns = BTreeMap::new();
     for n in NAMESPACES {
         if let Ok(l) = nix::fcntl::readlinkat(proc, format!("{pid}/ns/{n}").as_str()) {
@@ -125,8 +150,9 @@ pub fn observe(
 }
 
 /// Each path opened in the process's root as the process would (openat2 RESOLVE_IN_ROOT on
-/// /proc/PID/root), and the mount it is the root of (statx STATX_MNT_ID).
-fn resolve(
+/// /proc/PID/root), the mount it lies on and whether it is that mount's root (statx
+/// STATX_MNT_ID). O_PATH: nothing is opened for reading or writing.
+pub fn resolve(
     proc: BorrowedFd<'_>,
     pid: i32,
     paths: &[PathBuf],
@@ -146,11 +172,11 @@ fn resolve(
         let point = match openat2(root.as_fd(), rel, how) {
             Err(_) => Point::default(),
             Ok(fd) => {
-                let mount = crate::sys::mount_of(fd.as_fd())
-                    .ok()
-                    .filter(|(_, is_root)| *is_root)
-                    .and_then(|(id, _)| mounts.iter().rev().find(|m| u64::from(m.id) == id).cloned());
-                Point { exists: true, mount }
+                let found = crate::sys::mount_of(fd.as_fd()).ok().and_then(|(id, is_root)| {
+                    Some((mounts.iter().rev().find(|m| u64::from(m.id) == id)?.clone(), is_root))
+                });
+                let mount = found.clone().filter(|(_, is_root)| *is_root).map(|(m, _)| m);
+                Point { exists: true, mount, on: found.map(|(m, _)| m) }
             }
         };
         out.insert(p.clone(), point);
