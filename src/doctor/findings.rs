@@ -22,33 +22,46 @@ pub struct Finding {
     pub fix: &'static str,
 }
 
-fn finding(id: &'static str, what: String, evidence: Vec<String>) -> Finding {
-    let (experiment, fix) = match id {
-        "pid1-ignores-sigterm" => (
-            id,
-            "an init as PID 1 (`[init] mode = \"builtin\"`, `docker run --init`): see pid1-ignores-sigterm-fixed",
-        ),
-        "zombie-storm" => (id, "an init as PID 1 that reaps every orphan: see zombie-storm-fixed"),
-        "oom-kill" => (id, "a memory limit above what it needs (`limits.memory`), or find what grows"),
-        "fork-bomb" => (id, "find what forks; `limits.pids` is what kept it from the host"),
-        "cpu-throttle" => (id, "a CPU quota above its load (`limits.cpus`)"),
-        "nofile" => (id, "a higher `limits.nofile`, or find the descriptors it does not close"),
-        "mount-propagation" => {
-            (id, "make / a slave before mounting anything (procjail's first child step: MS_REC|MS_SLAVE)")
-        }
-        "fd-leak" => {
-            (id, "close every descriptor above 2 before execve (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC))")
-        }
-        "capabilities" | "no-new-privs" | "userns-root" => {
-            ("caps-default", "podman's 11 capabilities and no_new_privs: procjail's defaults")
-        }
-        "seccomp" => ("no-userns-off", "a seccomp filter (`security.seccomp = \"default\"`): see no-userns"),
-        "readonly-paths" => (
-            "proc-sys-readonly-off",
-            "the read-only paths (`security.readonly_paths = \"default\"`): see proc-sys-readonly",
-        ),
-        _ => ("masked-proc-off", "the masks (`security.masked_paths = \"default\"`): see masked-proc"),
-    };
+/// Each finding: its id, the experiment that reproduces it, and how it is fixed.
+pub const TABLE: &[(&str, &str, &str)] = &[
+    (
+        "pid1-ignores-sigterm",
+        "pid1-ignores-sigterm",
+        "an init as PID 1 (`[init] mode = \"builtin\"`, `docker run --init`): see pid1-ignores-sigterm-fixed",
+    ),
+    ("zombie-storm", "zombie-storm", "an init as PID 1 that reaps every orphan: see zombie-storm-fixed"),
+    ("oom-kill", "oom-kill", "a memory limit above what it needs (`limits.memory`), or find what grows"),
+    ("fork-bomb", "fork-bomb", "find what forks; `limits.pids` is what kept it from the host"),
+    ("cpu-throttle", "cpu-throttle", "a CPU quota above its load (`limits.cpus`)"),
+    ("nofile", "nofile", "a higher `limits.nofile`, or find the descriptors it does not close"),
+    (
+        "fd-leak",
+        "fd-leak",
+        "close every descriptor above 2 before execve (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC))",
+    ),
+    (
+        "mount-propagation",
+        "mount-propagation",
+        "make / a slave before mounting anything (procjail's first child step: MS_REC|MS_SLAVE)",
+    ),
+    ("capabilities", "caps-default", "podman's 11 (`security.capabilities = \"default\"`)"),
+    ("no-new-privs", "caps-default", "`security.no_new_privs = true`"),
+    ("seccomp", "no-userns-off", "a seccomp filter (`security.seccomp = \"default\"`): see no-userns"),
+    (
+        "readonly-paths",
+        "proc-sys-readonly-off",
+        "the read-only paths (`security.readonly_paths = \"default\"`): see proc-sys-readonly",
+    ),
+    ("masked-paths", "masked-proc-off", "the masks (`security.masked_paths = \"default\"`): see masked-proc"),
+    (
+        "userns-root",
+        "caps-default",
+        "map the namespace's 0 to an unprivileged host id (0 100000 65536), or no user namespace and podman's 11",
+    ),
+];
+
+pub(crate) fn finding(id: &'static str, what: String, evidence: Vec<String>) -> Finding {
+    let &(_, experiment, fix) = TABLE.iter().find(|(i, ..)| *i == id).expect("a finding of the table");
     Finding { id, what, evidence, experiment, fix }
 }
 

@@ -8,6 +8,9 @@ pub mod facts;
 pub mod findings;
 pub mod text;
 
+#[cfg(test)]
+mod tests;
+
 use serde::Serialize;
 
 use crate::host::process::Reading;
