@@ -6,6 +6,7 @@ mod check;
 mod common;
 mod confine;
 mod day2;
+mod doctor;
 mod experiments;
 mod fidelity;
 mod inputs;
