@@ -265,9 +265,19 @@ fn a_descriptor_leaked_from_the_host_and_the_jail_that_closes_them() {
 /// A tmpfs of the host made shared, unmounted when the test ends, however it ends.
 struct SharedMount(PathBuf);
 
+impl SharedMount {
+    fn new(dir: &Path) -> SharedMount {
+        use nix::mount::{MsFlags, mount};
+        mount(Some(TEST_MOUNT), dir, Some("tmpfs"), MsFlags::empty(), None::<&str>).expect("mount a tmpfs");
+        let shared = SharedMount(dir.to_path_buf());
+        mount(None::<&str>, dir, None::<&str>, MsFlags::MS_SHARED, None::<&str>).expect("make it shared");
+        shared
+    }
+}
+
 impl Drop for SharedMount {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = nix::mount::umount(&self.0);
     }
 }
 
@@ -276,10 +286,7 @@ fn a_mount_shared_with_the_host_and_the_jail_that_makes_it_a_slave() {
     require_root();
     let dir = tempfile::Builder::new().prefix("procjail-doctor-").tempdir().unwrap();
     let before = Snapshot::take(Path::new("doctor-shared"));
-    let ok = |c: &mut Command| assert!(c.status().unwrap().success(), "{c:?}");
-    ok(Command::new("mount").args(["-t", "tmpfs", TEST_MOUNT]).arg(dir.path()));
-    let shared = SharedMount(dir.path().to_path_buf());
-    ok(Command::new("mount").arg("--make-shared").arg(&shared.0));
+    let shared = SharedMount::new(dir.path());
     std::fs::create_dir(shared.0.join("data")).unwrap();
     // A runtime that never made its mounts slaves: `unshare --propagation unchanged`.
     let mut child =
@@ -345,6 +352,73 @@ fn a_plain_process_of_the_host() {
     assert_eq!(found.contains(&"capabilities"), !caps.contains("CapEff:\t00000000800405fb"));
     assert!(rlimit(&v, "Max open files").0.is_some());
     assert!(text.stdout.contains("\nnamespaces (compared with "), "{text:?}");
+}
+
+/// The syscalls of `procjail doctor` that change nothing: reads, the runtime's own setup, and
+/// its output.
+const READ_ONLY: &[&str] = &[
+    "access",
+    "arch_prctl",
+    "brk",
+    "close",
+    "execve",
+    "exit_group",
+    "fstat",
+    "futex",
+    "getdents64",
+    "geteuid",
+    "getrandom",
+    "gettid",
+    "getuid",
+    "lseek",
+    "mmap",
+    "mprotect",
+    "munmap",
+    "newfstatat",
+    "openat",
+    "openat2",
+    "poll",
+    "pread64",
+    "prlimit64",
+    "read",
+    "readlink",
+    "readlinkat",
+    "rseq",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "sched_getaffinity",
+    "set_robust_list",
+    "set_tid_address",
+    "sigaltstack",
+    "statx",
+    "write",
+];
+
+#[test]
+fn doctor_only_reads() {
+    require_root();
+    let mut child = Command::new("sleep").arg("60").spawn().unwrap();
+    let trace = tempfile::NamedTempFile::new().unwrap();
+    let out = Command::new("strace")
+        .args(["-f", "-qq", "-o"])
+        .arg(trace.path())
+        .args([bin(), "doctor", &child.id().to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(trace.path()).unwrap();
+    for line in text.lines().filter(|l| !l.contains("resumed>")) {
+        let call = line.split_whitespace().nth(1).and_then(|c| c.split('(').next()).unwrap_or("");
+        assert!(READ_ONLY.contains(&call), "doctor made {call}: {line}");
+        let writes = ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"].iter().any(|f| line.contains(f));
+        assert!(!(call.starts_with("open") && writes), "{line}");
+        assert!(call != "write" || line.contains("write(1, "), "{line}");
+        // prlimit64(0, RESOURCE, NULL, &old): a read of its own limit.
+        assert!(call != "prlimit64" || line.contains(", NULL, "), "{line}");
+    }
 }
 
 #[test]

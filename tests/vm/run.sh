@@ -83,11 +83,16 @@ work=$(mktemp -d); trap 'rm -rf "$work" "$json"' EXIT
 root=$work/root
 mkdir -p "$root"/{bin,etc,lib/modules,proc,sys,dev,run,tmp,root} "$root$manifest_dir"
 cp "$bb" "$root/bin/busybox"; ln -s busybox "$root/bin/sh"   # init runs busybox --install
-# strace, for the fidelity test (tests/integration/fidelity.rs). Debian packages no static
-# strace, so its own binary goes in with the libraries it links, each at its host path.
-st=$(command -v strace) || die "strace is missing (apt-get install strace; .ci/run does)"
-cp "$st" "$root/bin/strace"
-for lib in $(ldd "$st" | grep -o '/[^ ]*'); do mkdir -p "$root${lib%/*}"; cp -L "$lib" "$root$lib"; done
+# strace, for the fidelity test (tests/integration/fidelity.rs), and runc, for the doctor
+# tests (tests/integration/doctor.rs). Debian packages neither static, so each binary goes in
+# with the libraries it links, each at its host path.
+with_libs() { # NAME
+  local b; b=$(command -v "$1") || die "$1 is missing (apt-get install $1; .ci/run does)"
+  cp "$b" "$root/bin/$1"
+  for lib in $(ldd "$b" | grep -o '/[^ ]*'); do mkdir -p "$root${lib%/*}"; cp -L "$lib" "$root$lib"; done
+}
+with_libs strace
+with_libs runc
 cp "$here/init.sh" "$root/init"; cp "$here/guest.sh" "$root/guest.sh"; chmod 755 "$root/init"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
