@@ -164,11 +164,10 @@ fn forks_refused_at_pids_max() {
 
 #[test]
 fn cpu_throttled_by_its_quota() {
-    let limit = "[limits]\ncpus = 0.2";
-    let runs = diagnose_all(&[
-        ("cpu", limit, "timeout 1 sh -c 'while :; do :; done'; echo ready; exec sleep 60"),
-        ("cpu-fixed", limit, "sleep 1; echo ready; exec sleep 60"),
-    ]);
+    // The same busy loop under a fifth of a CPU, and under a quota above what one thread uses.
+    let busy = "timeout 1 sh -c 'while :; do :; done'; echo ready; exec sleep 60";
+    let runs =
+        diagnose_all(&[("cpu", "[limits]\ncpus = 0.2", busy), ("cpu-fixed", "[limits]\ncpus = 2", busy)]);
     pair(&runs[0], &runs[1], "cpu-throttle");
     let cpu =
         runs[0].1["facts"]["cgroups"].as_array().unwrap().iter().find(|c| c["cpu_quota"].is_array()).unwrap();
@@ -288,9 +287,10 @@ fn a_mount_shared_with_the_host_and_the_jail_that_makes_it_a_slave() {
     let before = Snapshot::take(Path::new("doctor-shared"));
     let shared = SharedMount::new(dir.path());
     std::fs::create_dir(shared.0.join("data")).unwrap();
-    // A runtime that never made its mounts slaves: `unshare --propagation unchanged`.
+    // A runtime that made its mounts shared, or never made them slaves (on a host whose / is
+    // shared): the copy of the tmpfs in its namespace is a peer of the host's.
     let mut child =
-        Command::new("unshare").args(["-m", "--propagation", "unchanged", "sleep", "60"]).spawn().unwrap();
+        Command::new("unshare").args(["-m", "--propagation", "shared", "sleep", "60"]).spawn().unwrap();
     let pid = child.id().to_string();
     wait_exec(&pid, "sleep");
     let run = procjail(&["doctor", "--json", &pid]);
