@@ -138,7 +138,7 @@ pub enum Command {
     )]
     Doctor {
         /// A pid (in this /proc's pid namespace), or a running jail's name (as `procjail ps`
-        /// lists it).
+        /// lists it); a number is a pid.
         #[arg(value_name = "PID|NAME")]
         target: String,
         /// Print the facts and findings as JSON.

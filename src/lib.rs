@@ -12,7 +12,7 @@
 //! main → cli → cmd ─┬─→ build → namespaces, mounts, cgroups, init, rootfs, confine ─┐
 //!                   └─→ exec ───────────────────────────────────────────────────────┤
 //!                                 state → plan → spec → config, seccomp → diag, host
-//!                                                                   host → sys, error
+//!                                       doctor → spec, host         host → sys, error
 //! ```
 //!
 //! `exec` (the only code that changes anything) and the planners never import each other.
