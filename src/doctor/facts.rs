@@ -279,6 +279,11 @@ fn mount_fact(m: &Mount, o: &crate::host::probe::Observed) -> MountFact {
     }
 }
 
+/// A mount read-only for it or for everyone (its superblock's `ro`).
+fn read_only(m: &Mount) -> bool {
+    m.has_option("ro") || m.super_options.split(',').any(|o| o == "ro")
+}
+
 /// Each of procjail's masked and read-only paths, as the process sees it.
 fn paths(points: &BTreeMap<std::path::PathBuf, Point>) -> Vec<PathFact> {
     let masked = MASKED.iter().map(|p| (*p, "masked"));
@@ -299,7 +304,7 @@ fn paths(points: &BTreeMap<std::path::PathBuf, Point>) -> Vec<PathFact> {
             let (is, ok) = match (&point.on, masked) {
                 _ if !point.exists => ("absent".to_string(), true),
                 (_, Some(how)) => (how.to_string(), true),
-                (Some(on), None) if want == "read-only" && on.has_option("ro") => ("read-only".into(), true),
+                (Some(on), None) if want == "read-only" && read_only(on) => ("read-only".into(), true),
                 (Some(on), None) if want == "read-only" => {
                     (format!("writable ({} {} rw)", on.fstype, on.point), false)
                 }

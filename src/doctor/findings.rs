@@ -76,6 +76,11 @@ pub fn of(f: &Facts) -> Vec<Finding> {
     out
 }
 
+/// "1 mount", "2 mounts".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn own(f: &Facts, ns: &str) -> bool {
     f.namespaces.iter().any(|n| n.name == ns && !n.shared)
 }
@@ -114,8 +119,8 @@ fn cgroups(f: &Facts, out: &mut Vec<Finding>) {
     for c in &f.cgroups {
         if let Some((file, n)) = c.oom_kills.as_ref().filter(|(_, n)| *n > 0) {
             let limit = c.memory_limit.map_or("no limit".into(), |l| crate::config::Size(l).human());
-            let what =
-                format!("the kernel OOM-killed {n} process(es) in its memory cgroup {} ({limit})", c.path);
+            let killed = count(*n as usize, "process", "processes");
+            let what = format!("the kernel OOM-killed {killed} in its memory cgroup {} ({limit})", c.path);
             out.push(finding("oom-kill", what, vec![format!("{}/{file}: oom_kill {n}", c.dir)]));
         }
     }
@@ -164,8 +169,8 @@ fn descriptors(f: &Facts, out: &mut Vec<Finding>) {
         .collect();
     if !leaked.is_empty() {
         let what = format!(
-            "{} descriptor(s) point outside its mount namespace or root: a way out (the runc CVE-2024-21626 class)",
-            leaked.len()
+            "{} outside its mount namespace or root: a way out (the runc CVE-2024-21626 class)",
+            count(leaked.len(), "descriptor points", "descriptors point")
         );
         out.push(finding(
             "fd-leak",
@@ -187,8 +192,8 @@ fn mounts(f: &Facts, out: &mut Vec<Finding>) {
         .collect();
     if !shared.is_empty() {
         let what = format!(
-            "{} mount(s) in a peer group of the host's: mounts propagate both ways, into the host and out of it",
-            shared.len()
+            "{} in a peer group of the host's: mounts propagate both ways, into the host and out of it",
+            count(shared.len(), "mount", "mounts")
         );
         let ev = shared.into_iter().map(|s| format!("/proc/{}/mountinfo: {s}", f.pid)).collect();
         out.push(finding("mount-propagation", what, ev));
@@ -204,7 +209,8 @@ fn confinement(f: &Facts, out: &mut Vec<Finding>) {
         sets.iter().filter(|(n, ..)| *n != "inheritable").fold(0, |s, (_, _, c)| s | c.value) & !default;
     if extra != 0 {
         let names = caps::names(extra);
-        let what = format!("{} capabilities beyond podman's default 11: {}", names.len(), names.join(" "));
+        let n = count(names.len(), "capability", "capabilities");
+        let what = format!("{n} beyond podman's default 11: {}", names.join(" "));
         let hex: Vec<String> = sets.iter().map(|(_, field, c)| format!("{field} {}", c.hex)).collect();
         let ev = vec![format!("/proc/{}/status: {} (podman's: {default:016x})", f.pid, hex.join(", "))];
         out.push(finding("capabilities", what, ev));

@@ -46,7 +46,10 @@ fn head(out: &mut String, f: &Facts, jail: Option<&str>) {
     let seccomp = match (f.seccomp.mode, f.seccomp.filters) {
         (Some(0), _) => "none (mode 0)".to_string(),
         (Some(1), _) => "strict (mode 1)".to_string(),
-        (Some(m), n) => format!("filter (mode {m}), {} filter(s)", n.map_or("?".into(), |n| n.to_string())),
+        (Some(m), Some(n)) => {
+            format!("filter (mode {m}), {}", super::findings::count(n as usize, "filter", "filters"))
+        }
+        (Some(m), None) => format!("filter (mode {m})"),
         (None, _) => "not in this kernel".to_string(),
     };
     let _ = writeln!(out, "seccomp       {seccomp}");
@@ -168,7 +171,7 @@ pub fn text(r: &Report) -> String {
         out.push_str("\nno finding\n");
         return out;
     }
-    let _ = writeln!(out, "\n{} finding(s)", r.findings.len());
+    let _ = writeln!(out, "\n{}", super::findings::count(r.findings.len(), "finding", "findings"));
     for f in &r.findings {
         let _ = writeln!(out, "\n{}: {}", f.id, f.what);
         for e in &f.evidence {
