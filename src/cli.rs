@@ -21,7 +21,8 @@ Exit codes:
   125     procjail failed: an invalid jail file, a failed step, a leak found at teardown
   126     the command was found but cannot be executed
   127     the command was not found in the rootfs
-  1       audit: something was left on the host; test: an experiment failed";
+  1       audit: something was left on the host; test: an experiment failed;
+          doctor: a finding";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -29,6 +30,7 @@ Examples:
   procjail plan jails/busybox.toml         every step `up` would take, no syscalls
   procjail up jails/busybox.toml --trace   run it, printing each step as it runs
   procjail ps                              the running jails
+  procjail doctor busybox                  what the kernel shows of its command, and what is wrong
   procjail down busybox                    stop one: TERM, the grace period, KILL";
 
 #[derive(Debug, Parser)]
@@ -130,6 +132,21 @@ pub enum Command {
         #[arg(value_parser = parse_name)]
         name: String,
         /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Diagnose a process (any pid) or a running jail's command: namespaces, capabilities,
+    /// seccomp, mounts and their propagation, masked paths, cgroup counters, rlimits,
+    /// descriptors, PID 1; and the failure modes of `jails/` found in them.
+    #[command(
+        after_help = "Examples:\n  procjail doctor web                 the command of the running jail \"web\"\n  procjail doctor 4242                any process of the host\n  procjail doctor --json web | jq '.findings[].id'\n\nExit status: 0 no finding, 1 at least one finding, 125 the process cannot be read (not root, no such\nprocess, a pid namespace this /proc does not show)."
+    )]
+    Doctor {
+        /// A pid (in this /proc's pid namespace), or a running jail's name (as `procjail ps`
+        /// lists it); a number is a pid.
+        #[arg(value_name = "PID|NAME")]
+        target: String,
+        /// Print the facts and findings as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -275,6 +292,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Ps { json } => cmd::ps::ps(json),
         Command::Inspect { name, json } => cmd::inspect::inspect(&name, json),
+        Command::Doctor { target, json } => cmd::doctor::doctor(&target, json),
         Command::Exec { name, trace, argv } => cmd::exec::exec(&name, &argv, trace),
         Command::Kill { name, signal, all, plan } => {
             cmd::kill::kill(&name, cmd::kill::parse_signal(&signal)?, all, plan)

@@ -12,7 +12,7 @@
 //! main → cli → cmd ─┬─→ build → namespaces, mounts, cgroups, init, rootfs, confine ─┐
 //!                   └─→ exec ───────────────────────────────────────────────────────┤
 //!                                 state → plan → spec → config, seccomp → diag, host
-//!                                                                   host → sys, error
+//!                                       doctor → spec, host         host → sys, error
 //! ```
 //!
 //! `exec` (the only code that changes anything) and the planners never import each other.
@@ -24,6 +24,7 @@ pub mod cmd;
 pub mod config;
 pub mod confine;
 pub mod diag;
+pub mod doctor;
 pub mod error;
 pub mod exec;
 pub mod host;

@@ -69,19 +69,28 @@ fn inspect_value(s: &State) -> Value {
     })
 }
 
+fn open_proc() -> Option<std::os::fd::OwnedFd> {
+    let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
+    nix::fcntl::open("/proc", flags, nix::sys::stat::Mode::empty()).ok()
+}
+
+/// The pid of a running jail's command: the first child of the built-in init (None when it has
+/// none), or the init itself when the jail has no built-in init (the command is its PID 1).
+pub fn command_pid(s: &State) -> Option<i32> {
+    use std::os::fd::AsFd;
+    let builtin = s.plan["phases"].as_array().is_some_and(|p| p.iter().any(|p| p["name"] == "reap"));
+    if !builtin {
+        return Some(s.init_pid);
+    }
+    probe::children(open_proc()?.as_fd(), s.init_pid).first().copied()
+}
+
 /// The checks of the plan against the jail's command as it is now (the init's first child, or
 /// the init itself without the built-in one): what the kernel holds for it.
 fn verification(s: &State) -> Value {
     use std::os::fd::AsFd;
     let Some(checks) = &s.checks else { return Value::Null };
-    let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
-    let Ok(proc) = nix::fcntl::open("/proc", flags, nix::sys::stat::Mode::empty()) else {
-        return Value::Null;
-    };
-    let builtin = s.plan["phases"].as_array().is_some_and(|p| p.iter().any(|p| p["name"] == "reap"));
-    let pid =
-        if builtin { probe::children(proc.as_fd(), s.init_pid).first().copied() } else { Some(s.init_pid) };
-    let Some(pid) = pid else { return Value::Null };
+    let Some((proc, pid)) = open_proc().zip(command_pid(s)) else { return Value::Null };
     match probe::observe(proc.as_fd(), pid, &checks.paths(), &probe::HostView::read()) {
         Ok(seen) => json!({ "pid": pid, "rows": checks.compare(&seen) }),
         Err(_) => Value::Null,

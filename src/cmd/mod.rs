@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod check;
+pub mod doctor;
 pub mod exec;
 pub mod inspect;
 pub mod kill;

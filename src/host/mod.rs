@@ -8,6 +8,7 @@
 pub mod caps;
 pub mod mountinfo;
 pub mod probe;
+pub mod process;
 pub mod procfs;
 pub mod rlimits;
 pub mod scan;

@@ -45,6 +45,8 @@ pub struct Observed {
 pub struct Point {
     pub exists: bool,
     pub mount: Option<mountinfo::Mount>,
+    /// The mount the path lies on, whether or not it is its root.
+    pub on: Option<mountinfo::Mount>,
 }
 
 /// The namespaces /proc/PID/ns has.
@@ -68,20 +70,46 @@ impl HostView {
                 ns.insert(n.to_string(), l.display().to_string());
             }
         }
-        let mounts = mountinfo::parse(&super::read_small("/proc/self/mountinfo").unwrap_or_default());
-        HostView {
-            ns,
-            peer_groups: mounts.iter().filter_map(|m| m.shared()).collect(),
-            uid_map: super::read_small("/proc/self/uid_map").unwrap_or_default(),
-            gid_map: super::read_small("/proc/self/gid_map").unwrap_or_default(),
-        }
+        HostView { ns, ..HostView::files_of("self").unwrap_or_default() }
     }
+
+    /// Another process's (`1`: the host's init), or the error that stopped the reading: every
+    /// namespace link must be readable (they need ptrace access to it).
+    pub fn of(pid: &str) -> std::io::Result<HostView> {
+        let mut ns = BTreeMap::new();
+        for n in NAMESPACES {
+            match std::fs::read_link(format!("/proc/{pid}/ns/{n}")) {
+                Ok(l) => ns.insert(n.to_string(), l.display().to_string()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+        }
+        Ok(HostView { ns, ..HostView::files_of(pid)? })
+    }
+
+    /// The peer groups of `pid`'s shared mounts and its id maps.
+    fn files_of(pid: &str) -> std::io::Result<HostView> {
+        let mounts = mountinfo::parse(&super::read_small(&format!("/proc/{pid}/mountinfo"))?);
+        Ok(HostView {
+            ns: BTreeMap::new(),
+            peer_groups: mounts.iter().filter_map(|m| m.shared()).collect(),
+            uid_map: super::read_small(&format!("/proc/{pid}/uid_map"))?,
+            gid_map: super::read_small(&format!("/proc/{pid}/gid_map"))?,
+        })
+    }
+}
+
+/// The fields of a /proc/PID/status text, each value trimmed.
+pub fn parse_status(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.to_string(), v.trim().to_string())))
+        .collect()
 }
 
 /// A procfs file in as few reads as it takes: one, for every file the checks read (a procfs
 /// read fills the buffer while there is more, so a short read is the end), with no fstat or
 /// lseek first as `read_to_string` does.
-fn read_at(proc: BorrowedFd<'_>, rel: &str) -> std::io::Result<String> {
+pub(super) fn read_at(proc: BorrowedFd<'_>, rel: &str) -> std::io::Result<String> {
     let fd = nix::fcntl::openat(proc, rel, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())?;
     let mut buf = vec![0u8; 16 << 10];
     let mut len = 0;
@@ -105,10 +133,7 @@ pub fn observe(
     paths: &[PathBuf],
     host: &HostView,
 ) -> std::io::Result<Observed> {
-    let status = read_at(proc, &format!("{pid}/status"))?
-        .lines()
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.to_string(), v.trim().to_string())))
-        .collect();
+    let status = parse_status(&read_at(proc, &format!("{pid}/status"))?);
     let mut ns = BTreeMap::new();
     for n in NAMESPACES {
         if let Ok(l) = nix::fcntl::readlinkat(proc, format!("{pid}/ns/{n}").as_str()) {
@@ -116,7 +141,7 @@ pub fn observe(
         }
     }
     let mounts = mountinfo::parse(&read_at(proc, &format!("{pid}/mountinfo"))?);
-    let points = resolve(proc, pid, paths, &mounts);
+    let points = points(proc, pid, paths, &mounts);
     Ok(Observed {
         pid,
         status,
@@ -134,32 +159,47 @@ pub fn observe(
     })
 }
 
-/// Each path: the mount mountinfo shows there ([`mountinfo::visible`]); where it shows none
-/// (the path is absent, or a symlink in the jail leads elsewhere), the path opened in the
-/// process's root as the process would (openat2 RESOLVE_IN_ROOT on /proc/PID/root), and the
-/// mount it is the root of (statx STATX_MNT_ID).
-fn resolve(
+/// The planned mount points: each the mount mountinfo shows there
+/// ([`mountinfo::visible`], no syscall); only where it shows none (the path is absent, or a
+/// symlink in the jail leads elsewhere) is the path opened in the process's root ([`resolve`]).
+fn points(
     proc: BorrowedFd<'_>,
     pid: i32,
     paths: &[PathBuf],
     mounts: &[mountinfo::Mount],
 ) -> BTreeMap<PathBuf, Point> {
     let mut out = BTreeMap::new();
-    let mut root = None;
+    let mut rest = Vec::new();
     for p in paths {
-        if let Some(m) = p.to_str().and_then(|p| mountinfo::visible(mounts, p)) {
-            out.insert(p.clone(), Point { exists: true, mount: Some(m.clone()) });
-            continue;
-        }
-        // Opened once, for the first path mountinfo does not answer.
-        if root.is_none() {
-            let at = format!("{pid}/root");
-            match nix::fcntl::openat(proc, at.as_str(), OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()) {
-                Ok(fd) => root = Some(fd),
-                Err(_) => return out,
+        match p.to_str().and_then(|s| mountinfo::visible(mounts, s)) {
+            Some(m) => {
+                out.insert(p.clone(), Point { exists: true, mount: Some(m.clone()), on: Some(m.clone()) });
             }
+            None => rest.push(p.clone()),
         }
-        let Some(root) = root.as_ref() else { return out };
+    }
+    if !rest.is_empty() {
+        out.extend(resolve(proc, pid, &rest, mounts));
+    }
+    out
+}
+
+/// Each path opened in the process's root as the process would (openat2 RESOLVE_IN_ROOT on
+/// /proc/PID/root), the mount it lies on and whether it is that mount's root (statx
+/// STATX_MNT_ID). O_PATH: nothing is opened for reading or writing.
+pub fn resolve(
+    proc: BorrowedFd<'_>,
+    pid: i32,
+    paths: &[PathBuf],
+    mounts: &[mountinfo::Mount],
+) -> BTreeMap<PathBuf, Point> {
+    let mut out = BTreeMap::new();
+    let root = format!("{pid}/root");
+    let Ok(root) = nix::fcntl::openat(proc, root.as_str(), OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+    else {
+        return out;
+    };
+    for p in paths {
         let rel = p.strip_prefix("/").unwrap_or(p);
         let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
         let how =
@@ -167,11 +207,11 @@ fn resolve(
         let point = match openat2(root.as_fd(), rel, how) {
             Err(_) => Point::default(),
             Ok(fd) => {
-                let mount = crate::sys::mount_of(fd.as_fd())
-                    .ok()
-                    .filter(|(_, is_root)| *is_root)
-                    .and_then(|(id, _)| mounts.iter().rev().find(|m| u64::from(m.id) == id).cloned());
-                Point { exists: true, mount }
+                let found = crate::sys::mount_of(fd.as_fd()).ok().and_then(|(id, is_root)| {
+                    Some((mounts.iter().rev().find(|m| u64::from(m.id) == id)?.clone(), is_root))
+                });
+                let mount = found.clone().filter(|(_, is_root)| *is_root).map(|(m, _)| m);
+                Point { exists: true, mount, on: found.map(|(m, _)| m) }
             }
         };
         out.insert(p.clone(), point);

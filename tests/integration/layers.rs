@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("confine", 6),
     ("state", 5),
     ("plan", 4),
+    ("doctor", 4),
     ("spec", 3),
     ("config", 2),
     ("seccomp", 2),

@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod confine;
 mod day2;
+mod doctor;
 mod experiments;
 mod fidelity;
 mod inputs;

@@ -95,8 +95,9 @@ tp=$(command -v taplo) || die "taplo is missing (python3 -m pip install taplo; .
 [ "$(head -c4 "$tp" | tr -d '\177')" = ELF ] || tp=$(pyenv which taplo 2>/dev/null) || die "$tp is not taplo's binary"
 tool "$tp" taplo
 # util-linux's script (a terminal for the colour and width tests) and setpriv (check as nobody),
-# and bash (it parses the bash completions): busybox's are not these.
-for t in script setpriv bash; do tool "$(command -v $t)" $t || die "$t is missing"; done
+# and bash (it parses the bash completions): busybox's are not these. runc, for the doctor tests
+# (tests/integration/doctor.rs).
+for t in script setpriv bash runc; do tool "$(command -v $t)" $t || die "$t is missing (.ci/run installs it)"; done
 cp "$here/init.sh" "$root/init"; cp "$here/guest.sh" "$root/guest.sh"; chmod 755 "$root/init"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
