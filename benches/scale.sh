@@ -23,7 +23,7 @@ PAR=${PAR:-100}
 MANY=${MANY:-500}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
-PROCJAIL=${PROCJAIL:-$REPO/target/release/procjail}
+PROCJAIL=${PROCJAIL:-$REPO/target/$(rustc -vV | sed -n "s/^host: //p")/release/procjail}
 say() { printf '%s\n' "$*" >&2; }
 die() { say "scale.sh: $*"; exit 1; }
 [[ $(id -u) == 0 ]] || die "needs root: sudo $0"

@@ -9,7 +9,7 @@ command -v chromium >/dev/null || apt-get install -y -qq --no-install-recommends
 command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-target/release/procjail up --trace-json "$work/trace.json" jails/busybox.toml
+target/$(rustc -vV | sed -n "s/^host: //p")/release/procjail up --trace-json "$work/trace.json" jails/busybox.toml
 (cd "$work" && npm install --silent speedscope@1.25.0 puppeteer-core@24 >/dev/null)
 python3 -c '
 import base64, json, sys

@@ -37,7 +37,7 @@ pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
     } else {
         crate::host::caps::all(host.cap_last_cap)
     };
-    let marks = exec_tail(b, &spec.exec(), exec_side, bounding);
+    let marks = exec_tail(b, &spec.exec(), exec_side, host, bounding);
     if builtin {
         b.phase(PhaseKind::Reap, Side::Child);
         b.step(Op::Close { channel: Channel::Sync, end: 1 }, d.clone());
@@ -52,11 +52,12 @@ pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
 /// (capabilities, the user, the working directory, no_new_privs, only fds 0-2, seccomp), then
 /// "ready" to the supervisor, which reads back what the kernel did before it says "verified",
 /// and execve. The process is already in the jail's root, with "/" as its working directory.
-pub fn exec_tail(b: &mut Builder, cmd: &Exec, side: Side, bounding: u64) -> TailMarks {
+/// `bounding`: the bounding set the process holds when the tail starts.
+pub fn exec_tail(b: &mut Builder, cmd: &Exec, side: Side, host: &Host, bounding: u64) -> TailMarks {
     let d = Origin::Default;
     b.phase(PhaseKind::Exec, side);
     b.step(Op::Setsid, d.clone());
-    b.step(Op::ResetSignals, d.clone());
+    b.step(Op::ResetSignals { ignored: host.sig_ignored }, d.clone());
     b.step(Op::Umask { mask: COMMAND_UMASK }, d.clone());
     let mut marks = TailMarks::default();
     for r in &cmd.rlimits {

@@ -56,7 +56,8 @@ pub fn exec(state: &State, argv: &[String], joined: &Joined, host: &Host) -> Pla
     command.argv = argv.to_vec();
     command.origin = Origin::Default;
     // procjail exec runs on the host with the host's whole bounding set.
-    let tail = init::exec_tail(&mut b, &command, Side::Command, crate::host::caps::all(host.cap_last_cap));
+    let tail =
+        init::exec_tail(&mut b, &command, Side::Command, host, crate::host::caps::all(host.cap_last_cap));
     b.phase(PhaseKind::Supervise, Side::Parent);
     b.step(Op::AwaitReady, d.clone());
     if let Some(checks) = &state.checks {

@@ -68,6 +68,7 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
         pids_limit: cg.pids_limit,
         command: Some(spec.exec()),
         checks: Some(checks),
+        file_sha256: spec.sha256.clone(),
     };
     let mut plan = b.finish(&spec.name, &spec.file, host, facts);
     plan.summary = super::summary::summary(spec, &plan);

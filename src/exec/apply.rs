@@ -57,7 +57,7 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::BlockSignals { set } => ok(proc::block_signals(*set)),
         Op::Fork => proc::fork(h),
         Op::Setsid => ok(proc::setsid()),
-        Op::ResetSignals => ok(proc::reset_signals()),
+        Op::ResetSignals { ignored } => ok(proc::reset_signals(*ignored)),
         Op::Setrlimit { key, value } => ok(proc::setrlimit(key, *value)),
         Op::CloseFds => ok(proc::close_fds()),
         Op::CloseHostFds => ok(proc::close_host_fds(h)),

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use sha2::Digest as _;
 
 use super::ctx::Handles;
 use crate::error::Failure;
@@ -102,7 +101,7 @@ pub fn save_state(path: &Path, plan: &Plan, h: &Handles) -> Result<(), Failure> 
     let me = std::process::id() as i32;
     let init = h.child.map_or(0, |p| p.as_raw());
     let file = std::path::absolute(&plan.file).unwrap_or_else(|_| plan.file.clone());
-    let sha = std::fs::read(&file).map(|b| hex(&sha2::Sha256::digest(&b))).unwrap_or_default();
+    let sha = plan.facts.file_sha256.clone();
     let pids = crate::state::Pids {
         supervisor: (me, procfs::start_time(me).unwrap_or(0)),
         init: (init, procfs::start_time(init).unwrap_or(0)),
@@ -113,13 +112,9 @@ pub fn save_state(path: &Path, plan: &Plan, h: &Handles) -> Result<(), Failure> 
     let state = crate::state::State::of(plan, file, sha, pids);
     let tmp = path.with_extension("json.tmp");
     let f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o644).open(&tmp)?;
-    let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
-    serde_json::to_writer_pretty(&mut w, &state).map_err(|e| Failure::new(Errno::EIO, e.to_string()))?;
-    w.flush()?;
+    // Compact, and in one write: it is read by programs (`jq .` shows it to a person).
+    let text = serde_json::to_vec(&state).map_err(|e| Failure::new(Errno::EIO, e.to_string()))?;
+    (&f).write_all(&text)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -68,14 +68,9 @@ pub fn setsid() -> Result<(), Failure> {
 /// and ignored signals survive execve: without this, `yes | head -1` would never end in the jail.
 /// Handled signals need nothing: execve resets them. Which are ignored is read from
 /// /proc/self/status (SigIgn); without a /proc, every signal is reset.
-pub fn reset_signals() -> Result<(), Failure> {
+pub fn reset_signals(ignored: u64) -> Result<(), Failure> {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
-    let ignored = procfs::status_field("self", "SigIgn").and_then(|h| u64::from_str_radix(&h, 16).ok());
-    let ignored = ignored.unwrap_or(u64::MAX);
-    for sig in 1..=64 {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP || ignored & (1 << (sig - 1)) == 0 {
-            continue;
-        }
+    for sig in crate::plan::resettable(ignored) {
         sys::default_action(sig)?;
     }
     Ok(())

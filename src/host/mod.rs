@@ -66,6 +66,11 @@ pub struct Host {
     /// The seccomp filters procjail itself runs under (in a container, say): the jail inherits
     /// them.
     pub seccomp_filters: u32,
+    /// The signals procjail was started with ignored (SigIgn: Rust's runtime ignores SIGPIPE,
+    /// a caller may ignore more): they stay ignored through fork and execve, so the command's
+    /// last steps put them back to SIG_DFL.
+    #[serde(default)]
+    pub sig_ignored: u64,
     /// The host's namespaces and shared mounts, as the checks before execve compare them.
     #[serde(skip)]
     pub view: probe::HostView,
@@ -105,6 +110,7 @@ impl Host {
             kernel: (6, 1),
             oom_score_adj: 0,
             seccomp_filters: 0,
+            sig_ignored: 1 << (libc::SIGPIPE - 1),
             view: probe::HostView::default(),
             hard_limits: BTreeMap::new(),
             stack_soft: 8 << 20,
@@ -124,6 +130,10 @@ impl Host {
 
     /// The same, from a mountinfo text already read.
     pub fn detect_with(mountinfo: &str) -> Host {
+        let status = read_small("/proc/self/status").unwrap_or_default();
+        let field = |name: &str| {
+            status.lines().find_map(|l| Some(l.strip_prefix(name)?.strip_prefix(':')?.trim().to_string()))
+        };
         let mut v1 = BTreeMap::new();
         let mut unified = None;
         let mut has_v1 = false;
@@ -172,9 +182,8 @@ impl Host {
                 .ok()
                 .and_then(|t| t.trim().parse().ok())
                 .unwrap_or(0),
-            seccomp_filters: procfs::status_field("self", "Seccomp_filters")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
+            seccomp_filters: field("Seccomp_filters").and_then(|v| v.parse().ok()).unwrap_or(0),
+            sig_ignored: field("SigIgn").and_then(|v| u64::from_str_radix(&v, 16).ok()).unwrap_or(0),
             view: probe::HostView::read(),
             hard_limits: rlimits::RLIMITS
                 .iter()

@@ -117,7 +117,10 @@ impl Op {
             Op::BlockSignals { .. } => vec![once(&["rt_sigprocmask"])],
             Op::Fork => vec![once(&["clone", "clone3"])],
             Op::Setsid => vec![once(&["setsid"])],
-            Op::ResetSignals => vec![once(&["rt_sigprocmask"]), Call::new(&["rt_sigaction"], Times::Any)],
+            Op::ResetSignals { ignored } => vec![
+                once(&["rt_sigprocmask"]),
+                Call::new(&["rt_sigaction"], Times::Exactly(super::resettable(*ignored).count())),
+            ],
             Op::Setrlimit { .. } => vec![once(&["prlimit64", "setrlimit"])],
             Op::CloseFds => vec![once(&["close_range"])],
             Op::CloseHostFds => vec![Call::new(&["close_range"], Times::OneOrMore)],

@@ -208,6 +208,8 @@ pub struct Facts {
     pub command: Option<Exec>,
     /// What the kernel must show of the command before its execve.
     pub checks: Option<verify::Checks>,
+    /// The sha256 of the jail file's text, as it was read to make the plan.
+    pub file_sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -288,4 +290,10 @@ impl Builder {
             facts,
         }
     }
+}
+
+/// The signals of an ignored set (SigIgn) that `ResetSignals` puts back to SIG_DFL: all but
+/// KILL and STOP, which are never ignored.
+pub fn resettable(ignored: u64) -> impl Iterator<Item = i32> {
+    (1..=64).filter(move |s| ignored & (1 << (s - 1)) != 0 && *s != libc::SIGKILL && *s != libc::SIGSTOP)
 }

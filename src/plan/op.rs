@@ -262,9 +262,12 @@ pub enum Op {
     Fork,
     /// setsid(): the command leads its own session and process group.
     Setsid,
-    /// Restores the signal mask and puts ignored signals back to SIG_DFL (Rust ignores SIGPIPE
-    /// at start, procjail's caller may have ignored more, and ignored signals survive execve).
-    ResetSignals,
+    /// Restores the signal mask and puts the signals procjail was started with ignored back to
+    /// SIG_DFL (Rust ignores SIGPIPE at start, procjail's caller may have ignored more, and
+    /// ignored signals survive execve): the host's SigIgn, read when the plan was made.
+    ResetSignals {
+        ignored: u64,
+    },
     /// setrlimit(resource, {value, value}), by its `[limits]` key.
     Setrlimit {
         key: String,

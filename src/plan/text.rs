@@ -165,9 +165,7 @@ impl Op {
             Op::BlockSignals { set: SignalSet::Supervisor } => supervisor_mask(),
             Op::Fork => "fork() = $COMMAND_PID".into(),
             Op::Setsid => "setsid()".into(),
-            Op::ResetSignals => {
-                "sigprocmask(SIG_SETMASK, [], NULL); rt_sigaction(each ignored, SIG_DFL)".into()
-            }
+            Op::ResetSignals { ignored } => reset_signals(*ignored),
             Op::Setrlimit { key, value } => setrlimit(key, *value),
             Op::CloseFds => "close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)".into(),
             Op::CloseHostFds => "close_range(3, ~0U, 0) but status[1]".into(),
@@ -243,6 +241,22 @@ fn seccomp(p: &crate::seccomp::Program) -> String {
 fn verify(pid: Proc, checks: usize) -> String {
     let files = "{status,ns/*,mountinfo,cgroup,limits,uid_map,gid_map}";
     format!("read(\"/proc/{}/{files}\"): {checks} checks against the plan", pid.var())
+}
+
+fn reset_signals(ignored: u64) -> String {
+    let names: Vec<String> = super::resettable(ignored)
+        .map(|s| {
+            Signal::try_from(s)
+                .map_or(format!("SIG{s}"), |sig| sig.as_str().trim_start_matches("SIG").to_string())
+        })
+        .collect();
+    match names.as_slice() {
+        [] => "sigprocmask(SIG_SETMASK, [], NULL)".into(),
+        _ => format!(
+            "sigprocmask(SIG_SETMASK, [], NULL); rt_sigaction(each of [{}], SIG_DFL)",
+            names.join(",")
+        ),
+    }
 }
 
 fn bounding_drop(drop: u64) -> String {

@@ -25,6 +25,8 @@ pub use source::MAX_FILE;
 
 use std::path::{Path, PathBuf};
 
+use sha2::Digest as _;
+
 use crate::config::{self, InitMode, JailFile, Size, Sp};
 use crate::diag::{Diag, FileDiags, LineIndex, Severity};
 use crate::host::Host;
@@ -174,6 +176,8 @@ pub struct Spec {
     pub confine: Confine,
     /// What is legal but likely wrong: `check` and `plan` show it, nothing stops on it.
     pub warnings: FileDiags,
+    /// The sha256 of the jail file's text as it was read (state.json records it).
+    pub sha256: String,
 }
 
 pub use crate::config::rules::{DEFAULT_GRACE_MS, DEFAULT_PATH};
@@ -237,6 +241,7 @@ pub fn from_str(path: &Path, text: &str, host: &Host) -> Result<Spec, Vec<Diag>>
         return Err(v.diags);
     }
     spec.warnings.diags = v.diags;
+    spec.sha256 = sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
     Ok(spec)
 }
 
@@ -329,6 +334,7 @@ impl Validator<'_> {
             expect: self.expect(f),
             confine,
             warnings: FileDiags { path: path.to_path_buf(), source_text: String::new(), diags: Vec::new() },
+            sha256: String::new(),
         }
     }
 
