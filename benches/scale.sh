@@ -66,7 +66,7 @@ wait_listed() {
     done
     die "only $n of $want jails listed"
 }
-down_all() { "$PROCJAIL" ps --json | grep -o "\"name\": \"$PREFIX[^\"]*" | cut -d'"' -f4 | xargs -r -P 4 -n 1 "$PROCJAIL" down >/dev/null; }
+down_all() { "$PROCJAIL" ps --json | grep -o "\"name\": \"$PREFIX[^\"]*" | cut -d'"' -f4 | xargs -r -P 4 -n 1 "$PROCJAIL" down >/dev/null 2>&1; }
 
 # --- 1. memory per idle jail ---------------------------------------------------------------
 for i in $(seq "$IDLE"); do "$PROCJAIL" up --name "$PREFIX-i$i" "$WORK/idle.toml" </dev/null >/dev/null 2>&1 & done
