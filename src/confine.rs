@@ -42,7 +42,8 @@ pub fn command(b: &mut Builder, cmd: &Exec, bounding: u64, marks: &mut TailMarks
     if !root && cmd.ambient.value != 0 {
         b.step(Op::KeepCaps, cmd.ambient.origin.clone());
     }
-    marks.user = b.step(Op::SetUser { uid: u.uid, gid: u.gid, groups: u.groups.clone() }, u.origin.clone());
+    let groups = cmd.setgroups.then(|| u.groups.clone());
+    marks.user = b.step(Op::SetUser { uid: u.uid, gid: u.gid, groups }, u.origin.clone());
     if cmd.cwd.as_os_str() != "/" {
         b.step(Op::Chdir { path: cmd.cwd.clone() }, cmd.origin.clone());
     }
@@ -103,6 +104,20 @@ pub fn child_start(b: &mut Builder, spec: &Spec) {
     }
 }
 
+/// The command's uid, gid and groups as the supervisor reads them from the host's /proc: the
+/// host ids the user namespace maps them to, when the jail has one.
+fn host_ids(spec: &Spec) -> (u32, u32, Vec<u32>) {
+    let u = &spec.confine.user;
+    match &spec.id_maps {
+        None => (u.uid, u.gid, u.groups.clone()),
+        Some(m) => {
+            let (uid, gid) = m.outside(u.uid, u.gid);
+            let groups = u.groups.iter().filter_map(|g| m.outside(u.uid, *g).1).collect();
+            (uid.unwrap_or(u32::MAX), gid.unwrap_or(u32::MAX), groups)
+        }
+    }
+}
+
 /// What the kernel must show of the command before its execve.
 pub struct CheckSteps {
     pub clone: usize,
@@ -137,12 +152,13 @@ pub fn checks(spec: &Spec, host: &Host, tail: &TailMarks, at: CheckSteps) -> Che
         caps: Expect { value: caps, step: tail.caps },
         no_new_privs: Expect { value: cmd.no_new_privs.value, step: tail.no_new_privs },
         seccomp: Expect { value: (mode, filters), step: tail.seccomp },
-        ids: Expect { value: (cmd.user.uid, cmd.user.gid, cmd.user.groups.clone()), step: tail.user },
+        ids: Expect { value: host_ids(spec), step: tail.user },
         namespaces,
         mounts: at.mounts,
         no_host_peers: at.slave,
         cgroups: at.cgroups,
         rlimits: tail.rlimits.iter().map(|(k, v, s)| Expect { value: (k.clone(), *v), step: *s }).collect(),
         id_maps: at.clone,
+        maps: spec.id_maps.as_ref().map(|m| (crate::spec::map_text(&m.uid), crate::spec::map_text(&m.gid))),
     }
 }

@@ -37,7 +37,7 @@ pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
     } else {
         crate::host::caps::all(host.cap_last_cap)
     };
-    let marks = exec_tail(b, &spec.exec(), exec_side, host, bounding);
+    let marks = exec_tail(b, &spec.exec(), exec_side, host, bounding, host.uid != 0);
     if builtin {
         b.phase(PhaseKind::Reap, Side::Child);
         b.step(Op::Close { channel: Channel::Sync, end: 1 }, d.clone());
@@ -52,8 +52,17 @@ pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
 /// (capabilities, the user, the working directory, no_new_privs, only fds 0-2, seccomp), then
 /// "ready" to the supervisor, which reads back what the kernel did before it says "verified",
 /// and execve. The process is already in the jail's root, with "/" as its working directory.
-/// `bounding`: the bounding set the process holds when the tail starts.
-pub fn exec_tail(b: &mut Builder, cmd: &Exec, side: Side, host: &Host, bounding: u64) -> TailMarks {
+/// `bounding`: the bounding set the process holds when the tail starts. `report_ns`: the
+/// supervisor cannot read the command's /proc/PID/ns (it is not root on the host, or it has
+/// joined the jail's user namespace), so the command sends its own with "ready".
+pub fn exec_tail(
+    b: &mut Builder,
+    cmd: &Exec,
+    side: Side,
+    host: &Host,
+    bounding: u64,
+    report_ns: bool,
+) -> TailMarks {
     let d = Origin::Default;
     b.phase(PhaseKind::Exec, side);
     b.step(Op::Setsid, d.clone());
@@ -65,7 +74,11 @@ pub fn exec_tail(b: &mut Builder, cmd: &Exec, side: Side, host: &Host, bounding:
         marks.rlimits.push((r.key.clone(), r.value, step));
     }
     crate::confine::command(b, cmd, bounding, &mut marks);
-    b.step(Op::SyncSend { end: 1, msg: READY.into() }, d.clone());
+    if report_ns {
+        b.step(Op::SendReadyNs, d.clone());
+    } else {
+        b.step(Op::SyncSend { end: 1, msg: READY.into() }, d.clone());
+    }
     b.step(Op::SyncRecv { end: 1, msg: VERIFIED.into() }, d);
     b.step(Op::Execve { argv: cmd.argv.clone(), env: cmd.env.clone() }, cmd.origin.clone());
     marks

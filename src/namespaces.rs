@@ -11,8 +11,9 @@ use nix::sched::CloneFlags;
 
 use crate::cgroups::{self, Cgroups};
 use crate::config::InitMode;
+use crate::host::{Host, user};
 use crate::plan::{Builder, Channel, Op, PhaseKind, Side};
-use crate::spec::{Namespaces, Origin, Spec};
+use crate::spec::{IdMaps, MapWriter, Namespaces, Origin, Spec, map_text};
 
 /// One namespace: its key in `[namespaces]`, its name under /proc/PID/ns, its clone flag.
 pub struct Namespace {
@@ -21,9 +22,11 @@ pub struct Namespace {
     pub flag: CloneFlags,
 }
 
-/// Every namespace procjail knows, in the order `procjail exec` joins them: the mount
+/// Every namespace procjail knows, in the order `procjail exec` joins them: the user
+/// namespace first (the others belong to it: joining them needs its capabilities), the mount
 /// namespace last, since it changes what paths mean.
 pub const NAMESPACES: &[Namespace] = &[
+    Namespace { key: "user", proc_name: "user", flag: CloneFlags::CLONE_NEWUSER },
     Namespace { key: "cgroup", proc_name: "cgroup", flag: CloneFlags::CLONE_NEWCGROUP },
     Namespace { key: "ipc", proc_name: "ipc", flag: CloneFlags::CLONE_NEWIPC },
     Namespace { key: "uts", proc_name: "uts", flag: CloneFlags::CLONE_NEWUTS },
@@ -41,6 +44,7 @@ pub fn is_on(n: &Namespaces, key: &str) -> bool {
         "net" => n.net,
         "pid" => n.pid,
         "mount" => n.mount,
+        "user" => n.user,
         _ => false,
     }
 }
@@ -55,6 +59,8 @@ pub fn clone_flags(spec: &Spec) -> CloneFlags {
 
 /// The message the supervisor sends once the child is in its cgroups.
 pub const GO: &str = "go";
+/// The message the supervisor sends once it has written the user namespace's id maps.
+pub const MAPPED: &str = "mapped";
 
 /// Phase "spawn" (parent): the channels, clone (straight into the jail's cgroup2 folder when
 /// there is one), the move into the v1 cgroups, "go". Returns the index of the clone step.
@@ -72,19 +78,53 @@ pub fn plan_spawn(b: &mut Builder, spec: &Spec, cg: &Cgroups) -> usize {
     if status {
         b.step(Op::Close { channel: Channel::Status, end: 1 }, d.clone());
     }
+    if let Some(maps) = &spec.id_maps {
+        plan_id_maps(b, maps);
+        b.step(Op::SyncSend { end: 0, msg: MAPPED.into() }, d.clone());
+    }
     cgroups::plan_join(b, cg);
     b.step(Op::SyncSend { end: 0, msg: GO.into() }, d);
     clone
 }
 
+/// The id maps, written by the supervisor into the child's user namespace: directly (root, or
+/// a user's own ids after setgroups is denied), or by newuidmap and newgidmap.
+fn plan_id_maps(b: &mut Builder, maps: &IdMaps) {
+    let o = maps.origin.clone();
+    match maps.writer {
+        MapWriter::Direct { deny_setgroups } => {
+            if deny_setgroups {
+                b.step(Op::WriteIdMap { file: "setgroups".into(), text: "deny".into() }, o.clone());
+            }
+            b.step(Op::WriteIdMap { file: "uid_map".into(), text: map_text(&maps.uid) }, o.clone());
+            b.step(Op::WriteIdMap { file: "gid_map".into(), text: map_text(&maps.gid) }, o);
+        }
+        MapWriter::Helpers => {
+            b.step(Op::IdMapHelper { program: user::NEWUIDMAP.into(), map: maps.uid.clone() }, o.clone());
+            b.step(Op::IdMapHelper { program: user::NEWGIDMAP.into(), map: maps.gid.clone() }, o);
+        }
+    }
+}
+
 /// The first steps of the child: keep only its ends of the channels, die with the supervisor.
-pub fn plan_child_start(b: &mut Builder, spec: &Spec) {
+/// In a user namespace it then waits for its id maps, and becomes the jail's root if the host
+/// ids it runs as are not that (root's jail, mapped to other ids): a change of ids clears
+/// PR_SET_PDEATHSIG, so it is set again.
+pub fn plan_child_start(b: &mut Builder, spec: &Spec, host: &Host) {
     b.phase(PhaseKind::Enter, Side::Child);
     b.step(Op::Close { channel: Channel::Sync, end: 0 }, Origin::Default);
     if spec.init == InitMode::Builtin {
         b.step(Op::Close { channel: Channel::Status, end: 0 }, Origin::Default);
     }
     b.step(Op::Pdeathsig, Origin::Default);
+    if let Some(maps) = &spec.id_maps {
+        b.step(Op::SyncRecv { end: 1, msg: MAPPED.into() }, Origin::Default);
+        if maps.outside(0, 0) != (Some(host.uid), Some(host.gid)) {
+            let groups = (maps.writer != (MapWriter::Direct { deny_setgroups: true })).then(Vec::new);
+            b.step(Op::SetUser { uid: 0, gid: 0, groups }, maps.origin.clone());
+            b.step(Op::Pdeathsig, Origin::Default);
+        }
+    }
 }
 
 /// Phase "confine" (child), once the jail is set up: wait for "go" (the supervisor has put the

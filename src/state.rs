@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::host::{CGROUP_PARENT, CgroupKind, STATE_DIR, procfs, scan};
+use crate::host::{CGROUP_PARENT, CgroupKind, procfs, scan, user};
 use crate::plan::Plan;
 use crate::spec::Exec;
 
@@ -85,8 +85,25 @@ impl<'p> State<crate::plan::print::JsonPlan<'p>> {
     }
 }
 
+impl<P> State<P> {
+    /// The process through which the jail is read (`inspect`) and entered (`exec`): its init
+    /// when procjail is root. Without root, the init's /proc/PID/{ns,root} are closed to us (it
+    /// is not dumpable, and its memory belongs to the host's user namespace, where we lack
+    /// CAP_SYS_PTRACE), so it is the init's first child, the command: dumpable after its
+    /// execve, its memory in the jail's user namespace, which we own.
+    pub fn entry_pid(&self) -> i32 {
+        if nix::unistd::geteuid().is_root() {
+            return self.init_pid;
+        }
+        let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", self.init_pid))
+            .unwrap_or_default();
+        children.split_whitespace().find_map(|p| p.parse().ok()).unwrap_or(self.init_pid)
+    }
+}
+
+/// The state folder of this user's jail `name` ([`user::state_dir`]).
 pub fn dir(name: &str) -> PathBuf {
-    Path::new(STATE_DIR).join(name)
+    user::state_dir().join(name)
 }
 
 /// Reads the state in a jail's folder.
@@ -112,7 +129,7 @@ pub struct Entry {
 
 /// Every folder under /run/procjail, sorted by name.
 pub fn all() -> Vec<Entry> {
-    let Ok(entries) = std::fs::read_dir(STATE_DIR) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(user::state_dir()) else { return Vec::new() };
     let mut out: Vec<Entry> = entries
         .flatten()
         .filter(|e| e.path().is_dir())
@@ -200,7 +217,7 @@ pub fn leftovers(names: &[String]) -> Vec<Leftover> {
         files.sort();
         found.push(Leftover::State { dir: e.dir.clone(), files });
     }
-    for m in scan::mounts_under(Path::new(STATE_DIR)) {
+    for m in scan::mounts_under(&user::state_dir()) {
         found.push(Leftover::Mount(PathBuf::from(m)));
     }
     for hierarchy in scan::cgroup_mounts() {

@@ -18,6 +18,8 @@ use crate::state::State;
 /// process does not share with us.
 pub struct Joined {
     pub namespaces: Vec<&'static str>,
+    /// The jail's process whose /proc/PID/{ns,root} are opened ([`State::entry_pid`]).
+    pub via: i32,
 }
 
 /// The grace period of `procjail exec`'s own wait.
@@ -29,7 +31,7 @@ pub fn exec(state: &State, argv: &[String], joined: &Joined, host: &Host) -> Pla
     b.phase(PhaseKind::Join, Side::Parent);
     b.step(Op::BlockSignals { set: SignalSet::Supervisor }, d.clone());
     b.step(Op::OpenProc, d.clone());
-    let init = state.init_pid;
+    let init = joined.via;
     let own: Vec<_> = NAMESPACES.iter().filter(|ns| joined.namespaces.contains(&ns.proc_name)).collect();
     for ns in &own {
         let path = format!("/proc/{init}/ns/{}", ns.proc_name).into();
@@ -56,13 +58,20 @@ pub fn exec(state: &State, argv: &[String], joined: &Joined, host: &Host) -> Pla
     command.argv = argv.to_vec();
     command.origin = Origin::Default;
     // procjail exec runs on the host with the host's whole bounding set.
-    let tail =
-        init::exec_tail(&mut b, &command, Side::Command, host, crate::host::caps::all(host.cap_last_cap));
+    let report_ns = host.uid != 0 || joined.namespaces.contains(&"user");
+    let all = crate::host::caps::all(host.cap_last_cap);
+    let tail = init::exec_tail(&mut b, &command, Side::Command, host, all, report_ns);
     b.phase(PhaseKind::Supervise, Side::Parent);
     b.step(Op::AwaitReady, d.clone());
     if let Some(checks) = &state.checks {
         let in_cgroupns = joined.namespaces.contains(&"cgroup");
-        let checks = checks.with_steps(&tail, joined_at.max(chroot), fork, in_cgroupns, host.seccomp_filters);
+        let mut checks =
+            checks.with_steps(&tail, joined_at.max(chroot), fork, in_cgroupns, host.seccomp_filters);
+        // Read from inside the jail's user namespace, the ids are the jail's own.
+        if joined.namespaces.contains(&"user") {
+            let u = &command.user;
+            checks.ids.value = (u.uid, u.gid, u.groups.clone());
+        }
         b.step(Op::Verify { pid: Proc::Command, checks }, d.clone());
     }
     b.step(Op::SyncSend { end: 0, msg: VERIFIED.into() }, d.clone());

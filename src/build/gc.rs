@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use nix::mount::MntFlags;
 
-use crate::host::{CGROUP_PARENT, Host, STATE_DIR};
+use crate::host::{CGROUP_PARENT, Host};
 use crate::plan::{Builder, Cond, Facts, Op, PhaseKind, Plan, Side};
 use crate::spec::Origin;
 use crate::state::Leftover;
@@ -45,7 +45,8 @@ pub fn gc(found: &[Leftover], hierarchies: &[PathBuf], no_jail_left: bool, host:
             let parent = h.join(CGROUP_PARENT);
             b.step_when(Op::Rmdir { path: parent.clone() }, o.clone(), vec![Cond::Exists(parent)]);
         }
-        b.step_when(Op::Rmdir { path: STATE_DIR.into() }, o, vec![Cond::Exists(STATE_DIR.into())]);
+        let root = host.state_dir.clone();
+        b.step_when(Op::Rmdir { path: root.clone() }, o, vec![Cond::Exists(root)]);
     }
-    b.finish("gc", std::path::Path::new(STATE_DIR), host, Facts::default())
+    b.finish("gc", &host.state_dir, host, Facts::default())
 }

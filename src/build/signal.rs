@@ -37,6 +37,6 @@ pub fn down(state: &State, wait_ms: u64, host: &Host) -> Plan {
     let (pid, start) = (state.supervisor_pid, state.supervisor_start);
     b.step(Op::Signal { pid, start, signal: Signal::SIGTERM, who }, d.clone());
     b.step(Op::AwaitExit { timeout_ms: wait_ms }, d.clone());
-    b.step(Op::CheckGone { path: crate::state::dir(&state.name) }, d);
+    b.step(Op::CheckGone { path: host.state_dir.join(&state.name) }, d);
     b.finish(&state.name, &state.file, host, Facts::default())
 }

@@ -1,26 +1,26 @@
 //! The plan of `procjail up`.
 
 use crate::cgroups;
-use crate::host::{Host, STATE_DIR};
+use crate::host::Host;
 use crate::plan::verify::{Expect, MountCheck, MountIs};
 use crate::plan::{Builder, Cond, Facts, Op, PhaseKind, Plan, Proc, Side, SignalSet};
 use crate::spec::{Origin, Spec};
-use crate::state;
 use crate::{confine, init, mounts, namespaces};
 
 /// Make the rootfs if asked, the state folder and lock, the cgroups, spawn, the child's setup,
 /// exec, supervise, report, teardown.
 pub fn up(spec: &Spec, host: &Host) -> Plan {
     let mut b = Builder::default();
-    let lock = plan_state(&mut b, &spec.name);
+    let lock = plan_state(&mut b, &spec.name, host);
     if spec.make_rootfs {
         b.phase(PhaseKind::Rootfs, Side::Parent);
         crate::rootfs::plan(&mut b, &spec.rootfs, &spec.rootfs_parents, &spec.rootfs_origin);
     }
     let cg = cgroups::plan_setup(&mut b, spec, host);
     let clone = namespaces::plan_spawn(&mut b, spec, &cg);
-    let save = b.step(Op::SaveState { path: state::dir(&spec.name).join("state.json") }, Origin::Default);
-    namespaces::plan_child_start(&mut b, spec);
+    let save =
+        b.step(Op::SaveState { path: host.state_dir.join(&spec.name).join("state.json") }, Origin::Default);
+    namespaces::plan_child_start(&mut b, spec, host);
     confine::child_start(&mut b, spec);
     let m = mounts::plan_mounts(&mut b, spec);
     let mut mount_checks = m.checks;
@@ -57,7 +57,7 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
     let kill = Op::Kill { pid: Proc::Child };
     b.step_when(kill, Origin::Default, vec![Cond::Ran(clone), Cond::NotReaped(Proc::Child)]);
     cgroups::plan_teardown(&mut b, host, &cg);
-    plan_state_removal(&mut b, &spec.name, lock, save);
+    plan_state_removal(&mut b, &host.state_dir.join(&spec.name), lock, save);
     b.step(Op::CheckMounts, Origin::Default);
     let facts = Facts {
         rootfs: Some(spec.rootfs.clone()),
@@ -78,20 +78,28 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
 /// Phase "state" (parent): the supervisor's signals blocked (a Ctrl-C from here on leads to
 /// teardown), umask 0 (every mode the plan names is the mode made), the folder and the lock.
 /// Returns the index of the lock step.
-fn plan_state(b: &mut Builder, name: &str) -> usize {
+fn plan_state(b: &mut Builder, name: &str, host: &Host) -> usize {
     let d = Origin::Default;
     b.phase(PhaseKind::State, Side::Parent);
     b.step(Op::BlockSignals { set: SignalSet::Supervisor }, d.clone());
     b.step(Op::Umask { mask: 0 }, d.clone());
-    b.step(Op::Mkdir { path: STATE_DIR.into(), mode: 0o755, exist_ok: true }, d.clone());
-    b.step(Op::Mkdir { path: state::dir(name), mode: 0o755, exist_ok: true }, d.clone());
-    b.step(Op::Lock { path: state::dir(name).join("lock") }, d)
+    let root = host.state_dir.clone();
+    if host.uid == 0 {
+        b.step(Op::Mkdir { path: root.clone(), mode: 0o755, exist_ok: true }, d.clone());
+    } else {
+        // Another user's folder may be in /tmp, where anyone could have made it first: it must
+        // be a real folder of this user's that no one else can write.
+        b.step(Op::Mkdir { path: root.clone(), mode: 0o700, exist_ok: true }, d.clone());
+        b.step(Op::CheckPrivate { path: root.clone(), uid: host.uid }, d.clone());
+    }
+    b.step(Op::Mkdir { path: root.join(name), mode: 0o755, exist_ok: true }, d.clone());
+    b.step(Op::Lock { path: root.join(name).join("lock") }, d)
 }
 
 /// The teardown steps of the state: only what this run made, and only if it holds the lock.
-fn plan_state_removal(b: &mut Builder, name: &str, lock: usize, save: usize) {
+fn plan_state_removal(b: &mut Builder, dir: &std::path::Path, lock: usize, save: usize) {
     let d = Origin::Default;
-    let dir = state::dir(name);
+    let dir = dir.to_path_buf();
     b.step_needing(Op::Unlink { path: dir.join("state.json") }, d.clone(), save);
     b.step_needing(Op::Unlink { path: dir.join("lock") }, d.clone(), lock);
     b.step_needing(Op::Rmdir { path: dir }, d, lock);

@@ -55,6 +55,10 @@ struct Hierarchy {
     hosts: Vec<Controller>,
     /// The v1 controller it is named by in /proc/PID/cgroup.
     v1: Option<&'static str>,
+    /// The root's own path in the hierarchy ("" but for a delegated subtree); its controllers
+    /// are enabled in the root's `cgroup.subtree_control` first when it is delegated.
+    rel_root: String,
+    delegated: bool,
 }
 
 /// The jail's folder in every hierarchy it uses.
@@ -68,6 +72,25 @@ fn hierarchies(spec: &Spec, host: &Host) -> Vec<Hierarchy> {
     let cpu = l.cpus.is_some() || l.cpu_weight.is_some();
     let memory = l.memory.is_some() || l.memory_swap.is_some();
     let pids = l.pids.is_some();
+    if host.uid != 0 {
+        // Without root: only a cgroup2 subtree delegated to the user (`check` refuses limits
+        // without one), with the controllers the limits need.
+        let Some(d) = &host.delegation else { return Vec::new() };
+        let enable = [(memory, "memory"), (pids, "pids"), (cpu, "cpu")]
+            .iter()
+            .filter(|(u, _)| *u)
+            .map(|(_, c)| *c)
+            .collect();
+        let hosts = vec![Controller::Memory, Controller::Pids, Controller::Cpu];
+        return vec![Hierarchy {
+            root: d.dir.clone(),
+            enable,
+            hosts,
+            v1: None,
+            rel_root: d.rel.clone(),
+            delegated: true,
+        }];
+    }
     let mut out = Vec::new();
     if let Some(v1) = &host.v1 {
         for (used, dir, c, name) in [
@@ -76,13 +99,26 @@ fn hierarchies(spec: &Spec, host: &Host) -> Vec<Hierarchy> {
             (cpu, &v1.cpu, Controller::Cpu, "cpu"),
         ] {
             if used {
-                out.push(Hierarchy { root: dir.clone(), enable: vec![], hosts: vec![c], v1: Some(name) });
+                out.push(Hierarchy {
+                    root: dir.clone(),
+                    enable: vec![],
+                    hosts: vec![c],
+                    v1: Some(name),
+                    rel_root: String::new(),
+                    delegated: false,
+                });
             }
         }
         let kill_by_freezing = host.cgroup == CgroupKind::V1 || !host.cgroup_kill;
         if kill_by_freezing && (!out.is_empty() || !spec.namespaces.pid) {
-            let freezer =
-                Hierarchy { root: v1.freezer.clone(), enable: vec![], hosts: vec![], v1: Some("freezer") };
+            let freezer = Hierarchy {
+                root: v1.freezer.clone(),
+                enable: vec![],
+                hosts: vec![],
+                v1: Some("freezer"),
+                rel_root: String::new(),
+                delegated: false,
+            };
             out.push(freezer);
         }
         // Without cgroup2 the devices controller is the only way to hold the device rules.
@@ -92,6 +128,8 @@ fn hierarchies(spec: &Spec, host: &Host) -> Vec<Hierarchy> {
                 enable: vec![],
                 hosts: vec![Controller::Devices],
                 v1: Some("devices"),
+                rel_root: String::new(),
+                delegated: false,
             };
             out.push(d);
         }
@@ -106,7 +144,14 @@ fn hierarchies(spec: &Spec, host: &Host) -> Vec<Hierarchy> {
         } else {
             (vec![], vec![])
         };
-        out.push(Hierarchy { root: unified.clone(), enable, hosts, v1: None });
+        out.push(Hierarchy {
+            root: unified.clone(),
+            enable,
+            hosts,
+            v1: None,
+            rel_root: String::new(),
+            delegated: false,
+        });
     }
     out
 }
@@ -119,6 +164,12 @@ pub fn plan_setup(b: &mut Builder, spec: &Spec, host: &Host) -> Cgroups {
     let d = Origin::Default;
     for h in hierarchies(spec, host) {
         let parent = h.root.join(CGROUP_PARENT);
+        if h.delegated && !h.enable.is_empty() {
+            // The delegated root hands its controllers down (it must hold no process itself).
+            let enable: Vec<String> = h.enable.iter().map(|c| format!("+{c}")).collect();
+            let value = Value::Text(enable.join(" "));
+            b.step(Op::Write { path: h.root.join("cgroup.subtree_control"), value }, d.clone());
+        }
         b.step(Op::Mkdir { path: parent.clone(), mode: 0o755, exist_ok: true }, d.clone());
         if !h.enable.is_empty() {
             let enable: Vec<String> = h.enable.iter().map(|c| format!("+{c}")).collect();
@@ -130,9 +181,12 @@ pub fn plan_setup(b: &mut Builder, spec: &Spec, host: &Host) -> Cgroups {
         // the lock, so this is a leftover; the kernel refuses it if it still has processes.
         b.step_when(Op::Rmdir { path: leaf.clone() }, d.clone(), vec![Cond::Exists(leaf.clone())]);
         let step = b.step(Op::Mkdir { path: leaf.clone(), mode: 0o755, exist_ok: false }, d.clone());
-        let rel = format!("/{CGROUP_PARENT}/{}", spec.name);
+        let rel = format!("{}/{CGROUP_PARENT}/{}", h.rel_root, spec.name);
         let dir = Dir { path: leaf.clone(), mkdir_step: step, controller: h.v1.map(String::from), rel };
-        if host.unified.as_ref() == Some(&h.root) {
+        // A BPF device program needs CAP_BPF or CAP_SYS_ADMIN on the host: without root the
+        // kernel refuses device nodes in a user namespace anyway, and only procjail's binds are
+        // there.
+        if host.unified.as_ref() == Some(&h.root) && host.uid == 0 {
             plan_device_filter(b, spec, &leaf);
         }
         for c in &h.hosts {

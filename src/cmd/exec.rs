@@ -9,7 +9,7 @@ pub fn exec(name: &str, argv: &[String], trace: bool) -> anyhow::Result<i32> {
     let state = state::running(name)?;
     let host = Host::detect();
     // Only the namespaces the jail has: the others are the host's, like ours.
-    let init = state.init_pid.to_string();
+    let init = state.entry_pid().to_string();
     let namespaces = NAMESPACES
         .iter()
         .filter(|ns| {
@@ -18,7 +18,7 @@ pub fn exec(name: &str, argv: &[String], trace: bool) -> anyhow::Result<i32> {
         })
         .map(|ns| ns.proc_name)
         .collect();
-    let plan = build::exec(&state, argv, &build::Joined { namespaces }, &host);
+    let plan = build::exec(&state, argv, &build::Joined { namespaces, via: state.entry_pid() }, &host);
     let (report, result) = exec::run(&plan, &Options::traced(trace));
     result?;
     Ok(report.exit_code())

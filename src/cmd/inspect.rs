@@ -29,10 +29,10 @@ const CGROUP_FILES: &[&str] = &[
 ];
 
 /// The order `inspect` lists the namespaces in.
-const SHOWN: &[&str] = &["mnt", "uts", "ipc", "pid", "net", "cgroup"];
+const SHOWN: &[&str] = &["user", "mnt", "uts", "ipc", "pid", "net", "cgroup"];
 
 fn inspect_value(s: &State) -> Value {
-    let init = s.init_pid.to_string();
+    let init = s.entry_pid().to_string();
     let ns: serde_json::Map<String, Value> = SHOWN
         .iter()
         .filter(|n| NAMESPACES.iter().any(|ns| ns.proc_name == **n))

@@ -28,11 +28,15 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "init",
             "security",
             "sysctl",
+            "user",
             "expect",
         ],
     ),
     ("rootfs", &["path", "from", "readonly"]),
-    ("namespaces", &["pid", "mount", "uts", "ipc", "net", "cgroup"]),
+    ("namespaces", &["pid", "mount", "uts", "ipc", "net", "cgroup", "user"]),
+    ("user", &["uid_map", "gid_map"]),
+    ("uid_map", &["inside", "outside", "count"]),
+    ("gid_map", &["inside", "outside", "count"]),
     ("defaults", &["proc", "dev", "devpts", "shm", "sysfs"]),
     ("mounts", &["type", "source", "target", "readonly", "size", "mode", "options"]),
     (
@@ -122,6 +126,7 @@ pub fn load_str(text: &str) -> Result<(JailFile, Vec<Diag>), Vec<Diag>> {
         init: t.table("init").map(|mut i| read_init(&mut i)).unwrap_or_default(),
         security: t.table("security").map(|mut s| read_security(&mut s)).unwrap_or_default(),
         sysctl: t.table("sysctl").map(|s| Sysctl(s.dotted())).unwrap_or_default(),
+        user: t.table("user").map(|mut u| read_user(&mut u)).unwrap_or_default(),
         expect: t.table("expect").map(|mut e| read_expect(&mut e)),
     };
     t.finish();
@@ -181,9 +186,36 @@ fn read_namespaces(t: &mut Table) -> Namespaces {
         ipc: get("ipc"),
         net: get("net"),
         cgroup: get("cgroup"),
+        user: t.bool("user"),
     };
     t.finish();
     ns
+}
+
+fn read_user(t: &mut Table) -> UserMaps {
+    let mut map = |key: &'static str| {
+        let span = t.get(key)?.span();
+        let entries: Vec<IdMap> = t
+            .array_of_tables(key)
+            .into_iter()
+            .filter_map(|mut e| {
+                let inside =
+                    e.required(|e| e.int("inside"), "inside", "the first id in the jail: inside = 0");
+                let outside = e.required(
+                    |e| e.int("outside"),
+                    "outside",
+                    "the host id it stands for: outside = 100000",
+                );
+                let count = e.required(|e| e.int("count"), "count", "how many ids: count = 65536");
+                e.finish();
+                Some(IdMap { inside: inside?, outside: outside?, count: count? })
+            })
+            .collect();
+        Some(Sp::new(entries, span))
+    };
+    let user = UserMaps { uid_map: map("uid_map"), gid_map: map("gid_map") };
+    t.finish();
+    user
 }
 
 fn read_defaults(t: &mut Table) -> Defaults {

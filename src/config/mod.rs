@@ -95,6 +95,9 @@ pub struct JailFile {
     /// Namespaced sysctls for the jail.
     #[serde(default)]
     pub sysctl: Sysctl,
+    /// The id maps of the user namespace (`[namespaces] user`).
+    #[serde(default)]
+    pub user: UserMaps,
     /// What the jail must show when it runs as an experiment (`procjail test`).
     /// `procjail up` ignores it; `procjail check` validates it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -203,6 +206,11 @@ pub struct Namespaces {
     pub net: Sp<bool>,
     /// Cgroup namespace, entered after the jail is in its cgroup. Default: true.
     pub cgroup: Sp<bool>,
+    /// User namespace: the jail's ids stand for other host ids (`[user]` maps them), and its
+    /// capabilities count only inside it. Default: off when procjail runs as root; on, and
+    /// required, when it does not (a rootless jail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<Sp<bool>>,
 }
 
 impl Default for Namespaces {
@@ -215,8 +223,43 @@ impl Default for Namespaces {
             ipc: on.clone(),
             net: on.clone(),
             cgroup: on,
+            user: None,
         }
     }
+}
+
+/// `[user]`: which host ids the jail's ids stand for, with `[namespaces] user` on. Default:
+/// as root, the jail's 0 to 65535 are host 100000 to 165535 (the first range `useradd` gives in
+/// /etc/subuid); as another user, the jail's 0 is that user (and nothing else is mapped), as
+/// bubblewrap does. Other maps need root, or newuidmap and newgidmap (Debian's uidmap) with the
+/// ranges /etc/subuid and /etc/subgid grant the user.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserMaps {
+    /// `[{ inside = 0, outside = 100000, count = 65536 }]`: the jail's uids `inside` to
+    /// `inside + count - 1` are the host's `outside` to `outside + count - 1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 340))]
+    pub uid_map: Option<Sp<Vec<IdMap>>>,
+    /// The same for gids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 340))]
+    pub gid_map: Option<Sp<Vec<IdMap>>>,
+}
+
+/// One line of a uid_map or gid_map.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdMap {
+    /// The first id in the jail.
+    #[schemars(range(min = 0, max = 4294967294u32))]
+    pub inside: Sp<i64>,
+    /// The host id it stands for.
+    #[schemars(range(min = 0, max = 4294967294u32))]
+    pub outside: Sp<i64>,
+    /// How many ids, from those.
+    #[schemars(range(min = 1, max = 4294967295u32))]
+    pub count: Sp<i64>,
 }
 
 /// The default mounts. Each is a visible step in the plan.

@@ -85,7 +85,10 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::DeviceFilter { cgroup: cg, program, .. } => ok(cgroup::device_filter(cg, program)),
         Op::InitLoop { grace_ms } => init_loop::run(*grace_ms, h),
         Op::AwaitReady => ok(supervise::await_ready(&ctx.h, &mut ctx.j)),
-        Op::Verify { pid, checks } => ok(check::verify(*pid, checks, ctx.plan, &ctx.h, ctx.opts)),
+        Op::SendReadyNs => ok(sync::send_ready_ns(h)),
+        Op::Verify { pid, checks } => {
+            ok(check::verify(*pid, checks, ctx.plan, &ctx.h, &ctx.j.own_ns, ctx.opts))
+        }
         Op::AwaitExec => ok(supervise::await_exec(&ctx.h, &mut ctx.j)),
         Op::Wait { pid, grace_ms, timeout_ms } => {
             ok(supervise::wait(*pid, *grace_ms, *timeout_ms, &ctx.h, &mut ctx.j))
@@ -96,5 +99,8 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::ReadCounter { path, counter } => ok(cgroup::read_counter(path, *counter, &mut ctx.j.report)),
         Op::CheckMounts => ok(check::mounts(ctx.plan, ctx.opts)),
         Op::CheckGone { path } => ok(check::gone(path)),
+        Op::WriteIdMap { file, text } => ok(ns::write_id_map(file, text, h)),
+        Op::IdMapHelper { program, map } => ok(ns::id_map_helper(program, map, h)),
+        Op::CheckPrivate { path, uid } => ok(check::private(path, *uid)),
     }
 }

@@ -35,6 +35,15 @@ pub fn gone(path: &Path) -> Result<(), Failure> {
     }
 }
 
+/// A user's state folder: a real folder of its own, not writable by anyone else.
+pub fn private(path: &Path, uid: u32) -> Result<(), Failure> {
+    if crate::host::user::private_dir_of(path, uid) {
+        return Ok(());
+    }
+    let msg = format!("{} is not a folder of uid {uid}'s that only it can write", path.display());
+    Err(Failure::new(Errno::EPERM, msg))
+}
+
 /// The kernel's answer before the command's execve: its /proc entries read back and compared
 /// with the plan. A mismatch fails this step, naming the step whose effect is missing.
 pub fn verify(
@@ -42,6 +51,7 @@ pub fn verify(
     checks: &crate::plan::verify::Checks,
     plan: &Plan,
     h: &super::ctx::Handles,
+    own_ns: &std::collections::BTreeMap<String, String>,
     opts: &Options,
 ) -> Result<(), Failure> {
     use crate::host::probe;
@@ -67,8 +77,12 @@ pub fn verify(
         }
         (Proc::Child, None) => return Err(Errno::ESRCH.into()),
     };
-    let seen = probe::observe(proc, pid, &checks.paths(), &plan.host.view)
+    let mut seen = probe::observe(proc, pid, &checks.paths(), &plan.host.view)
         .map_err(|e| Failure::from(e).with_detail(format!("cannot read /proc/{pid}")))?;
+    // The namespaces the command read itself, where the supervisor could not read them.
+    for (n, link) in own_ns {
+        seen.ns.entry(n.clone()).or_insert_with(|| link.clone());
+    }
     let rows = checks.compare(&seen);
     if opts.verify {
         let table = crate::plan::verify::table(&rows);

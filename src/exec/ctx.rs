@@ -100,6 +100,8 @@ pub struct Journal {
     pub report: Report,
     /// A failed step of the child's, as it reported it: (step index, failure).
     pub child_error: Option<(usize, Failure)>,
+    /// The command's namespaces as it read them itself (`SendReadyNs`): name → link.
+    pub own_ns: std::collections::BTreeMap<String, String>,
 }
 
 /// [`Proc`] as a set key.

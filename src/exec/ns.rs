@@ -84,3 +84,48 @@ pub fn link_up(name: &str) -> Result<(), Failure> {
 pub fn join_keyring() -> Result<(), Failure> {
     crate::sys::join_session_keyring().map_err(|e| Failure::new(e, "keyctl(KEYCTL_JOIN_SESSION_KEYRING)"))
 }
+
+/// /proc/CHILD/FILE of the jail's first process: its setgroups, uid_map or gid_map.
+fn child_file(file: &str, h: &Handles) -> Result<std::path::PathBuf, Failure> {
+    let pid = h
+        .child
+        .ok_or_else(|| Failure::new(nix::errno::Errno::ESRCH, "the jail's first process is not there"))?;
+    Ok(Path::new("/proc").join(pid.as_raw().to_string()).join(file))
+}
+
+/// Writes a map (or "deny" to setgroups) of the jail's user namespace, in one write as the
+/// kernel requires.
+pub fn write_id_map(file: &str, text: &str, h: &Handles) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let path = child_file(file, h)?;
+    let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
+    f.write_all(text.as_bytes()).map_err(|e| {
+        let why = match e.raw_os_error() {
+            Some(libc::EPERM) => "the kernel refuses this map to this user (only its own id, or root)",
+            _ => "",
+        };
+        Failure::from(e).with_detail(format!("{}: {why}", path.display()))
+    })
+}
+
+/// newuidmap or newgidmap for the jail's first process: they check /etc/subuid and
+/// /etc/subgid, and write what the user is granted.
+pub fn id_map_helper(program: &Path, map: &[crate::spec::IdRange], h: &Handles) -> Result<(), Failure> {
+    let pid = h
+        .child
+        .ok_or_else(|| Failure::new(nix::errno::Errno::ESRCH, "the jail's first process is not there"))?;
+    let mut args = vec![pid.as_raw().to_string()];
+    for r in map {
+        args.extend([r.inside, r.outside, r.count].iter().map(u32::to_string));
+    }
+    let out = std::process::Command::new(program)
+        .args(&args)
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    Err(Failure::new(nix::errno::Errno::EPERM, format!("{} {}: {said}", program.display(), args.join(" "))))
+}

@@ -157,9 +157,11 @@ pub fn kill_proc(p: Proc, h: &Handles, j: &mut Journal) -> Result<(), Failure> {
 }
 
 /// setgroups, setresgid, setresuid.
-pub fn set_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Failure> {
-    let gs: Vec<nix::unistd::Gid> = groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
-    nix::unistd::setgroups(&gs).map_err(|e| Failure::new(e, "setgroups"))?;
+pub fn set_user(uid: u32, gid: u32, groups: &Option<Vec<u32>>) -> Result<(), Failure> {
+    if let Some(groups) = groups {
+        let gs: Vec<nix::unistd::Gid> = groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+        nix::unistd::setgroups(&gs).map_err(|e| Failure::new(e, "setgroups"))?;
+    }
     let g = nix::unistd::Gid::from_raw(gid);
     nix::unistd::setresgid(g, g, g).map_err(|e| Failure::new(e, "setresgid"))?;
     let u = nix::unistd::Uid::from_raw(uid);

@@ -30,6 +30,12 @@ pub fn await_ready(h: &Handles, j: &mut Journal) -> Result<(), Failure> {
     if &buf[..n] == crate::plan::READY.as_bytes() {
         return Ok(());
     }
+    if let Some(links) =
+        buf[..n].strip_prefix(crate::plan::READY.as_bytes()).and_then(|r| r.strip_prefix(b"\n"))
+    {
+        j.own_ns = sync::parse_ns(links);
+        return Ok(());
+    }
     if n == 0 {
         return Err(Failure::new(Errno::EPIPE, "the jail ended before its command was ready"));
     }

@@ -57,3 +57,22 @@ pub fn parse_failure(msg: &[u8]) -> Option<(usize, Failure)> {
     let errno = Errno::from_raw(parts.next()?.parse().ok()?);
     Some((index, Failure::new(errno, parts.next().unwrap_or("").to_string())))
 }
+
+/// "ready", then `NAME LINK` lines: the command's /proc/self/ns links, read by itself.
+pub fn send_ready_ns(h: &Handles) -> Result<(), Failure> {
+    let mut msg = crate::plan::READY.to_string();
+    for n in crate::host::probe::NAMESPACES {
+        if let Ok(l) = std::fs::read_link(format!("/proc/self/ns/{n}")) {
+            msg.push_str(&format!("\n{n} {}", l.display()));
+        }
+    }
+    send(1, &msg, h)
+}
+
+/// What [`send_ready_ns`] sent after "ready\n".
+pub fn parse_ns(text: &[u8]) -> std::collections::BTreeMap<String, String> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(n, link)| (n.to_string(), link.to_string())))
+        .collect()
+}

@@ -12,14 +12,13 @@ pub mod process;
 pub mod procfs;
 pub mod rlimits;
 pub mod scan;
+pub mod user;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-/// Where procjail keeps the state of running jails.
-pub const STATE_DIR: &str = "/run/procjail";
 /// The folder under each cgroup hierarchy that holds procjail's jails.
 pub const CGROUP_PARENT: &str = "procjail";
 
@@ -55,6 +54,13 @@ pub struct Host {
     /// Whether cgroup2 has `cgroup.kill` (Linux 5.14+).
     pub cgroup_kill: bool,
     pub uid: u32,
+    pub gid: u32,
+    /// Where this user's jails keep their state ([`user::state_dir`]).
+    pub state_dir: PathBuf,
+    /// The subordinate ids this user may map, and whether the helpers that map them are there.
+    pub subids: user::SubIds,
+    /// The cgroup2 subtree delegated to this user, when procjail does not run as root.
+    pub delegation: Option<user::Delegation>,
     /// Without CAP_SYS_RESOURCE a hard rlimit can only be lowered.
     pub cap_sys_resource: bool,
     /// The highest capability this kernel has (/proc/sys/kernel/cap_last_cap).
@@ -105,6 +111,10 @@ impl Host {
             unified,
             cgroup_kill: true,
             uid: 0,
+            gid: 0,
+            state_dir: PathBuf::from(user::ROOT_STATE_DIR),
+            subids: user::SubIds::default(),
+            delegation: None,
             cap_sys_resource: true,
             cap_last_cap: 40,
             kernel: (6, 1),
@@ -166,12 +176,21 @@ impl Host {
             (false, _) => CgroupKind::V2,
         };
         let cgroup_kill = unified.is_some() && kernel_version() >= (5, 14);
+        let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+        let delegation = match (&unified, cgroup) {
+            (Some(u), CgroupKind::V2) if uid != 0 => user::delegation(u, uid),
+            _ => None,
+        };
         Host {
             cgroup,
             v1: (cgroup != CgroupKind::V2).then_some(v1_mounts),
             unified: unified.or_else(|| (cgroup == CgroupKind::V2).then(|| PathBuf::from("/sys/fs/cgroup"))),
             cgroup_kill,
-            uid: nix::unistd::getuid().as_raw(),
+            uid,
+            gid,
+            state_dir: user::state_dir(),
+            subids: if uid == 0 { user::SubIds::default() } else { user::SubIds::read(uid, gid) },
+            delegation,
             cap_sys_resource: has_capability(CAP_SYS_RESOURCE),
             cap_last_cap: read_small("/proc/sys/kernel/cap_last_cap")
                 .ok()

@@ -5,16 +5,21 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::{CGROUP_PARENT, STATE_DIR, mountinfo, read_small};
+use super::{CGROUP_PARENT, mountinfo, read_small, user};
 
 /// Every cgroup hierarchy mounted on this host (cgroup and cgroup2).
+/// Where this user's jails can have cgroups: every cgroup hierarchy for root; for another user
+/// only the cgroup2 subtree delegated to it, if any.
 pub fn cgroup_mounts() -> Vec<PathBuf> {
     let text = read_small("/proc/self/mountinfo").unwrap_or_default();
-    mountinfo::parse(&text)
-        .into_iter()
-        .filter(|m| matches!(m.fstype.as_str(), "cgroup" | "cgroup2"))
-        .map(|m| PathBuf::from(m.point))
-        .collect()
+    let mounts =
+        mountinfo::parse(&text).into_iter().filter(|m| matches!(m.fstype.as_str(), "cgroup" | "cgroup2"));
+    let uid = nix::unistd::geteuid().as_raw();
+    if uid != 0 {
+        let unified = mounts.clone().find(|m| m.fstype == "cgroup2").map(|m| PathBuf::from(m.point));
+        return unified.and_then(|u| user::delegation(&u, uid)).map(|d| d.dir).into_iter().collect();
+    }
+    mounts.map(|m| PathBuf::from(m.point)).collect()
 }
 
 /// The jail's cgroup folders that exist now, in every hierarchy.
@@ -65,7 +70,7 @@ impl Snapshot {
             cgroups: cgroups_of(name),
             processes: processes_of(name),
             mounts: mounts_under(rootfs),
-            state: Path::new(STATE_DIR).join(name).exists(),
+            state: user::state_dir().join(name).exists(),
         }
     }
 
@@ -76,7 +81,7 @@ impl Snapshot {
         leaks.extend(self.processes.iter().map(|p| format!("process {p}")));
         leaks.extend(self.mounts.difference(&before.mounts).map(|m| format!("mount {m}")));
         if self.state {
-            leaks.push(format!("state {}", Path::new(STATE_DIR).join(name).display()));
+            leaks.push(format!("state {}", user::state_dir().join(name).display()));
         }
         leaks
     }

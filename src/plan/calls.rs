@@ -127,18 +127,19 @@ impl Op {
             Op::Execve { .. } => vec![Call::new(&["execve"], Times::OneOrMore)],
             Op::Kill { .. } => vec![once(&["kill"])],
             Op::Signal { .. } => vec![once(&["pidfd_send_signal"])],
-            Op::CapBoundingDrop { drop } => each("PR_CAPBSET_DROP", *drop),
-            Op::AmbientClear => vec![once(&["prctl"]).arg("PR_CAP_AMBIENT")],
-            Op::KeepCaps => vec![once(&["prctl"]).arg("PR_SET_KEEPCAPS")],
-            Op::SetUser { .. } => vec![once(&["setgroups"]), once(&["setresgid"]), once(&["setresuid"])],
-            Op::Capset { .. } => vec![once(&["capset"])],
-            Op::AmbientRaise { caps } => each("PR_CAP_AMBIENT", *caps),
-            Op::NoNewPrivs => vec![once(&["prctl"]).arg("PR_SET_NO_NEW_PRIVS")],
-            Op::Seccomp { .. } => vec![once(&["seccomp"])],
-            Op::JoinKeyring => vec![once(&["keyctl"])],
-            Op::OomScoreAdj { .. } => {
-                vec![once(&["openat"]).arg("\"/proc/self/oom_score_adj\""), once(&["write"])]
-            }
+            Op::CapBoundingDrop { .. }
+            | Op::AmbientClear
+            | Op::KeepCaps
+            | Op::SetUser { .. }
+            | Op::WriteIdMap { .. }
+            | Op::IdMapHelper { .. }
+            | Op::Capset { .. }
+            | Op::AmbientRaise { .. }
+            | Op::NoNewPrivs
+            | Op::Seccomp { .. }
+            | Op::JoinKeyring
+            | Op::OomScoreAdj { .. }
+            | Op::SendReadyNs => self.confine_calls(),
             Op::LinkUp { .. } => vec![once(&["ioctl"]).arg("SIOCSIFFLAGS")],
             Op::Sysctl { .. } => vec![once(&["openat2"]), once(&["write"])],
             Op::Mask { .. } => vec![once(&["mount"])],
@@ -166,7 +167,37 @@ impl Op {
             | Op::WaitEmpty { .. }
             | Op::ReadCounter { .. }
             | Op::CheckMounts
-            | Op::CheckGone { .. } => Vec::new(),
+            | Op::CheckGone { .. }
+            | Op::CheckPrivate { .. } => Vec::new(),
+        }
+    }
+}
+
+impl Op {
+    /// The calls of the capability, id and confinement steps.
+    fn confine_calls(&self) -> Vec<Call> {
+        match self {
+            Op::CapBoundingDrop { drop } => each("PR_CAPBSET_DROP", *drop),
+            Op::AmbientClear => vec![once(&["prctl"]).arg("PR_CAP_AMBIENT")],
+            Op::KeepCaps => vec![once(&["prctl"]).arg("PR_SET_KEEPCAPS")],
+            Op::SetUser { groups: Some(_), .. } => {
+                vec![once(&["setgroups"]), once(&["setresgid"]), once(&["setresuid"])]
+            }
+            Op::SetUser { groups: None, .. } => vec![once(&["setresgid"]), once(&["setresuid"])],
+            Op::WriteIdMap { file, .. } => vec![once(&["openat"]).arg(file.clone()), once(&["write"])],
+            Op::IdMapHelper { .. } => {
+                vec![once(&["clone", "clone3", "vfork", "fork"]), once(&["wait4", "waitid"])]
+            }
+            Op::Capset { .. } => vec![once(&["capset"])],
+            Op::AmbientRaise { caps } => each("PR_CAP_AMBIENT", *caps),
+            Op::NoNewPrivs => vec![once(&["prctl"]).arg("PR_SET_NO_NEW_PRIVS")],
+            Op::Seccomp { .. } => vec![once(&["seccomp"])],
+            Op::JoinKeyring => vec![once(&["keyctl"])],
+            Op::OomScoreAdj { .. } => {
+                vec![once(&["openat"]).arg("\"/proc/self/oom_score_adj\""), once(&["write"])]
+            }
+            Op::SendReadyNs => vec![once(&["write"])],
+            _ => Vec::new(),
         }
     }
 }

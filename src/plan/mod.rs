@@ -12,10 +12,12 @@
 
 pub mod calls;
 mod hint;
+mod kinds;
 mod op;
 pub mod print;
 mod text;
 pub mod verify;
+mod words;
 
 pub use hint::hint;
 pub use op::{Channel, Counter, INIT_FORWARDS, Op, Proc, SUPERVISOR_SIGNALS, SignalSet, Target, Value};

@@ -2,13 +2,17 @@
 //! bits are shown as `|0x...`, never dropped.
 
 use std::fmt::{self, Display, Formatter};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 
 use super::op::{INIT_FORWARDS, SUPERVISOR_SIGNALS};
+use super::words::{
+    bounding_drop, capset, device_filter, id_map_helper, mask, mount_setattr, read_only, reset_signals,
+    seccomp, set_user, sysctl, verify,
+};
 use super::{Cond, Counter, Op, Proc, SignalSet, Target, Value};
 use crate::config::Duration;
 use crate::host::caps;
@@ -18,16 +22,16 @@ pub fn quote(s: &str) -> String {
     format!("{s:?}")
 }
 
-fn qp(p: &Path) -> String {
+pub(super) fn qp(p: &Path) -> String {
     quote(&p.to_string_lossy())
 }
 
-fn opt(s: &Option<String>) -> String {
+pub(super) fn opt(s: &Option<String>) -> String {
     s.as_deref().map_or_else(|| "NULL".to_string(), quote)
 }
 
 /// The names of the set bits, then any bits without a name as one hex number.
-fn names<'a>(named: impl Iterator<Item = (&'a str, u64)>, bits: u64) -> String {
+pub(super) fn names<'a>(named: impl Iterator<Item = (&'a str, u64)>, bits: u64) -> String {
     let mut out = Vec::new();
     let mut known = 0;
     for (name, b) in named {
@@ -69,7 +73,7 @@ pub fn ser_signal<S: serde::Serializer>(sig: &Signal, s: S) -> Result<S::Ok, S::
 }
 
 /// `TERM,INT,...`
-fn signal_list(list: &[Signal]) -> String {
+pub(super) fn signal_list(list: &[Signal]) -> String {
     list.iter().map(|s| s.as_str().trim_start_matches("SIG")).collect::<Vec<_>>().join(",")
 }
 
@@ -95,13 +99,13 @@ impl Display for Cond {
 }
 
 /// The in-root path as openat2 gets it: relative to rootfd ("." for "/").
-fn rel(p: &Path) -> String {
+pub(super) fn rel(p: &Path) -> String {
     let r = p.strip_prefix("/").unwrap_or(p);
     quote(if r.as_os_str().is_empty() { "." } else { r.to_str().unwrap_or("?") })
 }
 
 /// `$fd = openat2(rootfd, "dev", O_PATH, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)`
-fn in_root(var: &str, p: &Path, flags: &str, no_symlinks: bool) -> String {
+pub(super) fn in_root(var: &str, p: &Path, flags: &str, no_symlinks: bool) -> String {
     let extra = if no_symlinks { "|RESOLVE_NO_SYMLINKS" } else { "" };
     format!(
         "{var} = openat2(rootfd, {}, {flags}|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS{extra})",
@@ -109,7 +113,7 @@ fn in_root(var: &str, p: &Path, flags: &str, no_symlinks: bool) -> String {
     )
 }
 
-fn parent_and_name(p: &Path) -> (&Path, String) {
+pub(super) fn parent_and_name(p: &Path) -> (&Path, String) {
     let parent = p.parent().unwrap_or(Path::new("/"));
     (parent, quote(&p.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())))
 }
@@ -197,6 +201,9 @@ impl Op {
             Op::DeviceFilter { cgroup, rules, insns, .. } => device_filter(cgroup, rules, *insns),
             Op::InitLoop { grace_ms } => init_loop(*grace_ms),
             Op::AwaitReady => "read(sync[0]) = \"ready\" (or the report of a failed step)".into(),
+            Op::SendReadyNs => {
+                "readlink(\"/proc/self/ns/*\"); write(sync[1], \"ready\" and the links)".into()
+            }
             Op::Verify { pid, checks } => verify(*pid, checks.len()),
             Op::AwaitExec => "read(sync[0]) = 0 (EOF: the command has exec'd)".into(),
             Op::Wait { pid, grace_ms, timeout_ms } => wait(*pid, *grace_ms, *timeout_ms),
@@ -213,124 +220,19 @@ impl Op {
             Op::ReadCounter { path, counter } => read_counter(path, *counter),
             Op::CheckMounts => "read(\"/proc/self/mountinfo\"): no new mount under the rootfs".into(),
             Op::CheckGone { path } => format!("stat({}) = ENOENT", qp(path)),
+            Op::WriteIdMap { file, text } => {
+                format!("write(\"/proc/$CHILD_PID/{file}\", {})", quote(text.trim_end()))
+            }
+            Op::IdMapHelper { program, map } => id_map_helper(program, map),
+            Op::CheckPrivate { path, uid } => {
+                format!("lstat({}): a folder of uid {uid}, not writable by group or others", qp(path))
+            }
         }
     }
 }
 
 fn supervisor_mask() -> String {
     format!("sigprocmask(SIG_BLOCK, [{},CHLD], NULL)", signal_list(SUPERVISOR_SIGNALS))
-}
-
-fn capset(effective: u64, permitted: u64, inheritable: u64) -> String {
-    let p = if permitted == effective { "the same".to_string() } else { caps::show(permitted) };
-    format!(
-        "capset({{_LINUX_CAPABILITY_VERSION_3, 0}}, {{effective: {}, permitted: {p}, inheritable: {}}})",
-        caps::show(effective),
-        caps::show(inheritable)
-    )
-}
-
-fn seccomp(p: &crate::seccomp::Program) -> String {
-    let digest = &p.sha256[..12];
-    format!(
-        "seccomp(SECCOMP_SET_MODE_FILTER, 0, {{{}, {} insns, sha256 {digest}…: {}}})",
-        p.arch, p.insns, p.summary
-    )
-}
-
-fn verify(pid: Proc, checks: usize) -> String {
-    let files = "{status,ns/*,mountinfo,cgroup,limits,uid_map,gid_map}";
-    format!("read(\"/proc/{}/{files}\"): {checks} checks against the plan", pid.var())
-}
-
-fn reset_signals(ignored: u64) -> String {
-    let names: Vec<String> = super::resettable(ignored)
-        .map(|s| {
-            Signal::try_from(s)
-                .map_or(format!("SIG{s}"), |sig| sig.as_str().trim_start_matches("SIG").to_string())
-        })
-        .collect();
-    match names.as_slice() {
-        [] => "sigprocmask(SIG_SETMASK, [], NULL)".into(),
-        _ => format!(
-            "sigprocmask(SIG_SETMASK, [], NULL); rt_sigaction(each of [{}], SIG_DFL)",
-            names.join(",")
-        ),
-    }
-}
-
-fn bounding_drop(drop: u64) -> String {
-    let drop = caps::names(drop);
-    format!("prctl(PR_CAPBSET_DROP, each of {}: {})", drop.len(), drop.join("|"))
-}
-
-fn set_user(uid: u32, gid: u32, groups: &[u32]) -> String {
-    let g: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-    format!(
-        "setgroups({}, [{}]); setresgid({gid}, {gid}, {gid}); setresuid({uid}, {uid}, {uid})",
-        g.len(),
-        g.join(", ")
-    )
-}
-
-fn sysctl(key: &str, value: &str) -> String {
-    let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
-    format!("{}; write($fd, {})", in_root("$fd", &path, "O_WRONLY", false), quote(value))
-}
-
-fn mask(at: &Path) -> String {
-    format!(
-        "{}; a folder: mount(\"tmpfs\", \"/proc/self/fd/$fd\", \"tmpfs\", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, \"nr_inodes=1,mode=0555\"), \
-         a file: mount(\"/proc/self/fd/$nullfd\", \"/proc/self/fd/$fd\", NULL, MS_BIND, NULL)",
-        in_root("$fd", at, "O_PATH", false)
-    )
-}
-
-fn read_only(at: &Path) -> String {
-    let open = in_root("$fd", at, "O_PATH", false);
-    format!(
-        "{open}; mount(\"/proc/self/fd/$fd\", \"/proc/self/fd/$fd\", NULL, MS_BIND|MS_REC, NULL); \
-         {open}; mount_setattr($fd, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {{attr_set: MOUNT_ATTR_RDONLY}})"
-    )
-}
-
-fn mount_attrs(set: u64) -> String {
-    let named = [
-        (0x1, "MOUNT_ATTR_RDONLY"),
-        (0x2, "MOUNT_ATTR_NOSUID"),
-        (0x4, "MOUNT_ATTR_NODEV"),
-        (0x8, "MOUNT_ATTR_NOEXEC"),
-    ];
-    names(named.iter().filter(|(b, _)| set & b != 0).map(|(b, n)| (*n, *b)), set)
-}
-
-fn mount_setattr(target: &Target, set: u64, recursive: bool) -> String {
-    let flags = if recursive { "|AT_RECURSIVE" } else { "" };
-    let attrs = format!("{{attr_set: {}}}", mount_attrs(set));
-    match target {
-        Target::InRoot(p) if p == Path::new("/") => {
-            format!("mount_setattr(rootfd, \"\", AT_EMPTY_PATH{flags}, {attrs})")
-        }
-        Target::InRoot(p) => {
-            format!(
-                "{}; mount_setattr($fd, \"\", AT_EMPTY_PATH{flags}, {attrs})",
-                in_root("$fd", p, "O_PATH", false)
-            )
-        }
-        Target::Path(p) => {
-            let flags = if recursive { "AT_RECURSIVE" } else { "0" };
-            format!("mount_setattr(AT_FDCWD, {}, {flags}, {attrs})", qp(p))
-        }
-    }
-}
-
-fn device_filter(cgroup: &Path, rules: &[String], insns: usize) -> String {
-    format!(
-        "bpf(BPF_PROG_LOAD, {{BPF_PROG_TYPE_CGROUP_DEVICE, {insns} insns: allow {}; deny the rest}}) = progfd; \
-         bpf(BPF_PROG_ATTACH, {{open({}, O_DIRECTORY), BPF_CGROUP_DEVICE, progfd, BPF_F_ALLOW_MULTI}}); close(progfd)",
-        rules.join(", "),
-        qp(cgroup)
-    )
 }
 
 fn copy_file(from: &Path, to: &Path, mode: u32) -> String {

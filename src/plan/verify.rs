@@ -75,8 +75,10 @@ pub struct Checks {
     pub cgroups: Vec<Expect<(Option<String>, String)>>,
     /// (the `[limits]` key, soft = hard).
     pub rlimits: Vec<Expect<(String, u64)>>,
-    /// The id maps are the host's (no user namespace).
+    /// The id maps: the host's (no user namespace), or these (uid_map, gid_map).
     pub id_maps: usize,
+    #[serde(default)]
+    pub maps: Option<(String, String)>,
 }
 
 /// One line of the comparison.
@@ -87,6 +89,16 @@ pub struct Row {
     pub read: String,
     pub ok: bool,
     pub step: usize,
+}
+
+/// A uid_map or gid_map as one line: `0 1000 1; 1 100000 65536` (/proc aligns its columns).
+fn one_line(map: &str) -> String {
+    let lines: Vec<String> = map
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join("; ")
 }
 
 fn hex(v: u64) -> String {
@@ -184,11 +196,27 @@ impl Checks {
         for r in &self.rlimits {
             rows.push(rlimit_row(r, o));
         }
-        let maps_same = o.uid_map == o.host_uid_map && o.gid_map == o.host_gid_map;
-        let read = if maps_same { "the host's".to_string() } else { o.uid_map.trim().replace('\n', "; ") };
-        let what = "uid_map, gid_map".to_string();
-        rows.push(Row { what, planned: "the host's".into(), ok: maps_same, read, step: self.id_maps });
+        rows.push(self.maps_row(o));
         rows
+    }
+
+    /// The id maps: the host's, or the user namespace's as planned.
+    fn maps_row(&self, o: &Observed) -> Row {
+        let what = "uid_map, gid_map".to_string();
+        let step = self.id_maps;
+        let maps_same = o.uid_map == o.host_uid_map && o.gid_map == o.host_gid_map;
+        let read = if maps_same {
+            "the host's".to_string()
+        } else {
+            format!("{} / {}", one_line(&o.uid_map), one_line(&o.gid_map))
+        };
+        match &self.maps {
+            None => Row { what, planned: "the host's".into(), ok: maps_same, read, step },
+            Some((u, g)) => {
+                let planned = format!("{} / {}", one_line(u), one_line(g));
+                Row { what, ok: !maps_same && read == planned, planned, read, step }
+            }
+        }
     }
 
     /// The capability sets, NoNewPrivs, Seccomp and the ids of /proc/PID/status.

@@ -14,6 +14,7 @@ mod names;
 mod schema_rules;
 mod security;
 mod source;
+mod userns;
 mod warnings;
 
 pub use access::{parse_device, parse_user};
@@ -22,6 +23,7 @@ pub use mounts::{parse_mode, target_problem};
 pub use names::{hostname_problem, jail_name, missing_parents, name_problem, normalize};
 pub use security::{Confine, DEFAULT_DEVICES, DeviceRule, MASKED, READONLY, Setting, User};
 pub use source::MAX_FILE;
+pub use userns::{IdMaps, IdRange, MapWriter, map_text};
 
 use std::path::{Path, PathBuf};
 
@@ -73,6 +75,14 @@ pub struct Exec {
     /// The compiled filter; None: no seccomp.
     pub seccomp: Setting<Option<crate::seccomp::Program>>,
     pub oom_score_adj: Option<Setting<i32>>,
+    /// Whether setgroups is allowed in the jail: not in a user namespace mapped to a user's own
+    /// ids alone (its setgroups is "deny").
+    #[serde(default = "yes")]
+    pub setgroups: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// What the command line sets beside the file: validated with it, by the same rules.
@@ -92,6 +102,7 @@ pub struct Namespaces {
     pub ipc: bool,
     pub net: bool,
     pub cgroup: bool,
+    pub user: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +189,8 @@ pub struct Spec {
     pub warnings: FileDiags,
     /// The sha256 of the jail file's text as it was read (state.json records it).
     pub sha256: String,
+    /// The user namespace's id maps, when the jail has one.
+    pub id_maps: Option<IdMaps>,
 }
 
 pub use crate::config::rules::{DEFAULT_GRACE_MS, DEFAULT_PATH};
@@ -202,6 +215,10 @@ impl Spec {
             no_new_privs: self.confine.no_new_privs.clone(),
             seccomp: self.confine.seccomp.clone(),
             oom_score_adj: self.confine.oom_score_adj.clone(),
+            setgroups: self
+                .id_maps
+                .as_ref()
+                .is_none_or(|m| m.writer != (MapWriter::Direct { deny_setgroups: true })),
         }
     }
 }
@@ -288,7 +305,9 @@ impl Validator<'_> {
 
     fn spec(&mut self, path: &Path, f: &JailFile, host: &Host) -> Spec {
         let name = jail_name(path);
-        let ns = self.namespaces(f);
+        let mut ns = self.namespaces(f);
+        ns.user = self.user_namespace(f, host);
+        let id_maps = self.id_maps(f, host, ns.user);
         let defaults = self.defaults(f, &ns);
         let (rootfs, rootfs_origin, make_rootfs) = self.rootfs(f);
         let rootfs_parents = if make_rootfs { missing_parents(&rootfs) } else { Vec::new() };
@@ -308,6 +327,10 @@ impl Validator<'_> {
             );
         }
         let confine = self.confine(f, host, &ns, init);
+        if let Some(maps) = &id_maps {
+            self.user_inside(f, &confine.user, maps);
+        }
+        self.rootless_limits(f, host);
         if !make_rootfs && rootfs.is_dir() && !self.has_error("rootfs") {
             self.rootfs_warnings(f, &rootfs, &argv, &env, &cwd);
         }
@@ -335,6 +358,7 @@ impl Validator<'_> {
             confine,
             warnings: FileDiags { path: path.to_path_buf(), source_text: String::new(), diags: Vec::new() },
             sha256: String::new(),
+            id_maps,
         }
     }
 
@@ -354,6 +378,7 @@ impl Validator<'_> {
             ipc: n.ipc.value,
             net: n.net.value,
             cgroup: n.cgroup.value,
+            user: false,
         }
     }
 

@@ -400,6 +400,16 @@ fn exec_makes_exactly_the_syscalls_of_its_plan() {
     let mut r = spawn_up(&j, &[]);
     r.wait_for("ready");
     let state = procjail::state::running("fidelity-exec").unwrap();
+    // The namespaces the jail has of its own (read while it runs, as `procjail exec` does).
+    let init = state.init_pid.to_string();
+    let namespaces: Vec<&'static str> = procjail::namespaces::NAMESPACES
+        .iter()
+        .filter(|ns| {
+            let jail = procjail::host::procfs::namespace(&init, ns.proc_name);
+            jail.is_some() && jail != procjail::host::procfs::namespace("self", ns.proc_name)
+        })
+        .map(|ns| ns.proc_name)
+        .collect();
     let traced =
         std::panic::catch_unwind(|| traced(&["exec", "--trace", "fidelity-exec", "--", "/bin/true"]));
     let down = procjail(&["down", "fidelity-exec"]);
@@ -407,17 +417,13 @@ fn exec_makes_exactly_the_syscalls_of_its_plan() {
     assert_eq!(down.code, 0, "{down:?}");
     let (run, t) = traced.unwrap();
     assert_eq!(run.code, 0, "{run:?}");
-    let init = state.init_pid.to_string();
-    let namespaces = procjail::namespaces::NAMESPACES
-        .iter()
-        .filter(|ns| {
-            procjail::host::procfs::namespace(&init, ns.proc_name)
-                != procjail::host::procfs::namespace("self", ns.proc_name)
-        })
-        .map(|ns| ns.proc_name)
-        .collect();
     let argv = vec!["/bin/true".to_string()];
-    let plan = procjail::build::exec(&state, &argv, &procjail::build::Joined { namespaces }, &Host::detect());
+    let plan = procjail::build::exec(
+        &state,
+        &argv,
+        &procjail::build::Joined { namespaces, via: state.init_pid },
+        &Host::detect(),
+    );
     hold(&plan, &run.stderr, &t).unwrap();
 }
 
