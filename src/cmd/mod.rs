@@ -7,6 +7,7 @@ pub mod exec;
 pub mod inspect;
 pub mod kill;
 pub mod man;
+pub mod oci;
 pub mod plan;
 pub mod ps;
 pub mod rootfs;

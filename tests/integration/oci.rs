@@ -1,0 +1,255 @@
+//! OCI bundles in and out, against the real runc (Debian's 1.1.5): every experiment of jails/
+//! exported and run under runc with the exit code and output it has under procjail; `runc spec`'s
+//! default config imported and run under both, the process's view of itself compared; import →
+//! export → import a fixed point; golden files of both directions (tests/golden/oci/). Container
+//! ids and jail names start with `oci-`; every container is deleted by a guard, and the host is
+//! checked to be as it was (mounts, cgroups, runc's state, processes).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use procjail::host::{CgroupKind, Host};
+
+use crate::common::*;
+
+/// runc's state folder for these tests only (runc's own /run/runc is left alone).
+const RUNC_ROOT: &str = "/run/procjail-oci-tests";
+
+/// Experiments whose output differs under runc on purpose, and why. The exit code must still be
+/// the same, and the output must really differ (a stale entry fails).
+const DIFFER: &[(&str, &str)] = &[
+    (
+        "pid-namespace",
+        "it prints the jail's pids: PID 1 is procjail's init here and tini there, and runc's own \
+         setup (runc init, then tini's exec) has used pids 2 to 5 before the shell gets 6",
+    ),
+    (
+        "pid1-ignores-sigterm-fixed",
+        "it prints the shell's pid: 2 under procjail's init, 6 under runc and tini (as \
+         pid-namespace); the exit, 143 from the forwarded SIGTERM, is the same",
+    ),
+    (
+        "ptrace-init",
+        "its point is procjail's init: tini is dumpable and has the command's capabilities, so \
+         /proc/1/exe opens (the runc CVE-2019-5736 class), where procjail's init refuses it",
+    ),
+];
+
+fn require_runc() {
+    require_root();
+    let ok = Command::new("runc").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "these tests need runc (apt-get install runc; .ci/run installs it)");
+}
+
+/// A container of these tests: deleted (with everything runc made for it) however the test ends.
+struct Container {
+    id: String,
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("runc").args(["--root", RUNC_ROOT, "delete", "-f", &self.id]).output();
+        let _ = std::fs::remove_dir(RUNC_ROOT);
+    }
+}
+
+fn runc(args: &[&str]) {
+    let _ = Command::new("runc").args(["--root", RUNC_ROOT]).args(args).output();
+}
+
+/// `runc run` in the foreground, as `procjail up` runs a jail: after `stop` (the jail's timeout
+/// and grace period), SIGTERM to the container's PID 1, then SIGKILL, as procjail does.
+fn runc_run(bundle: &Path, id: &str, stop: Option<(u64, u64)>) -> Run {
+    let _guard = Container { id: id.to_string() };
+    let mut child = Command::new("runc")
+        .args(["--root", RUNC_ROOT, "run", "-b"])
+        .arg(bundle)
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn runc run");
+    let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let read = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let (out, err) = (read(Box::new(out)), read(Box::new(err)));
+    let start = Instant::now();
+    let mut sent = 0;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        let t = start.elapsed().as_millis() as u64;
+        if let Some((timeout, grace)) = stop {
+            if sent == 0 && t >= timeout {
+                runc(&["kill", id, "TERM"]);
+                sent = 1;
+            } else if sent == 1 && t >= timeout + grace {
+                runc(&["kill", id, "KILL"]);
+                sent = 2;
+            }
+        }
+        if start.elapsed() > TIMEOUT {
+            runc(&["kill", id, "KILL"]);
+            panic!("runc run {id} still running after {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run { code: status.code().unwrap_or(-1), stdout: out.join().unwrap(), stderr: err.join().unwrap() }
+}
+
+/// What a run shows of the command: its exit code, stdout, and stderr without procjail's lines.
+fn shown(r: &Run) -> (i32, String, String) {
+    let err: Vec<&str> = r.stderr.lines().filter(|l| !l.starts_with("procjail: ")).collect();
+    (r.code, r.stdout.clone(), err.join("\n"))
+}
+
+/// Nothing of runc's left: its state, its cgroups (named after the id), the mounts.
+fn assert_runc_left_nothing(id: &str, mounts_before: &std::collections::BTreeSet<String>) {
+    assert!(!Path::new(RUNC_ROOT).join(id).exists(), "runc's state of {id} left");
+    for h in cgroup_hierarchies() {
+        assert!(!h.join(id).exists(), "runc's cgroup {} left", h.join(id).display());
+    }
+    let now = Snapshot::take(Path::new(&format!("{id}.toml")));
+    let leaked: Vec<&String> = now.mounts.difference(mounts_before).collect();
+    assert!(leaked.is_empty(), "mounts left by {id}: {leaked:?}");
+    assert!(now.processes.is_empty(), "processes of {id} left");
+}
+
+fn export(file: &Path, dir: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["export", "oci"];
+    let (f, d) = (file.display().to_string(), dir.display().to_string());
+    args.extend([f.as_str(), d.as_str()]);
+    args.extend_from_slice(extra);
+    procjail(&args)
+}
+
+#[test]
+fn every_experiment_runs_under_runc_as_under_procjail() {
+    require_runc();
+    ensure_repo_rootfs();
+    let host = Host::detect();
+    let mut wrong = Vec::new();
+    for f in jail_files() {
+        let name = f.file_stem().unwrap().to_string_lossy().into_owned();
+        let id = format!("oci-{name}");
+        let spec = procjail::spec::load(&f, &host).unwrap();
+        // procjail's init goes along as tini, the nearest an OCI bundle has.
+        let init = if spec.init == procjail::config::InitMode::Builtin { "tini" } else { "none" };
+        let dir = tempfile::Builder::new().prefix("procjail-oci-").tempdir().unwrap();
+        let bundle = dir.path().join("bundle");
+        let e = export(&f, &bundle, &["--init", init]);
+        assert_eq!(e.code, 0, "export {name}: {e:?}");
+        let before = Snapshot::take(Path::new(&format!("{id}.toml")));
+        let ours = procjail(&["up", "--name", &id, &f.display().to_string()]);
+        Snapshot::take(Path::new(&format!("{id}.toml"))).assert_same(&before, &ours);
+        let stop = spec.timeout_ms.map(|t| (t, spec.grace_ms));
+        let theirs = runc_run(&bundle, &id, stop);
+        assert_runc_left_nothing(&id, &before.mounts);
+        let (a, b) = (shown(&ours), shown(&theirs));
+        let differs = DIFFER.iter().any(|(n, _)| *n == name);
+        if a.0 != b.0 {
+            wrong.push(format!("{name}: exit {} under procjail, {} under runc\n{ours:?}\n{theirs:?}", a.0, b.0));
+        } else if differs && a == b {
+            wrong.push(format!("{name} is listed in DIFFER but runs the same: take it off the list"));
+        } else if !differs && a != b {
+            wrong.push(format!("{name}: the output differs\n--- procjail\n{ours:?}\n--- runc\n{theirs:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+}
+
+/// What the command shows of itself: its capability sets, NoNewPrivs and Seccomp, the hostname,
+/// its rlimits, then each mount point with its options (mountinfo's 5th and 6th fields).
+const PROBE: &str = "grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status; echo host $(hostname); \
+                     tail -n +2 /proc/self/limits; echo mounts; cut -d' ' -f5,6 /proc/self/mountinfo";
+
+/// `runc spec` in `dir`: the default config of this runc, its command made the probe, its
+/// rootfs the tests' busybox, no terminal.
+fn runc_spec(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new("runc").args(["spec", "-b"]).arg(dir).output().expect("runc spec");
+    assert!(out.status.success(), "runc spec: {}", String::from_utf8_lossy(&out.stderr));
+    let mut c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    c["root"]["path"] = rootfs().display().to_string().into();
+    c["process"]["terminal"] = false.into();
+    c["process"]["args"] = args.iter().map(|a| a.to_string()).collect::<Vec<_>>().into();
+    std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    c
+}
+
+/// The probe's output: (status, hostname and limits lines; each mount point's options).
+fn sections(text: &str) -> (String, BTreeMap<String, String>) {
+    let (head, mounts) = text.split_once("mounts\n").expect("the probe's mounts");
+    let m = mounts.lines().filter_map(|l| l.split_once(' ')).map(|(p, o)| (p.to_string(), o.to_string())).collect();
+    (head.to_string(), m)
+}
+
+/// The restricting flags of a mount's options.
+fn strict(o: &str) -> Vec<&str> {
+    o.split(',').filter(|f| ["ro", "nosuid", "nodev", "noexec"].contains(f)).collect()
+}
+
+#[test]
+fn runc_spec_imported_runs_alike_under_procjail_and_runc() {
+    require_runc();
+    let dir = tempfile::Builder::new().prefix("procjail-oci-").tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    std::fs::create_dir(&bundle).unwrap();
+    let config = runc_spec(&bundle, &["/bin/sh", "-c", PROBE]);
+    let jail = dir.path().join("oci-spec.toml");
+    let imp = procjail(&["import", "oci", &bundle.display().to_string(), "-o", &jail.display().to_string()]);
+    assert_eq!(imp.code, 0, "{imp:?}");
+    let before = Snapshot::take(&jail);
+    let ours = procjail(&["up", &jail.display().to_string()]);
+    Snapshot::take(&jail).assert_same(&before, &ours);
+    let theirs = runc_run(&bundle, "oci-spec", None);
+    assert_runc_left_nothing("oci-spec", &before.mounts);
+    assert_eq!((ours.code, theirs.code), (0, 0), "{ours:?}\n{theirs:?}");
+    let ((ours_head, ours_m), (theirs_head, theirs_m)) = (sections(&ours.stdout), sections(&theirs.stdout));
+    // The capability sets, NoNewPrivs, Seccomp, the hostname and every rlimit: the same.
+    assert_eq!(ours_head, theirs_head, "the process's own view differs");
+    // The mounts. Known, and each at least as strict under procjail:
+    // - the rootfs is nodev under procjail; /proc is nosuid,nodev,noexec whatever the options
+    //   (runc spec gives none), and so are the read-only paths bound from it; /dev is nodev and
+    //   noexec, its nodes bound from the host, where runc makes them with mknod;
+    // - a masked file is the host's /dev/null under procjail, the container's under runc;
+    // - /sys/fs/cgroup is cgroup2 under procjail; on a v1 or hybrid host, runc's "cgroup" is a
+    //   tmpfs of the v1 hierarchies.
+    let masked: Vec<String> =
+        config["linux"]["maskedPaths"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
+    let nodes: Vec<String> = procjail::mounts::DEVICES.iter().map(|d| format!("/dev/{d}")).collect();
+    let v2 = Host::detect().cgroup == CgroupKind::V2;
+    for (point, o) in &ours_m {
+        if nodes.contains(point) {
+            assert!(!theirs_m.contains_key(point), "{point}: runc binds it too?");
+            continue;
+        }
+        let Some(t) = theirs_m.get(point) else { panic!("{point} ({o}) is mounted under procjail only") };
+        if masked.contains(point) {
+            continue;
+        }
+        if o != t {
+            let known = ["/", "/proc", "/dev"].contains(&point.as_str())
+                || point.starts_with("/proc/")
+                || masked.contains(point)
+                || (point == "/sys/fs/cgroup" && !v2);
+            assert!(known, "{point}: {o} under procjail, {t} under runc");
+            for f in strict(t) {
+                assert!(strict(o).contains(&f), "{point}: runc's is {f} ({t}), procjail's is not ({o})");
+            }
+        }
+    }
+    for (point, t) in &theirs_m {
+        let v1_cgroups = !v2 && point.starts_with("/sys/fs/cgroup/");
+        assert!(ours_m.contains_key(point) || v1_cgroups, "{point} ({t}) is mounted under runc only");
+    }
+}
