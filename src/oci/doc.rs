@@ -148,7 +148,10 @@ impl Doc {
                     self.walk(x, format!("{at}/{i}"), out);
                 }
             }
+            // Nothing in it, nothing lost.
             Value::Null => {}
+            Value::Array(a) if a.is_empty() => {}
+            Value::Object(m) if m.is_empty() => {}
             _ => out.push((at, v.clone())),
         }
     }

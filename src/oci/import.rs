@@ -124,7 +124,8 @@ pub fn import(bundle: &Path, out: Option<&Path>) -> anyhow::Result<Imported> {
     };
     let mut doc = Doc::new(value);
     let mut j = Jail::default();
-    let ctx = Ctx { bundle: dir, out_dir };
+    let standin = init_standin(&mut doc);
+    let ctx = Ctx { bundle: dir, out_dir, standin };
     read(&mut doc, &mut j, &ctx)?;
     for (pointer, v) in doc.left() {
         let (why, security) = super::import_linux::why_not(&pointer, &v);
@@ -150,6 +151,39 @@ pub fn import(bundle: &Path, out: Option<&Path>) -> anyhow::Result<Imported> {
 pub(super) struct Ctx {
     pub bundle: PathBuf,
     pub out_dir: PathBuf,
+    /// The bundle is one of `export oci --init tini|catatonit`: its init at /dev/init stands for
+    /// procjail's, and goes.
+    pub standin: bool,
+}
+
+/// procjail's own annotations, taken; and whether the bundle's PID 1 is the init that `export
+/// oci --init` put in front of the command in place of procjail's (its annotation says so, its
+/// args start with it, and it is bound at /dev/init).
+fn init_standin(doc: &mut Doc) -> bool {
+    for k in ["org.procjail.source", "org.procjail.notes"] {
+        doc.take(&format!("/annotations/{k}"));
+    }
+    let init = doc.peek("/annotations/org.procjail.init").and_then(Value::as_str).map(String::from);
+    let at = super::export::INIT_AT;
+    let args: Vec<&str> = doc
+        .peek("/process/args")
+        .and_then(Value::as_array)
+        .map_or(Vec::new(), |a| a.iter().take(2).filter_map(Value::as_str).collect());
+    let bound = doc
+        .peek("/mounts")
+        .and_then(Value::as_array)
+        .is_some_and(|m| m.iter().any(|m| m.get("destination").and_then(Value::as_str) == Some(at)));
+    match init.as_deref() {
+        Some("none") => {
+            doc.take("/annotations/org.procjail.init");
+            false
+        }
+        Some("tini" | "catatonit") if args == [at, "--"] && bound => {
+            doc.take("/annotations/org.procjail.init");
+            true
+        }
+        _ => false,
+    }
 }
 
 impl Ctx {
@@ -199,9 +233,14 @@ fn read(doc: &mut Doc, j: &mut Jail, ctx: &Ctx) -> Result<(), BadInput> {
     }
     super::import_mounts::mounts(doc, j, ctx, &ns)?;
     super::import_linux::resources(doc, j)?;
-    super::import_process::process(doc, j)?;
-    let why = "OCI has no init: the command is PID 1; \"builtin\" gives procjail's (docker run --init)";
-    j.set("init", "mode", q("none"), Some(why.into()));
+    super::import_process::process(doc, j, ctx.standin)?;
+    if ctx.standin && ns.pid {
+        let why = "the bundle's init at /dev/init stood in for procjail's";
+        j.set("init", "mode", q("builtin"), Some(why.into()));
+    } else {
+        let why = "OCI has no init: the command is PID 1; \"builtin\" gives procjail's (docker run --init)";
+        j.set("init", "mode", q("none"), Some(why.into()));
+    }
     super::import_process::capabilities(doc, j)?;
     super::import_linux::security(doc, j)?;
     super::import_linux::sysctl(doc, j)?;

@@ -8,6 +8,7 @@ use super::import::Jail;
 
 /// The namespaces config.json asks for (a type left out is the host's).
 pub(super) struct Ns {
+    pub pid: bool,
     pub net: bool,
     pub ipc: bool,
     pub uts: bool,
@@ -76,7 +77,7 @@ pub(super) fn namespaces(doc: &mut Doc, j: &mut Jail) -> Result<Ns, BadInput> {
         }
     }
     let is = |k: &str| on.contains(&k);
-    Ok(Ns { net: is("net"), ipc: is("ipc"), uts: is("uts"), cgroup: is("cgroup") })
+    Ok(Ns { pid: is("pid"), net: is("net"), ipc: is("ipc"), uts: is("uts"), cgroup: is("cgroup") })
 }
 
 /// memory, swap, pids, cpu quota and period, cpu shares.
@@ -194,7 +195,7 @@ fn devices(doc: &mut Doc, j: &mut Jail) -> Result<(), BadInput> {
     }
     if denied_all {
         let mut list = vec!["default".to_string()];
-        list.extend(rules);
+        list.extend(rules.into_iter().filter(|r| !crate::spec::DEFAULT_DEVICES.contains(&r.as_str())));
         let note = "\"default\": the nodes procjail makes in /dev (runc adds its own list the same way)";
         j.set("security", "devices", q_list(&list), Some(note.into()));
     }

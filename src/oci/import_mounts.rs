@@ -39,6 +39,10 @@ pub(super) fn mounts(doc: &mut Doc, j: &mut Jail, ctx: &Ctx, ns: &Ns) -> Result<
             }
         };
         let clean = crate::spec::normalize(std::path::Path::new(&dest)).display().to_string();
+        if ctx.standin && clean == super::export::INIT_AT {
+            doc.take(&at);
+            continue;
+        }
         let default = DEFAULTS
             .iter()
             .find(|(d, t, _, _)| *d == clean && (*t == kind || (*d == "/sys/fs/cgroup" && kind == "cgroup")));

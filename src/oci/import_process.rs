@@ -8,7 +8,8 @@ use super::import::Jail;
 use super::import_linux::size;
 use crate::host::{caps, rlimits};
 
-pub(super) fn process(doc: &mut Doc, j: &mut Jail) -> Result<(), BadInput> {
+/// `standin`: the first two args are the init `export oci --init` put in front, and go.
+pub(super) fn process(doc: &mut Doc, j: &mut Jail, standin: bool) -> Result<(), BadInput> {
     if doc.peek("/process").is_none() {
         return Err(bad(
             "/process",
@@ -16,7 +17,10 @@ pub(super) fn process(doc: &mut Doc, j: &mut Jail) -> Result<(), BadInput> {
             "a process object with args",
         ));
     }
-    let args = doc.strings("/process/args")?.unwrap_or_default();
+    let mut args = doc.strings("/process/args")?.unwrap_or_default();
+    if standin {
+        args.drain(..2);
+    }
     if args.is_empty() {
         return Err(bad("/process/args", "missing or empty", "the command and its arguments, program first"));
     }

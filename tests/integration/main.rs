@@ -12,6 +12,7 @@ mod fidelity;
 mod inputs;
 mod layers;
 mod limits;
+mod oci;
 mod pid1;
 mod plans;
 mod schema;

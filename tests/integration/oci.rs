@@ -106,10 +106,13 @@ fn runc_run(bundle: &Path, id: &str, stop: Option<(u64, u64)>) -> Run {
     Run { code: status.code().unwrap_or(-1), stdout: out.join().unwrap(), stderr: err.join().unwrap() }
 }
 
-/// What a run shows of the command: its exit code, stdout, and stderr without procjail's lines.
-fn shown(r: &Run) -> (i32, String, String) {
+/// What a run shows of the command: its exit code, its stdout, and whether its stderr says what
+/// the experiment's `[expect] stderr` asks (stderr is not compared whole: how many forks a fork
+/// bomb has refused when it is stopped is not the same twice).
+fn shown(r: &Run, expect: Option<&procjail::spec::Expect>) -> (i32, String, bool) {
     let err: Vec<&str> = r.stderr.lines().filter(|l| !l.starts_with("procjail: ")).collect();
-    (r.code, r.stdout.clone(), err.join("\n"))
+    let said = expect.and_then(|e| e.stderr.as_ref()).is_none_or(|m| m.matches(&(err.join("\n") + "\n")));
+    (r.code, r.stdout.clone(), said)
 }
 
 /// Nothing of runc's left: its state, its cgroups (named after the id), the mounts.
@@ -154,10 +157,13 @@ fn every_experiment_runs_under_runc_as_under_procjail() {
         let stop = spec.timeout_ms.map(|t| (t, spec.grace_ms));
         let theirs = runc_run(&bundle, &id, stop);
         assert_runc_left_nothing(&id, &before.mounts);
-        let (a, b) = (shown(&ours), shown(&theirs));
+        let (a, b) = (shown(&ours, spec.expect.as_ref()), shown(&theirs, spec.expect.as_ref()));
         let differs = DIFFER.iter().any(|(n, _)| *n == name);
         if a.0 != b.0 {
-            wrong.push(format!("{name}: exit {} under procjail, {} under runc\n{ours:?}\n{theirs:?}", a.0, b.0));
+            wrong.push(format!(
+                "{name}: exit {} under procjail, {} under runc\n{ours:?}\n{theirs:?}",
+                a.0, b.0
+            ));
         } else if differs && a == b {
             wrong.push(format!("{name} is listed in DIFFER but runs the same: take it off the list"));
         } else if !differs && a != b {
@@ -189,7 +195,11 @@ fn runc_spec(dir: &Path, args: &[&str]) -> serde_json::Value {
 /// The probe's output: (status, hostname and limits lines; each mount point's options).
 fn sections(text: &str) -> (String, BTreeMap<String, String>) {
     let (head, mounts) = text.split_once("mounts\n").expect("the probe's mounts");
-    let m = mounts.lines().filter_map(|l| l.split_once(' ')).map(|(p, o)| (p.to_string(), o.to_string())).collect();
+    let m = mounts
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(p, o)| (p.to_string(), o.to_string()))
+        .collect();
     (head.to_string(), m)
 }
 
@@ -224,8 +234,12 @@ fn runc_spec_imported_runs_alike_under_procjail_and_runc() {
     // - a masked file is the host's /dev/null under procjail, the container's under runc;
     // - /sys/fs/cgroup is cgroup2 under procjail; on a v1 or hybrid host, runc's "cgroup" is a
     //   tmpfs of the v1 hierarchies.
-    let masked: Vec<String> =
-        config["linux"]["maskedPaths"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
+    let masked: Vec<String> = config["linux"]["maskedPaths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
     let nodes: Vec<String> = procjail::mounts::DEVICES.iter().map(|d| format!("/dev/{d}")).collect();
     let v2 = Host::detect().cgroup == CgroupKind::V2;
     for (point, o) in &ours_m {
@@ -252,4 +266,236 @@ fn runc_spec_imported_runs_alike_under_procjail_and_runc() {
         let v1_cgroups = !v2 && point.starts_with("/sys/fs/cgroup/");
         assert!(ours_m.contains_key(point) || v1_cgroups, "{point} ({t}) is mounted under runc only");
     }
+}
+
+/// A bundle in a temp folder from a config.json fixture: its rootfs a link to the tests'
+/// busybox, and the folders its binds name.
+fn fixture_bundle(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("procjail-oci-").tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    std::fs::create_dir(&bundle).unwrap();
+    std::fs::write(bundle.join("config.json"), config).unwrap();
+    std::os::unix::fs::symlink(rootfs(), bundle.join("rootfs")).unwrap();
+    for d in ["config", "shm"] {
+        std::fs::create_dir(bundle.join(d)).unwrap();
+    }
+    dir
+}
+
+/// `procjail import oci` run in `dir`, with paths relative to it.
+fn import_in(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(bin())
+        .args(["import", "oci"])
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run::from(out)
+}
+
+/// Compares `text` with tests/golden/oci/NAME, or writes it there under PROCJAIL_BLESS.
+fn golden(name: &str, text: &str) -> Option<String> {
+    let path = repo().join("tests/golden/oci").join(name);
+    if std::env::var_os("PROCJAIL_BLESS").is_some() {
+        std::fs::write(&path, text).unwrap();
+        return None;
+    }
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    (old != text).then(|| format!("{} differs (PROCJAIL_BLESS=1 to accept):\n{text}", path.display()))
+}
+
+/// The config of `runc spec` as runc 1.1.5 writes it (committed, so the golden file does not
+/// change with the runc installed).
+const RUNC_SPEC: &str = include_str!("../golden/oci/runc-spec.config.json");
+const FULL: &str = include_str!("../golden/oci/full.config.json");
+
+#[test]
+fn imports_match_the_golden_files() {
+    let mut stale = Vec::new();
+    for (name, config, lossy) in [("runc-spec", RUNC_SPEC, false), ("full", FULL, true)] {
+        let dir = fixture_bundle(config);
+        let mut args = vec!["bundle", "-o", "jail.toml"];
+        if lossy {
+            args.push("--lossy");
+        }
+        let run = import_in(dir.path(), &args);
+        assert_eq!(run.code, 0, "{name}: {run:?}");
+        let text = std::fs::read_to_string(dir.path().join("jail.toml")).unwrap();
+        stale.extend(golden(&format!("{name}.toml"), &text));
+        if let Ok(profile) = std::fs::read_to_string(dir.path().join("jail.seccomp.json")) {
+            stale.extend(golden(&format!("{name}.seccomp.json"), &profile));
+        }
+    }
+    assert!(stale.is_empty(), "{}", stale.join("\n"));
+}
+
+#[test]
+fn exports_match_the_golden_files() {
+    ensure_repo_rootfs();
+    let root = repo().display().to_string();
+    let mut stale = Vec::new();
+    for (name, init) in [("busybox", "tini"), ("device-open-denied", "none"), ("readonly-bind", "catatonit")]
+    {
+        let dir = tempfile::Builder::new().prefix("procjail-oci-").tempdir().unwrap();
+        let out = Command::new(bin())
+            .args(["export", "oci", &format!("jails/{name}.toml")])
+            .arg(dir.path().join("b"))
+            .args(["--init", init])
+            .current_dir(repo())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let notes = String::from_utf8_lossy(&out.stderr).into_owned();
+        let config =
+            std::fs::read_to_string(dir.path().join("b/config.json")).unwrap().replace(&root, "$REPO");
+        let v: serde_json::Value = serde_json::from_str(&config).unwrap();
+        // The notes on stderr are the annotation's, one a line.
+        let annotated = v["annotations"]["org.procjail.notes"].as_str().unwrap();
+        let printed: Vec<&str> = notes.lines().map(|l| l.trim_start_matches("procjail: note: ")).collect();
+        assert_eq!(printed.join("\n"), annotated, "{name}");
+        stale.extend(golden(&format!("{name}.config.json"), &config));
+    }
+    assert!(stale.is_empty(), "{}", stale.join("\n"));
+}
+
+/// import → export → import: the second import is the first one's meaning. The first import
+/// keeps config.json's own words in its comments (OCI's options, "cgroup"), so the fixed point
+/// is that of the jail: the bundles exported from the first and the second import are the same,
+/// and a third import is the second one, line for line.
+#[test]
+fn import_export_import_is_a_fixed_point() {
+    for (name, config) in [("runc-spec", RUNC_SPEC), ("full", FULL)] {
+        let dir = fixture_bundle(config);
+        let d = dir.path();
+        let mut jails = Vec::new();
+        let mut bundles = Vec::new();
+        let mut from = "bundle".to_string();
+        for round in 1..=3 {
+            let jail = format!("jail{round}.toml");
+            let run = import_in(d, &[&from, "-o", &jail, "--lossy"]);
+            assert_eq!(run.code, 0, "{name} round {round}: {run:?}");
+            let text = std::fs::read_to_string(d.join(&jail)).unwrap();
+            // Only the header (where it came from) and the profile's file name may differ.
+            let body: Vec<String> = text
+                .lines()
+                .filter(|l| !l.starts_with("# Imported by"))
+                .map(|l| l.replace(&format!("jail{round}.seccomp.json"), "PROFILE"))
+                .collect();
+            jails.push(body.join("\n"));
+            let out = format!("export{round}");
+            let e = Command::new(bin()).args(["export", "oci", &jail, &out]).current_dir(d).output().unwrap();
+            assert!(e.status.success(), "{name} round {round}: {}", String::from_utf8_lossy(&e.stderr));
+            let mut v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(d.join(&out).join("config.json")).unwrap())
+                    .unwrap();
+            v["annotations"]["org.procjail.source"] = "".into();
+            bundles.push(v);
+            // The next import reads this bundle; its rootfs and bind sources are the same folders.
+            from = out;
+        }
+        assert_eq!(
+            bundles[0], bundles[1],
+            "{name}: export(import(x)) is not export(import(export(import(x))))"
+        );
+        assert_eq!(bundles[1], bundles[2], "{name}");
+        assert_eq!(jails[1], jails[2], "{name}: import(export(import(x))) changes on another round");
+    }
+}
+
+/// A jail with procjail's init, exported with tini in its place, imports with procjail's init.
+#[test]
+fn the_init_of_export_init_tini_imports_as_procjails() {
+    ensure_repo_rootfs();
+    let dir = tempfile::Builder::new().prefix("procjail-oci-").tempdir().unwrap();
+    let jail = repo().join("jails/zombie-storm-fixed.toml");
+    for init in ["tini", "catatonit"] {
+        let b = dir.path().join(init);
+        assert_eq!(export(&jail, &b, &["--init", init]).code, 0);
+        let out = format!("{init}.toml");
+        let run = import_in(dir.path(), &[init, "-o", &out]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let text = std::fs::read_to_string(dir.path().join(&out)).unwrap();
+        assert!(text.contains("mode = \"builtin\""), "{text}");
+        assert!(text.contains("argv = [\"/bin/sh\", \"-c\""), "{text}");
+        assert!(!text.contains("target = \"/dev/init\"") && !text.contains("# Not carried"), "{text}");
+    }
+}
+
+#[test]
+fn a_security_key_that_cannot_be_carried_stops_the_import() {
+    let dir = fixture_bundle(FULL);
+    let run = import_in(dir.path(), &["bundle", "-o", "jail.toml"]);
+    assert_eq!(run.code, 125, "{run:?}");
+    for key in ["/linux/namespaces/6/type = \"user\"", "/linux/uidMappings", "/process/apparmorProfile"] {
+        assert!(run.stderr.contains(key), "{key} not named: {}", run.stderr);
+    }
+    assert!(run.stderr.contains("--lossy"), "{}", run.stderr);
+    assert!(!dir.path().join("jail.toml").exists() && !dir.path().join("jail.seccomp.json").exists());
+}
+
+#[test]
+fn a_malformed_config_says_which_key_and_what_is_accepted() {
+    let mut base: serde_json::Value = serde_json::from_str(RUNC_SPEC).unwrap();
+    base["process"]["terminal"] = false.into();
+    let cases: &[(&str, serde_json::Value, &str, &str)] = &[
+        ("/process/args", serde_json::json!("sh"), "/process/args: expected an array", "an array of strings"),
+        (
+            "/process/env",
+            serde_json::json!(["PATH"]),
+            "/process/env/0: \"PATH\" has no '='",
+            "\"NAME=value\"",
+        ),
+        (
+            "/process/rlimits",
+            serde_json::json!([{ "type": "RLIMIT_FOO", "soft": 1, "hard": 1 }]),
+            "/process/rlimits/0/type: \"RLIMIT_FOO\" is not an rlimit",
+            "RLIMIT_NOFILE",
+        ),
+        (
+            "/linux/namespaces",
+            serde_json::json!([{ "type": "net" }]),
+            "unknown namespace type \"net\"",
+            "network",
+        ),
+        (
+            "/process/capabilities/bounding",
+            serde_json::json!(["CAP_FLY"]),
+            "/process/capabilities/bounding/0: \"CAP_FLY\" is not a capability",
+            "CAP_CHOWN",
+        ),
+        ("/root", serde_json::json!({}), "/root/path: missing", "the rootfs"),
+    ];
+    for (pointer, value, message, accepted) in cases {
+        let mut c = base.clone();
+        *c.pointer_mut(pointer).unwrap() = value.clone();
+        let dir = fixture_bundle(&c.to_string());
+        let run = import_in(dir.path(), &["bundle", "-o", "jail.toml"]);
+        assert_eq!(run.code, 125, "{pointer}: {run:?}");
+        assert!(run.stderr.contains(message) && run.stderr.contains(accepted), "{pointer}: {}", run.stderr);
+    }
+    let dir = fixture_bundle("{ not json");
+    let run = import_in(dir.path(), &["bundle"]);
+    assert!(run.code == 125 && run.stderr.contains("config.json:1:3: not JSON"), "{run:?}");
+}
+
+#[test]
+fn an_export_with_its_rootfs_copied_runs_under_runc() {
+    require_runc();
+    ensure_repo_rootfs();
+    let dir = tempfile::Builder::new().prefix("procjail-oci-").tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    let e = export(&repo().join("jails/busybox.toml"), &bundle, &["--copy-rootfs", "--init", "catatonit"]);
+    assert_eq!(e.code, 0, "{e:?}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("config.json")).unwrap()).unwrap();
+    assert_eq!(v["root"]["path"], "rootfs");
+    assert!(bundle.join("rootfs/bin/busybox").is_file());
+    let before = Snapshot::take(Path::new("oci-copied.toml"));
+    let run = runc_run(&bundle, "oci-copied", None);
+    assert_runc_left_nothing("oci-copied", &before.mounts);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "hello from busybox\n"), "{run:?}");
+    // A bundle folder that is not empty is refused, and left alone.
+    let again = export(&repo().join("jails/busybox.toml"), &bundle, &[]);
+    assert!(again.code == 125 && again.stderr.contains("not empty"), "{again:?}");
 }
