@@ -287,6 +287,13 @@ impl Validator<'_> {
         let name = jail_name(path);
         let ns = self.namespaces(f);
         let defaults = self.defaults(f, &ns);
+        if defaults.cgroupfs && host.cgroup != crate::host::CgroupKind::V2 {
+            self.warn(
+                Diag::new(f.defaults.cgroupfs.span.clone(), "defaults.cgroupfs", "on a cgroup v1 or hybrid host the jail's limits are in the v1 hierarchies: the cgroup2 at /sys/fs/cgroup shows none of them")
+                    .accepted("cgroupfs on a cgroup v2 host, where the jail's cgroup2 folder holds its limits")
+                    .hint("a program that reads its limits there (Go, a JVM) finds none here: set them for it (GOMAXPROCS, -Xmx)"),
+            );
+        }
         let (rootfs, rootfs_origin, make_rootfs) = self.rootfs(f);
         let rootfs_parents = if make_rootfs { missing_parents(&rootfs) } else { Vec::new() };
         let hostname = self.hostname(f, &ns, &name);

@@ -97,6 +97,11 @@ tool "$tp" taplo
 # util-linux's script (a terminal for the colour and width tests) and setpriv (check as nobody),
 # and bash (it parses the bash completions): busybox's are not these.
 for t in script setpriv bash; do tool "$(command -v $t)" $t || die "$t is missing"; done
+# runc (the OCI tests run exported bundles under it) with its libseccomp, and the static inits of
+# `export oci --init` at the paths procjail takes them from.
+tool "$(command -v runc)" runc || die "runc is missing (apt-get install runc)"
+mkdir -p "$root/usr/bin"
+for i in /usr/bin/tini-static /usr/bin/catatonit; do cp "$i" "$root$i" || die "$i is missing (apt-get install tini catatonit)"; done
 cp "$here/init.sh" "$root/init"; cp "$here/guest.sh" "$root/guest.sh"; chmod 755 "$root/init"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
