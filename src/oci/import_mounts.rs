@@ -54,7 +54,8 @@ pub(super) fn mounts(doc: &mut Doc, j: &mut Jail, ctx: &Ctx, ns: &Ns) -> Result<
             let mine: Vec<&str> = ours.iter().copied().filter(same).collect();
             let mut note = Vec::new();
             if theirs.iter().any(|o| !mine.contains(o)) || mine.iter().any(|o| !theirs.contains(o)) {
-                note.push(format!("OCI's options: {}; procjail's: {}", opts.join(","), ours.join(",")));
+                let theirs = if opts.is_empty() { "none".to_string() } else { opts.join(",") };
+                note.push(format!("OCI's options: {theirs}; procjail's: {}", ours.join(",")));
             }
             if *k == "cgroupfs" && kind == "cgroup" {
                 note.push("OCI's \"cgroup\" is the host's kind (v1 hierarchies on a v1 or hybrid host); procjail mounts cgroup2".into());
