@@ -6,7 +6,7 @@
 //! checked to be as it was (mounts, cgroups, runc's state, processes).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
