@@ -106,7 +106,8 @@ pub fn import(bundle: &Path, out: Option<&Path>) -> anyhow::Result<Imported> {
     let (config, dir) = if bundle.is_dir() {
         (bundle.join("config.json"), bundle.to_path_buf())
     } else {
-        (bundle.to_path_buf(), bundle.parent().unwrap_or(Path::new(".")).to_path_buf())
+        let parent = bundle.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        (bundle.to_path_buf(), parent.to_path_buf())
     };
     let text = std::fs::read_to_string(&config)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", config.display()))?;

@@ -499,3 +499,15 @@ fn an_export_with_its_rootfs_copied_runs_under_runc() {
     let again = export(&repo().join("jails/busybox.toml"), &bundle, &[]);
     assert!(again.code == 125 && again.stderr.contains("not empty"), "{again:?}");
 }
+
+/// BUNDLE may be the config.json itself, given by a bare name too: its folder is the bundle.
+#[test]
+fn a_config_file_given_for_its_bundle() {
+    let dir = fixture_bundle(RUNC_SPEC);
+    let bundle = dir.path().join("bundle");
+    let run = import_in(&bundle, &["config.json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("path = \"rootfs\""), "{}", run.stdout);
+    let run = import_in(dir.path(), &["bundle/config.json"]);
+    assert!(run.code == 0 && run.stdout.contains("path = \"bundle/rootfs\""), "{run:?}");
+}
