@@ -55,12 +55,20 @@ impl Drop for Container {
     }
 }
 
-fn runc(args: &[&str]) {
-    let _ = Command::new("runc").args(["--root", RUNC_ROOT]).args(args).output();
+/// runc with these tests' state folder: its stdout, or None when it failed.
+fn runc(args: &[&str]) -> Option<String> {
+    let out = Command::new("runc").args(["--root", RUNC_ROOT]).args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `runc run` in the foreground, as `procjail up` runs a jail: after `stop` (the jail's timeout
-/// and grace period), SIGTERM to the container's PID 1, then SIGKILL, as procjail does.
+/// Whether the container's process has started (runc state says "running").
+fn running(id: &str) -> bool {
+    runc(&["state", id]).is_some_and(|s| s.contains("\"status\": \"running\""))
+}
+
+/// `runc run` in the foreground, as `procjail up` runs a jail: `stop` (the jail's timeout and
+/// grace period) after the container runs, SIGTERM to its PID 1, then SIGKILL, as procjail does.
+/// A signal runc could not send (the container not yet running: slow in the VM) is sent again.
 fn runc_run(bundle: &Path, id: &str, stop: Option<(u64, u64)>) -> Run {
     let _guard = Container { id: id.to_string() };
     let mut child = Command::new("runc")
@@ -82,24 +90,26 @@ fn runc_run(bundle: &Path, id: &str, stop: Option<(u64, u64)>) -> Run {
     };
     let (out, err) = (read(Box::new(out)), read(Box::new(err)));
     let start = Instant::now();
+    let mut ran: Option<Instant> = None;
     let mut sent = 0;
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        let t = start.elapsed().as_millis() as u64;
         if let Some((timeout, grace)) = stop {
-            if sent == 0 && t >= timeout {
-                runc(&["kill", id, "TERM"]);
+            if ran.is_none() && running(id) {
+                ran = Some(Instant::now());
+            }
+            let t = ran.map_or(0, |r| r.elapsed().as_millis() as u64);
+            if ran.is_some() && sent == 0 && t >= timeout && runc(&["kill", id, "TERM"]).is_some() {
                 sent = 1;
-            } else if sent == 1 && t >= timeout + grace {
-                runc(&["kill", id, "KILL"]);
+            } else if sent == 1 && t >= timeout + grace && runc(&["kill", id, "KILL"]).is_some() {
                 sent = 2;
             }
         }
         if start.elapsed() > TIMEOUT {
             runc(&["kill", id, "KILL"]);
-            panic!("runc run {id} still running after {TIMEOUT:?}");
+            panic!("runc run {id} still running after {TIMEOUT:?} (signals sent: {sent})");
         }
         std::thread::sleep(Duration::from_millis(10));
     };
