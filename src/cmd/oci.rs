@@ -88,7 +88,7 @@ pub fn export(file: &Path, dir: &Path, init: InitChoice, copy_rootfs: bool) -> a
     } else {
         std::fs::canonicalize(&spec.rootfs)?
     };
-    let bundle = oci::export(&spec, init, &root)?;
+    let bundle = oci::export(&spec, init, &root, host.cgroup == crate::host::CgroupKind::V2)?;
     let text = serde_json::to_string_pretty(&bundle.config)? + "\n";
     std::fs::write(dir.join("config.json"), text)?;
     for n in &bundle.notes {

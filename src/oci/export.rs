@@ -52,8 +52,8 @@ pub struct Bundle {
 }
 
 /// The config.json of `spec`. `root`: root.path as it must be written (the rootfs's real
-/// absolute path, or "rootfs" when it was copied).
-pub fn export(spec: &Spec, init: InitChoice, root: &Path) -> anyhow::Result<Bundle> {
+/// absolute path, or "rootfs" when it was copied). `v2`: the host is pure cgroup v2.
+pub fn export(spec: &Spec, init: InitChoice, root: &Path, v2: bool) -> anyhow::Result<Bundle> {
     let mut notes = Vec::new();
     let mut mounts = defaults(spec, &mut notes);
     for m in &spec.mounts {
@@ -68,7 +68,7 @@ pub fn export(spec: &Spec, init: InitChoice, root: &Path) -> anyhow::Result<Bund
     init_notes(spec, init, &mut notes);
     let mut linux = json!({
         "namespaces": namespaces(spec),
-        "resources": resources(spec),
+        "resources": resources(spec, v2, &mut notes),
         "maskedPaths": paths(&spec.confine.masked.value),
         "readonlyPaths": paths(&spec.confine.readonly.value),
     });
@@ -152,7 +152,7 @@ fn namespaces(spec: &Spec) -> Value {
     on.iter().filter(|(_, on)| *on).map(|(t, _)| json!({ "type": t })).collect::<Vec<_>>().into()
 }
 
-fn resources(spec: &Spec) -> Value {
+fn resources(spec: &Spec, v2: bool, notes: &mut Vec<String>) -> Value {
     let l = &spec.limits;
     let mut r = json!({});
     if let Some(m) = &l.memory {
@@ -167,8 +167,16 @@ fn resources(spec: &Spec) -> Value {
     if let Some(c) = &l.cpus {
         r["cpu"] = json!({ "quota": (c.value * 100_000.0).round() as i64, "period": 100_000 });
     }
+    // On v2 the weight itself (runc 1.0+ and crun write `unified` as it is); on v1 the shares
+    // procjail writes, which runc before 1.3.2 would map to another weight on v2.
     if let Some(w) = &l.cpu_weight {
-        r["cpu"]["shares"] = crate::cgroups::files::weight_to_shares(w.value).into();
+        if v2 {
+            r["unified"] = json!({ "cpu.weight": w.value.to_string() });
+        } else {
+            let shares = crate::cgroups::files::weight_to_shares(w.value);
+            r["cpu"]["shares"] = shares.into();
+            notes.push(format!("cpu_weight {}: cpu.shares {shares} (on a cgroup v2 host, runc before 1.3.2 and crun before 1.23 map shares to another weight)", w.value));
+        }
     }
     let mut devices = vec![json!({ "allow": false, "access": "rwm" })];
     for d in &spec.confine.devices.value {

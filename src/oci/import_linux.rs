@@ -104,7 +104,13 @@ pub(super) fn resources(doc: &mut Doc, j: &mut Jail) -> Result<(), BadInput> {
         });
         j.set("limits", "cpus", format!("{}", (cpus * 1e6).round() / 1e6), comment);
     }
-    if let Some(shares) = doc.int(&format!("{r}/cpu/shares"))?.filter(|s| *s > 0) {
+    if let Some(w) = doc.peek(&format!("{r}/unified/cpu.weight")).and_then(Value::as_str).map(String::from) {
+        let p = format!("{r}/unified/cpu.weight");
+        let n: i64 =
+            w.trim().parse().map_err(|_| bad(&p, format!("{w:?} is not a weight"), "\"1\" to \"10000\""))?;
+        doc.take(&p);
+        j.set("limits", "cpu_weight", n.to_string(), None);
+    } else if let Some(shares) = doc.int(&format!("{r}/cpu/shares"))?.filter(|s| *s > 0) {
         let w = crate::cgroups::files::shares_to_weight(shares.clamp(2, 262_144) as u64);
         let note = format!("OCI's cpu.shares {shares}, by the mapping of runc 1.3.2+ and crun 1.23+");
         j.set("limits", "cpu_weight", w.to_string(), Some(note));
