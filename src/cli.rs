@@ -11,6 +11,7 @@ use crate::config::Duration;
 use crate::diag::FileDiags;
 use crate::error::{EXIT_FAILED, RunError};
 use crate::host::CgroupKind;
+use crate::oci::InitChoice;
 use crate::plan::{self, print::ColorChoice, print::Style};
 
 /// Exit codes, as `--help` shows them.
@@ -203,6 +204,43 @@ pub enum Command {
         #[arg(long)]
         plan: bool,
     },
+    /// Write a jail file from an OCI bundle's config.json.
+    #[command(
+        after_help = "Examples:\n  procjail import oci ./bundle -o web.toml\n  procjail import oci ./bundle/config.json --lossy > web.toml\n\nApproximations are commented where they are; what is not carried is listed at the end. A security setting that cannot be carried (a user namespace, an AppArmor profile, ...) stops the import (exit 125) unless --lossy: a jail is never silently weaker than its container. linux.seccomp is written beside FILE as FILE's name .seccomp.json."
+    )]
+    Import {
+        /// What to read.
+        #[arg(value_enum)]
+        format: cmd::oci::Format,
+        /// The bundle's folder, or its config.json.
+        bundle: PathBuf,
+        /// Write the jail file here (default: standard output).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Import even when a security setting cannot be carried (each is listed).
+        #[arg(long)]
+        lossy: bool,
+    },
+    /// Write a jail as an OCI bundle (config.json, and the rootfs's real path) for runc or crun.
+    #[command(
+        after_help = "Examples:\n  procjail export oci jails/busybox.toml /tmp/busybox-bundle && runc run -b /tmp/busybox-bundle busybox\n  procjail export oci web.toml bundle --init tini --copy-rootfs\n\nWhat a bundle cannot say (procjail's init, the report, the nodev rootfs, ...) is printed on stderr and kept in the annotation org.procjail.notes."
+    )]
+    Export {
+        /// What to write.
+        #[arg(value_enum)]
+        format: cmd::oci::Format,
+        /// The jail file.
+        file: PathBuf,
+        /// The bundle's folder (made; it must be new or empty).
+        dir: PathBuf,
+        /// PID 1 of the bundle: none (the command, OCI's way), or a static tini or catatonit of
+        /// the host bound read-only at /dev/init in front of the command.
+        #[arg(long, value_enum, default_value_t = InitChoice::None)]
+        init: InitChoice,
+        /// Copy the rootfs into DIR/rootfs (root.path "rootfs") instead of naming its real path.
+        #[arg(long)]
+        copy_rootfs: bool,
+    },
     /// Print the JSON Schema of jail files.
     Schema,
     /// Print a shell's completion script.
@@ -300,6 +338,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Down { name, wait, plan } => cmd::kill::down(&name, wait.as_std(), plan),
         Command::Audit { names } => cmd::audit::audit(&names),
         Command::Gc { names, plan } => cmd::audit::gc(&names, plan),
+        Command::Import { format: cmd::oci::Format::Oci, bundle, output, lossy } => {
+            cmd::oci::import(&bundle, output.as_deref(), lossy)
+        }
+        Command::Export { format: cmd::oci::Format::Oci, file, dir, init, copy_rootfs } => {
+            cmd::oci::export(&file, &dir, init, copy_rootfs)
+        }
         Command::Schema => {
             print!("{}", cmd::schema::schema_json());
             Ok(0)

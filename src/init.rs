@@ -70,8 +70,9 @@ pub fn exec_tail(
     b.step(Op::Umask { mask: COMMAND_UMASK }, d.clone());
     let mut marks = TailMarks::default();
     for r in &cmd.rlimits {
-        let step = b.step(Op::Setrlimit { key: r.key.clone(), value: r.value }, r.origin.clone());
-        marks.rlimits.push((r.key.clone(), r.value, step));
+        let op = Op::Setrlimit { key: r.key.clone(), soft: r.soft, hard: r.hard };
+        let step = b.step(op, r.origin.clone());
+        marks.rlimits.push((r.key.clone(), (r.soft, r.hard), step));
     }
     crate::confine::command(b, cmd, bounding, &mut marks);
     if report_ns {

@@ -32,6 +32,7 @@ pub mod init;
 pub mod json;
 pub mod mounts;
 pub mod namespaces;
+pub mod oci;
 pub mod plan;
 pub mod rootfs;
 pub mod seccomp;

@@ -194,6 +194,10 @@ fn plan_defaults(r: &mut InRoot<'_>, spec: &Spec) {
             r.mount("/dev/shm", Some("shm"), Some("tmpfs"), nosuid_nodev_noexec, data, d);
         }
     }
+    if spec.defaults.mqueue {
+        r.point("/dev/mqueue", true, false, d);
+        r.mount("/dev/mqueue", Some("mqueue"), Some("mqueue"), nosuid_nodev_noexec, None, d);
+    }
     if spec.defaults.sysfs {
         r.point("/sys", true, false, d);
         r.mount("/sys", Some("sysfs"), Some("sysfs"), MsFlags::MS_RDONLY | nosuid_nodev_noexec, None, d);
@@ -202,7 +206,7 @@ fn plan_defaults(r: &mut InRoot<'_>, spec: &Spec) {
 
 fn plan_mount(r: &mut InRoot<'_>, m: &MountSpec, origin: &Origin) {
     match m {
-        MountSpec::Bind { source, target, readonly, is_dir } => {
+        MountSpec::Bind { source, target, readonly, attrs, is_dir } => {
             let t = target.to_string_lossy();
             r.point(&t, *is_dir, false, origin);
             r.mount(
@@ -213,14 +217,13 @@ fn plan_mount(r: &mut InRoot<'_>, m: &MountSpec, origin: &Origin) {
                 None,
                 origin,
             );
-            if *readonly {
-                let ro = Op::MountSetattr {
-                    target: Target::InRoot(target.clone()),
-                    set: ATTR_RDONLY,
-                    recursive: false,
-                };
-                let step = r.b.step(ro, origin.clone());
-                r.check(target, MountIs::ReadOnly, false, step);
+            let set = attrs | if *readonly { ATTR_RDONLY } else { 0 };
+            if set != 0 {
+                let op = Op::MountSetattr { target: Target::InRoot(target.clone()), set, recursive: false };
+                let step = r.b.step(op, origin.clone());
+                if *readonly {
+                    r.check(target, MountIs::ReadOnly, false, step);
+                }
             }
         }
         MountSpec::Tmpfs { target, size, mode, flags } => {
@@ -234,6 +237,30 @@ fn plan_mount(r: &mut InRoot<'_>, m: &MountSpec, origin: &Origin) {
             r.mount(&t, Some("tmpfs"), Some("tmpfs"), flags, Some(&data), origin);
         }
     }
+}
+
+/// The read-only cgroup2 of `defaults.cgroupfs`, in the confine phase: after the jail has
+/// entered its cgroup namespace, so that the mount's root is the jail's own cgroup and not the
+/// host's whole hierarchy. /sys/fs/cgroup is sysfs's own folder. Returns its check.
+pub fn plan_cgroupfs(b: &mut Builder, spec: &Spec) -> Option<MountCheck> {
+    if !spec.defaults.cgroupfs {
+        return None;
+    }
+    let at = PathBuf::from("/sys/fs/cgroup");
+    let flags = MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV
+        | MsFlags::MS_NOEXEC
+        | MsFlags::MS_RELATIME;
+    let op = Op::Mount {
+        source: Some("cgroup2".into()),
+        target: Target::Path(at.clone()),
+        fstype: Some("cgroup2".into()),
+        flags,
+        data: None,
+    };
+    let step = b.step(op, Origin::Default);
+    Some(MountCheck { point: at, is: MountIs::ReadOnly, if_exists: false, step })
 }
 
 /// Phase "pivot" (child): into the rootfs, old root detached, rootfd closed, the root made

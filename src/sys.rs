@@ -254,7 +254,9 @@ pub fn seccomp_filter(code: &[u8]) -> Result<(), Errno> {
 
 /// Mount attributes of mount_setattr(2).
 pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
 pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
 
 /// struct mount_attr of mount_setattr(2).
 #[repr(C)]

@@ -59,7 +59,13 @@ fn limits(spec: &Spec) -> String {
         out.push(format!("cpu_weight {}", w.value));
     }
     for (key, r) in &l.rlimits {
-        out.push(format!("{key} {}", r.value));
+        let show = |x: u64| if x == u64::MAX { "unlimited".to_string() } else { x.to_string() };
+        let (soft, hard) = r.value;
+        if soft == hard {
+            out.push(format!("{key} {}", show(soft)));
+        } else {
+            out.push(format!("{key} {}/{}", show(soft), show(hard)));
+        }
     }
     if out.is_empty() { "none".into() } else { out.join(", ") }
 }

@@ -35,6 +35,7 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
     }
     namespaces::plan_hostname(&mut b, spec);
     namespaces::plan_confine(&mut b, spec);
+    mount_checks.extend(mounts::plan_cgroupfs(&mut b, spec));
     let tail = init::plan(&mut b, spec, host);
     let cgroups = cg
         .leaves

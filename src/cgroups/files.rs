@@ -96,6 +96,13 @@ pub fn weight_to_shares(weight: u64) -> u64 {
     (2f64.powf(l).round() as u64).clamp(2, 262_144)
 }
 
+/// cpu.shares to cpu.weight as runc (1.3.2 and later), crun (1.23 and later) and systemd map
+/// them: `log10(weight) = (l² + 125·l) / 612 − 7/34` with `l = log2(shares)`; 1024 → 100.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    let l = (shares.clamp(2, 262_144) as f64).log2();
+    (10f64.powf((l * l + 125.0 * l) / 612.0 - 7.0 / 34.0).round() as u64).clamp(1, 10_000)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -104,10 +111,8 @@ mod tests {
         assert_eq!(super::weight_to_shares(100), 1024);
         assert_eq!(super::weight_to_shares(10000), 262_144);
         // Monotonic, and back through runc's shares → weight it lands on the same weight.
-        let to_weight = |shares: u64| {
-            let l = (shares as f64).log2();
-            10f64.powf((l * l + 125.0 * l) / 612.0 - 7.0 / 34.0).round() as u64
-        };
+        let to_weight = super::shares_to_weight;
+        assert_eq!(to_weight(1024), 100);
         let mut last = 0;
         for w in 1..=10_000 {
             let s = super::weight_to_shares(w);

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod inspect;
 pub mod kill;
 pub mod man;
+pub mod oci;
 pub mod plan;
 pub mod ps;
 pub mod rootfs;

@@ -7,7 +7,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::table::Table;
-use crate::config::{Capabilities, PathList, Sp};
+use crate::config::{Capabilities, Lim, PathList, Rlimit, Sp};
 use crate::diag::Diag;
 
 impl<'a, 'i> Table<'a, 'i> {
@@ -129,5 +129,58 @@ impl<'a, 'i> Table<'a, 'i> {
         let mut out = BTreeMap::new();
         walk("", self.map, self, &mut out);
         out
+    }
+}
+
+impl<'a, 'i> Table<'a, 'i> {
+    /// An rlimit: one value of its unit (soft = hard), "unlimited", or { soft = ..., hard = ... }.
+    /// `scalar` reads one value of the unit from a table.
+    pub(super) fn rlimit<T: Copy>(
+        &mut self,
+        key: &str,
+        scalar: fn(&mut Table<'a, 'i>, &str) -> Option<Sp<T>>,
+    ) -> Option<Sp<Rlimit<T>>> {
+        let v = self.get(key)?;
+        let DeValue::Table(map) = v.get_ref() else {
+            let one = self.rlimit_bound(key, scalar)?;
+            return Some(Sp::new(Rlimit { soft: one, hard: one }, v.span()));
+        };
+        let mut sub = Table { name: self.key_path(key), kind: "", span: v.span(), map, diags: self.diags };
+        let accepted = "a value of the limit's unit, or \"unlimited\"";
+        let soft = sub.required(|t| t.rlimit_bound("soft", scalar), "soft", accepted);
+        let hard = sub.required(|t| t.rlimit_bound("hard", scalar), "hard", accepted);
+        for (k, _) in map.iter().filter(|(k, _)| !["soft", "hard"].contains(&k.get_ref().as_ref())) {
+            let name = k.get_ref();
+            self.push(
+                Diag::new(
+                    k.span(),
+                    format!("{}.{name}", self.key_path(key)),
+                    format!("unknown key `{name}`"),
+                )
+                .accepted("soft, hard"),
+            );
+        }
+        Some(Sp::new(Rlimit { soft: soft?, hard: hard? }, v.span()))
+    }
+
+    /// One bound of an rlimit: "unlimited", or what `scalar` reads (-1 gets a hint).
+    fn rlimit_bound<T>(
+        &mut self,
+        key: &str,
+        scalar: fn(&mut Table<'a, 'i>, &str) -> Option<Sp<T>>,
+    ) -> Option<Lim<T>> {
+        let v = self.get(key)?;
+        match v.get_ref() {
+            DeValue::String(s) if s == "unlimited" => Some(Lim::Unlimited),
+            DeValue::Integer(i) if i.as_str() == "-1" => {
+                self.push(
+                    Diag::new(v.span(), self.key_path(key), "-1 is OCI's and setrlimit's RLIM_INFINITY")
+                        .accepted("a value of 0 or more, or \"unlimited\"")
+                        .hint(format!("write {key} = \"unlimited\"")),
+                );
+                None
+            }
+            _ => scalar(self, key).map(|s| Lim::Is(s.value)),
+        }
     }
 }

@@ -37,7 +37,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ("user", &["uid_map", "gid_map"]),
     ("uid_map", &["inside", "outside", "count"]),
     ("gid_map", &["inside", "outside", "count"]),
-    ("defaults", &["proc", "dev", "devpts", "shm", "sysfs"]),
+    ("defaults", &["proc", "dev", "devpts", "shm", "sysfs", "mqueue", "cgroupfs"]),
     ("mounts", &["type", "source", "target", "readonly", "size", "mode", "options"]),
     (
         "limits",
@@ -54,6 +54,15 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "stack",
             "as",
             "cpu_time",
+            "data",
+            "memlock",
+            "msgqueue",
+            "rss",
+            "locks",
+            "sigpending",
+            "nice",
+            "rtprio",
+            "rttime",
         ],
     ),
     ("command", &["argv", "env", "cwd", "timeout", "user", "groups"]),
@@ -221,9 +230,17 @@ fn read_user(t: &mut Table) -> UserMaps {
 fn read_defaults(t: &mut Table) -> Defaults {
     let d = Defaults::default();
     let mut get = |key| t.bool(key).unwrap_or_else(|| d.proc.clone());
-    let defaults =
-        Defaults { proc: get("proc"), dev: get("dev"), devpts: get("devpts"), shm: get("shm"), sysfs: None };
-    let defaults = Defaults { sysfs: t.bool("sysfs"), ..defaults };
+    let defaults = Defaults {
+        proc: get("proc"),
+        dev: get("dev"),
+        devpts: get("devpts"),
+        shm: get("shm"),
+        sysfs: None,
+        mqueue: None,
+        cgroupfs: d.cgroupfs.clone(),
+    };
+    let cgroupfs = t.bool("cgroupfs").unwrap_or(d.cgroupfs);
+    let defaults = Defaults { sysfs: t.bool("sysfs"), mqueue: t.bool("mqueue"), cgroupfs, ..defaults };
     t.finish();
     defaults
 }
@@ -257,13 +274,22 @@ fn read_limits(t: &mut Table) -> Limits {
         pids: t.int("pids"),
         cpus: t.float("cpus"),
         cpu_weight: t.int("cpu_weight"),
-        nofile: t.int("nofile"),
-        nproc: t.int("nproc"),
-        core: t.size("core"),
-        fsize: t.size("fsize"),
-        stack: t.size("stack"),
-        address_space: t.size("as"),
-        cpu_time: t.duration("cpu_time"),
+        nofile: t.rlimit("nofile", Table::int),
+        nproc: t.rlimit("nproc", Table::int),
+        core: t.rlimit("core", Table::size),
+        fsize: t.rlimit("fsize", Table::size),
+        stack: t.rlimit("stack", Table::size),
+        address_space: t.rlimit("as", Table::size),
+        cpu_time: t.rlimit("cpu_time", Table::duration),
+        data: t.rlimit("data", Table::size),
+        memlock: t.rlimit("memlock", Table::size),
+        msgqueue: t.rlimit("msgqueue", Table::size),
+        rss: t.rlimit("rss", Table::size),
+        locks: t.rlimit("locks", Table::int),
+        sigpending: t.rlimit("sigpending", Table::int),
+        nice: t.rlimit("nice", Table::int),
+        rtprio: t.rlimit("rtprio", Table::int),
+        rttime: t.rlimit("rttime", Table::int),
     };
     t.finish();
     limits

@@ -5,6 +5,7 @@
 //! byte range it came from, so that an error can point at the exact spot in the file.
 
 mod foreign;
+mod limits;
 mod lists;
 mod load;
 pub mod rules;
@@ -12,6 +13,7 @@ pub mod security;
 mod table;
 pub mod units;
 
+pub use limits::{Lim, Limits, Rlimit};
 pub use load::{KNOWN_KEYS, load_str};
 pub use security::{Capabilities, PathList, Security, Sysctl};
 pub use units::{Duration, Size};
@@ -278,12 +280,29 @@ pub struct Defaults {
     /// sysfs at /sys, read-only. Needs the net namespace.
     /// Default: true when the net namespace is on, else false.
     pub sysfs: Option<Sp<bool>>,
+    /// The jail's POSIX message queues at /dev/mqueue (nosuid, nodev, noexec), as docker,
+    /// podman and `runc spec` mount them. Needs `dev` and the ipc namespace.
+    /// Default: true when both are on, else false.
+    pub mqueue: Option<Sp<bool>>,
+    /// A read-only cgroup2 at /sys/fs/cgroup (nosuid, nodev, noexec, relatime), mounted after
+    /// the jail enters its cgroup namespace, so its root is the jail's own cgroup (where Go's
+    /// GOMAXPROCS and a JVM read their limits). Needs `sysfs` and the cgroup namespace.
+    /// Default: false.
+    pub cgroupfs: Sp<bool>,
 }
 
 impl Default for Defaults {
     fn default() -> Self {
         let on = Sp::new(true, 0..0);
-        Defaults { proc: on.clone(), dev: on.clone(), devpts: on.clone(), shm: on, sysfs: None }
+        Defaults {
+            proc: on.clone(),
+            dev: on.clone(),
+            devpts: on.clone(),
+            shm: on,
+            sysfs: None,
+            mqueue: None,
+            cgroupfs: Sp::new(false, 0..0),
+        }
     }
 }
 
@@ -300,7 +319,7 @@ pub struct Mount {
     /// Where in the jail: an absolute path, without `..`, not under /proc.
     #[schemars(regex(pattern = ABSOLUTE_PATTERN), extend("not" = { "pattern": TARGET_REFUSED_PATTERN }))]
     pub target: Sp<String>,
-    /// Mount read-only (a bind is remounted read-only). Default: false.
+    /// Mount read-only (a bind is made read-only with mount_setattr). Default: false.
     #[serde(default)]
     pub readonly: bool,
     /// tmpfs: its size in bytes or with a unit ("16MiB"). Default: the kernel's (half of RAM).
@@ -311,8 +330,10 @@ pub struct Mount {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = MODE_PATTERN), extend("default" = "755"))]
     pub mode: Option<Sp<String>>,
-    /// tmpfs: mount options beside the defaults nosuid and nodev: "noexec", and "dev" or "suid"
-    /// to lift a default. Default: none.
+    /// Mount options. tmpfs: beside the defaults nosuid and nodev, "noexec", "ro", "dev" or
+    /// "suid" to lift a default, and the atime: "relatime" (the kernel's default),
+    /// "strictatime", "noatime", "nodiratime". bind: "nosuid", "nodev", "noexec", "ro", set on
+    /// the bound mount with mount_setattr (it keeps the source's otherwise). Default: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(extend("items" = { "type": "string", "enum": TMPFS_OPTIONS }, "default" = []))]
     pub options: Option<Sp<Vec<String>>>,
@@ -324,62 +345,6 @@ pub struct Mount {
 pub enum MountKind {
     Bind,
     Tmpfs,
-}
-
-/// Resource limits. Cgroup limits are written to the jail's cgroup; rlimits are set on the
-/// command with setrlimit (soft and hard alike).
-#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct Limits {
-    /// cgroup: memory limit (memory.max / memory.limit_in_bytes). Bytes or "64MiB". At least
-    /// 6MiB, as docker and podman require.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("minimum" = MEMORY_MIN), transform = Size::above_zero)]
-    pub memory: Option<Sp<Size>>,
-    /// cgroup: memory + swap limit (v2: memory.swap.max = this - memory;
-    /// v1: memory.memsw.limit_in_bytes). At least `memory`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(transform = Size::above_zero)]
-    pub memory_swap: Option<Sp<Size>>,
-    /// cgroup: the most processes and threads at once (pids.max), up to the kernel's
-    /// PID_MAX_LIMIT. At least 2 with the built-in init (it is one of them), else at least 1.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = PID_MAX_LIMIT))]
-    pub pids: Option<Sp<i64>>,
-    /// cgroup: CPUs' worth of time, e.g. 0.5 → cpu.max "50000 100000"
-    /// (v1: cpu.cfs_quota_us 50000, cpu.cfs_period_us 100000). From 0.01 to 1024.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = CPUS_MIN, max = CPUS_MAX))]
-    pub cpus: Option<Sp<f64>>,
-    /// cgroup: relative CPU weight, 1 to 10000 (v2 cpu.weight; default 100). On v1 written as
-    /// cpu.shares by the mapping of runc 1.3.2+, crun 1.23+ and systemd: 1 → 2, 100 → 1024,
-    /// 10000 → 262144 (log-quadratic between).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = CPU_WEIGHT_MIN, max = CPU_WEIGHT_MAX))]
-    pub cpu_weight: Option<Sp<i64>>,
-    /// rlimit RLIMIT_NOFILE: the most open descriptors, at least 4.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = NOFILE_MIN))]
-    pub nofile: Option<Sp<i64>>,
-    /// rlimit RLIMIT_NPROC: the most processes of the user (counted host-wide for that uid).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
-    pub nproc: Option<Sp<i64>>,
-    /// rlimit RLIMIT_CORE: the largest core dump, bytes or with a unit; 0 for none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub core: Option<Sp<Size>>,
-    /// rlimit RLIMIT_FSIZE: the largest file the command may write.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fsize: Option<Sp<Size>>,
-    /// rlimit RLIMIT_STACK: the main thread's stack.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stack: Option<Sp<Size>>,
-    /// rlimit RLIMIT_AS: the address space (virtual memory).
-    #[serde(rename = "as", skip_serializing_if = "Option::is_none")]
-    pub address_space: Option<Sp<Size>>,
-    /// rlimit RLIMIT_CPU: CPU time, as a duration ("10s"); SIGXCPU then SIGKILL past it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cpu_time: Option<Sp<Duration>>,
 }
 
 /// The command run in the jail.

@@ -98,8 +98,24 @@ pub fn signal_pattern() -> String {
 /// A capability's name, with or without "CAP_", in any case ("CAP_NET_ADMIN", "net_admin").
 pub const CAPABILITY_PATTERN: &str = "^(CAP_)?[A-Za-z_]+$";
 
-/// The options of a tmpfs mount that `check` takes.
-pub const TMPFS_OPTIONS: &[&str] = &["noexec", "dev", "suid", "nodev", "nosuid", "exec", "ro"];
+/// The options of a tmpfs mount that `check` takes (the schema's list for both kinds: a bind's
+/// are a part of them).
+pub const TMPFS_OPTIONS: &[&str] = &[
+    "noexec",
+    "dev",
+    "suid",
+    "nodev",
+    "nosuid",
+    "exec",
+    "ro",
+    "relatime",
+    "strictatime",
+    "noatime",
+    "nodiratime",
+];
+
+/// The options of a bind mount that `check` takes: what mount_setattr can add to it.
+pub const BIND_OPTIONS: &[&str] = &["nosuid", "nodev", "noexec", "ro"];
 
 /// The jail file's one rule across tables that the schema can say: the built-in init is one of
 /// the jail's processes, so unless `init.mode = "none"`, `limits.pids` must be at least 2.

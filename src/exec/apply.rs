@@ -58,7 +58,7 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::Fork => proc::fork(h),
         Op::Setsid => ok(proc::setsid()),
         Op::ResetSignals { ignored } => ok(proc::reset_signals(*ignored)),
-        Op::Setrlimit { key, value } => ok(proc::setrlimit(key, *value)),
+        Op::Setrlimit { key, soft, hard } => ok(proc::setrlimit(key, *soft, *hard)),
         Op::CloseFds => ok(proc::close_fds()),
         Op::CloseHostFds => ok(proc::close_host_fds(h)),
         Op::Execve { argv, env } => ok(proc::execve(argv, env)),

@@ -76,10 +76,10 @@ pub fn reset_signals(ignored: u64) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn setrlimit(key: &str, value: u64) -> Result<(), Failure> {
+pub fn setrlimit(key: &str, soft: u64, hard: u64) -> Result<(), Failure> {
     let r = rlimits::by_key(key);
-    let v = if value == u64::MAX { libc::RLIM_INFINITY } else { value };
-    nix::sys::resource::setrlimit(r.resource, v, v).map_err(|e| {
+    let v = |x: u64| if x == u64::MAX { libc::RLIM_INFINITY } else { x };
+    nix::sys::resource::setrlimit(r.resource, v(soft), v(hard)).map_err(|e| {
         let detail = if e == Errno::EPERM { "raising a hard limit needs CAP_SYS_RESOURCE" } else { "" };
         Failure::new(e, detail)
     })

@@ -10,17 +10,93 @@ pub struct Rlimit {
     pub resource: Resource,
     /// The kernel's name, as the plan prints it.
     pub name: &'static str,
+    /// Its row in /proc/PID/limits.
+    pub proc_name: &'static str,
 }
 
 pub const RLIMITS: &[Rlimit] = &[
-    Rlimit { key: "nofile", resource: Resource::RLIMIT_NOFILE, name: "RLIMIT_NOFILE" },
-    Rlimit { key: "nproc", resource: Resource::RLIMIT_NPROC, name: "RLIMIT_NPROC" },
-    Rlimit { key: "core", resource: Resource::RLIMIT_CORE, name: "RLIMIT_CORE" },
-    Rlimit { key: "fsize", resource: Resource::RLIMIT_FSIZE, name: "RLIMIT_FSIZE" },
-    Rlimit { key: "stack", resource: Resource::RLIMIT_STACK, name: "RLIMIT_STACK" },
-    Rlimit { key: "as", resource: Resource::RLIMIT_AS, name: "RLIMIT_AS" },
-    Rlimit { key: "cpu_time", resource: Resource::RLIMIT_CPU, name: "RLIMIT_CPU" },
+    Rlimit {
+        key: "nofile",
+        resource: Resource::RLIMIT_NOFILE,
+        name: "RLIMIT_NOFILE",
+        proc_name: "Max open files",
+    },
+    Rlimit {
+        key: "nproc",
+        resource: Resource::RLIMIT_NPROC,
+        name: "RLIMIT_NPROC",
+        proc_name: "Max processes",
+    },
+    Rlimit {
+        key: "core",
+        resource: Resource::RLIMIT_CORE,
+        name: "RLIMIT_CORE",
+        proc_name: "Max core file size",
+    },
+    Rlimit {
+        key: "fsize",
+        resource: Resource::RLIMIT_FSIZE,
+        name: "RLIMIT_FSIZE",
+        proc_name: "Max file size",
+    },
+    Rlimit {
+        key: "stack",
+        resource: Resource::RLIMIT_STACK,
+        name: "RLIMIT_STACK",
+        proc_name: "Max stack size",
+    },
+    Rlimit { key: "as", resource: Resource::RLIMIT_AS, name: "RLIMIT_AS", proc_name: "Max address space" },
+    Rlimit { key: "cpu_time", resource: Resource::RLIMIT_CPU, name: "RLIMIT_CPU", proc_name: "Max cpu time" },
+    Rlimit { key: "data", resource: Resource::RLIMIT_DATA, name: "RLIMIT_DATA", proc_name: "Max data size" },
+    Rlimit {
+        key: "memlock",
+        resource: Resource::RLIMIT_MEMLOCK,
+        name: "RLIMIT_MEMLOCK",
+        proc_name: "Max locked memory",
+    },
+    Rlimit {
+        key: "msgqueue",
+        resource: Resource::RLIMIT_MSGQUEUE,
+        name: "RLIMIT_MSGQUEUE",
+        proc_name: "Max msgqueue size",
+    },
+    Rlimit { key: "rss", resource: Resource::RLIMIT_RSS, name: "RLIMIT_RSS", proc_name: "Max resident set" },
+    Rlimit {
+        key: "locks",
+        resource: Resource::RLIMIT_LOCKS,
+        name: "RLIMIT_LOCKS",
+        proc_name: "Max file locks",
+    },
+    Rlimit {
+        key: "sigpending",
+        resource: Resource::RLIMIT_SIGPENDING,
+        name: "RLIMIT_SIGPENDING",
+        proc_name: "Max pending signals",
+    },
+    Rlimit {
+        key: "nice",
+        resource: Resource::RLIMIT_NICE,
+        name: "RLIMIT_NICE",
+        proc_name: "Max nice priority",
+    },
+    Rlimit {
+        key: "rtprio",
+        resource: Resource::RLIMIT_RTPRIO,
+        name: "RLIMIT_RTPRIO",
+        proc_name: "Max realtime priority",
+    },
+    Rlimit {
+        key: "rttime",
+        resource: Resource::RLIMIT_RTTIME,
+        name: "RLIMIT_RTTIME",
+        proc_name: "Max realtime timeout",
+    },
 ];
+
+/// An rlimit by the kernel's name ("RLIMIT_NOFILE"), as OCI's process.rlimits[].type has it.
+pub fn by_name(name: &str) -> Option<&'static Rlimit> {
+    RLIMITS.iter().find(|r| r.name == name)
+}
 
 pub fn by_key(key: &str) -> &'static Rlimit {
     RLIMITS.iter().find(|r| r.key == key).expect("known rlimit key")

@@ -172,10 +172,11 @@ pub enum Op {
     ResetSignals {
         ignored: u64,
     },
-    /// setrlimit(resource, {value, value}), by its `[limits]` key.
+    /// setrlimit(resource, {soft, hard}), by its `[limits]` key; u64::MAX is RLIM_INFINITY.
     Setrlimit {
         key: String,
-        value: u64,
+        soft: u64,
+        hard: u64,
     },
     /// close_range(3, ~0U, CLOSE_RANGE_CLOEXEC): nothing but 0, 1, 2 survives the exec.
     CloseFds,

@@ -170,7 +170,7 @@ impl Op {
             Op::Fork => "fork() = $COMMAND_PID".into(),
             Op::Setsid => "setsid()".into(),
             Op::ResetSignals { ignored } => reset_signals(*ignored),
-            Op::Setrlimit { key, value } => setrlimit(key, *value),
+            Op::Setrlimit { key, soft, hard } => setrlimit(key, *soft, *hard),
             Op::CloseFds => "close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)".into(),
             Op::CloseHostFds => "close_range(3, ~0U, 0) but status[1]".into(),
             Op::Execve { argv, env } => execve(argv, env),
@@ -296,9 +296,9 @@ fn clone(flags: CloneFlags, into_cgroup: Option<&Path>) -> String {
     }
 }
 
-fn setrlimit(key: &str, value: u64) -> String {
-    let v = if value == u64::MAX { "RLIM_INFINITY".to_string() } else { value.to_string() };
-    format!("setrlimit({}, {{{v}, {v}}})", crate::host::rlimits::by_key(key).name)
+fn setrlimit(key: &str, soft: u64, hard: u64) -> String {
+    let v = |x: u64| if x == u64::MAX { "RLIM_INFINITY".to_string() } else { x.to_string() };
+    format!("setrlimit({}, {{{}, {}}})", crate::host::rlimits::by_key(key).name, v(soft), v(hard))
 }
 
 fn execve(argv: &[String], env: &[(String, String)]) -> String {

@@ -17,7 +17,7 @@ pub struct TailMarks {
     pub no_new_privs: usize,
     pub seccomp: usize,
     pub user: usize,
-    pub rlimits: Vec<(String, u64, usize)>,
+    pub rlimits: Vec<(String, (u64, u64), usize)>,
 }
 
 /// A value the kernel must show, and the step that makes it so.
@@ -74,7 +74,7 @@ pub struct Checks {
     /// (controller, or none for cgroup2; the path under the hierarchy's root).
     pub cgroups: Vec<Expect<(Option<String>, String)>>,
     /// (the `[limits]` key, soft = hard).
-    pub rlimits: Vec<Expect<(String, u64)>>,
+    pub rlimits: Vec<Expect<(String, (u64, u64))>>,
     /// The id maps: the host's (no user namespace), or these (uid_map, gid_map).
     pub id_maps: usize,
     #[serde(default)]
@@ -107,15 +107,7 @@ fn hex(v: u64) -> String {
 
 /// The /proc/PID/limits line of each rlimit key.
 fn limits_name(key: &str) -> &'static str {
-    match key {
-        "nofile" => "Max open files",
-        "nproc" => "Max processes",
-        "core" => "Max core file size",
-        "fsize" => "Max file size",
-        "stack" => "Max stack size",
-        "as" => "Max address space",
-        _ => "Max cpu time",
-    }
+    crate::host::rlimits::by_key(key).proc_name
 }
 
 impl Checks {
@@ -281,13 +273,13 @@ fn cgroup_row(cg: &Expect<(Option<String>, String)>, o: &Observed) -> Row {
     Row { what, planned: path.clone(), read, ok: found, step: cg.step }
 }
 
-fn rlimit_row(r: &Expect<(String, u64)>, o: &Observed) -> Row {
-    let (key, v) = &r.value;
+fn rlimit_row(r: &Expect<(String, (u64, u64))>, o: &Observed) -> Row {
+    let (key, (soft, hard)) = &r.value;
     let name = limits_name(key);
     let line = o.limits.lines().find(|l| l.starts_with(name)).unwrap_or("");
     let fields: Vec<&str> = line[name.len().min(line.len())..].split_whitespace().collect();
     let show = |v: u64| if v == u64::MAX { "unlimited".to_string() } else { v.to_string() };
-    let planned = format!("{} {}", show(*v), show(*v));
+    let planned = format!("{} {}", show(*soft), show(*hard));
     let read = format!("{} {}", fields.first().unwrap_or(&"?"), fields.get(1).unwrap_or(&"?"));
     Row { what: format!("limits {name}"), ok: planned == read, planned, read, step: r.step }
 }

@@ -200,7 +200,10 @@ impl Validator<'_> {
                 );
             }
         }
-        let stack = f.limits.stack.as_ref().map_or(host.stack_soft, |s| s.value.0);
+        let stack = f.limits.stack.as_ref().map_or(host.stack_soft, |s| match s.value.soft {
+            crate::config::Lim::Is(v) => v.0,
+            crate::config::Lim::Unlimited => u64::MAX,
+        });
         // fs/exec.c: a quarter of the stack limit, at most 3/4 of 8 MiB, at least 128 KiB; the
         // pointers to the strings count too.
         let limit = (stack / 4).clamp(128 << 10, 6 << 20) as usize;

@@ -4,6 +4,7 @@ use super::{Limit, Limits, Validator};
 use crate::config::rules::{CPU_WEIGHT_MAX, CPU_WEIGHT_MIN, CPUS_MAX, CPUS_MIN, NOFILE_MIN};
 pub use crate::config::rules::{MEMORY_MIN, PID_MAX_LIMIT};
 use crate::config::{InitMode, JailFile, Size, Sp};
+
 use crate::diag::Diag;
 use crate::host::Host;
 
@@ -153,57 +154,55 @@ impl Validator<'_> {
         }
     }
 
-    /// The rlimits: at least their minimum, and not above procjail's own hard limit without
-    /// CAP_SYS_RESOURCE.
+    /// The rlimits: at least their minimum, soft at most hard, and the hard limit not above
+    /// procjail's own without CAP_SYS_RESOURCE.
     fn rlimits(&mut self, f: &JailFile, host: &Host, out: &mut Limits) {
-        let l = &f.limits;
-        let ints = [("nofile", &l.nofile), ("nproc", &l.nproc)];
-        let sizes = [("core", &l.core), ("fsize", &l.fsize), ("stack", &l.stack), ("as", &l.address_space)];
-        let mut rl: Vec<(&'static str, Sp<i64>)> = Vec::new();
-        for (k, v) in ints {
-            if let Some(v) = v {
-                rl.push((k, v.clone()));
-            }
-        }
-        for (k, v) in sizes {
-            if let Some(v) = v {
-                rl.push((k, Sp::new(v.value.0.min(i64::MAX as u64) as i64, v.span.clone())));
-            }
-        }
-        if let Some(v) = &l.cpu_time {
-            rl.push(("cpu_time", Sp::new(v.value.0.div_ceil(1000) as i64, v.span.clone())));
-        }
+        let rl = f.limits.rlimits();
         for r in crate::host::rlimits::RLIMITS {
             let Some((key, v)) = rl.iter().find(|(k, _)| *k == r.key) else {
                 continue;
             };
-            let min = if *key == "nofile" { NOFILE_MIN } else { 0 };
-            if v.value < min {
-                self.err(
-                    Diag::new(
-                        v.span.clone(),
-                        format!("limits.{key}"),
-                        format!("{key} must be {min} or more, not {}", v.value),
-                    )
-                    .accepted(format!("an integer of {min} or more")),
-                );
+            let (soft, hard) = v.value;
+            let min = if *key == "nofile" { i128::from(NOFILE_MIN) } else { 0 };
+            let show = |x: i128| if x == u64::MAX as i128 { "unlimited".to_string() } else { x.to_string() };
+            let problem = if soft.min(hard) < min {
+                Some((
+                    format!("{key} must be {min} or more, not {}", soft.min(hard)),
+                    format!("an integer of {min} or more, or \"unlimited\""),
+                    String::new(),
+                ))
+            } else if soft > hard {
+                Some((
+                    format!("the soft limit ({}) is above the hard limit ({})", show(soft), show(hard)),
+                    "soft at most hard".to_string(),
+                    "the hard limit is how far the soft one may go: raise hard or lower soft".to_string(),
+                ))
+            } else {
+                match host.hard_limit(key) {
+                    Some(h) if !host.cap_sys_resource && hard > i128::from(h) => Some((
+                        format!(
+                            "{key} = {} is above procjail's hard limit {h} ({}), and without CAP_SYS_RESOURCE a hard limit can only be lowered",
+                            show(hard),
+                            r.name
+                        ),
+                        format!("at most {h} on this host"),
+                        format!(
+                            "lower it to {h} or less, or raise the hard limit of the shell that runs procjail"
+                        ),
+                    )),
+                    _ => None,
+                }
+            };
+            if let Some((message, accepted, hint)) = problem {
+                let mut d = Diag::new(v.span.clone(), format!("limits.{key}"), message).accepted(accepted);
+                if !hint.is_empty() {
+                    d = d.hint(hint);
+                }
+                self.err(d);
                 continue;
             }
-            if let Some(hard) = host.hard_limit(key)
-                && !host.cap_sys_resource
-                && v.value as u64 > hard
-            {
-                self.err(
-                    Diag::new(v.span.clone(), format!("limits.{key}"), format!("{key} = {} is above procjail's hard limit {hard} ({}), and without CAP_SYS_RESOURCE a hard limit can only be lowered", v.value, r.name))
-                        .accepted(format!("at most {hard} on this host"))
-                        .hint(format!("lower it to {hard} or less, or raise the hard limit of the shell that runs procjail")),
-                );
-                continue;
-            }
-            out.rlimits.push((
-                key,
-                Limit { value: v.value as u64, origin: self.origin(v, format!("limits.{key}")) },
-            ));
+            let value = (soft as u64, hard as u64);
+            out.rlimits.push((key, Limit { value, origin: self.origin(v, format!("limits.{key}")) }));
         }
     }
 }

@@ -51,7 +51,9 @@ pub enum Origin {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rlimit {
     pub key: String,
-    pub value: u64,
+    /// u64::MAX: RLIM_INFINITY.
+    pub soft: u64,
+    pub hard: u64,
     pub origin: Origin,
 }
 
@@ -112,23 +114,17 @@ pub struct Defaults {
     pub devpts: bool,
     pub shm: bool,
     pub sysfs: bool,
+    pub mqueue: bool,
+    /// A read-only cgroup2 at /sys/fs/cgroup, in the jail's cgroup namespace.
+    pub cgroupfs: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum MountSpec {
-    Bind {
-        source: PathBuf,
-        target: PathBuf,
-        readonly: bool,
-        is_dir: bool,
-    },
+    /// `attrs`: what mount_setattr sets on it beside MOUNT_ATTR_RDONLY (nosuid, nodev, noexec).
+    Bind { source: PathBuf, target: PathBuf, readonly: bool, attrs: u64, is_dir: bool },
     /// `flags`: the mount flags (nosuid and nodev unless lifted, noexec, ro).
-    Tmpfs {
-        target: PathBuf,
-        size: Option<Size>,
-        mode: u32,
-        flags: u64,
-    },
+    Tmpfs { target: PathBuf, size: Option<Size>, mode: u32, flags: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -151,8 +147,9 @@ pub struct Limits {
     pub pids: Option<Limit<u64>>,
     pub cpus: Option<Limit<f64>>,
     pub cpu_weight: Option<Limit<u64>>,
-    /// rlimits by `[limits]` key, in [`crate::host::rlimits::RLIMITS`] order.
-    pub rlimits: Vec<(&'static str, Limit<u64>)>,
+    /// rlimits by `[limits]` key, in [`crate::host::rlimits::RLIMITS`] order: (soft, hard),
+    /// u64::MAX for RLIM_INFINITY.
+    pub rlimits: Vec<(&'static str, Limit<(u64, u64)>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -206,7 +203,12 @@ impl Spec {
                 .limits
                 .rlimits
                 .iter()
-                .map(|(k, l)| Rlimit { key: k.to_string(), value: l.value, origin: l.origin.clone() })
+                .map(|(k, l)| Rlimit {
+                    key: k.to_string(),
+                    soft: l.value.0,
+                    hard: l.value.1,
+                    origin: l.origin.clone(),
+                })
                 .collect(),
             origin: self.command_origin.clone(),
             user: self.confine.user.clone(),
@@ -309,6 +311,13 @@ impl Validator<'_> {
         ns.user = self.user_namespace(f, host);
         let id_maps = self.id_maps(f, host, ns.user);
         let defaults = self.defaults(f, &ns);
+        if defaults.cgroupfs && host.cgroup != crate::host::CgroupKind::V2 {
+            self.warn(
+                Diag::new(f.defaults.cgroupfs.span.clone(), "defaults.cgroupfs", "on a cgroup v1 or hybrid host the jail's limits are in the v1 hierarchies: the cgroup2 at /sys/fs/cgroup shows none of them")
+                    .accepted("cgroupfs on a cgroup v2 host, where the jail's cgroup2 folder holds its limits")
+                    .hint("a program that reads its limits there (Go, a JVM) finds none here: set them for it (GOMAXPROCS, -Xmx)"),
+            );
+        }
         let (rootfs, rootfs_origin, make_rootfs) = self.rootfs(f);
         let rootfs_parents = if make_rootfs { missing_parents(&rootfs) } else { Vec::new() };
         let hostname = self.hostname(f, &ns, &name);
@@ -396,6 +405,17 @@ impl Validator<'_> {
             Some(s) => s.value,
             None => ns.net,
         };
+        let mqueue = self.needs(
+            d.mqueue.as_ref(),
+            "mqueue",
+            &[(d.dev.value, "defaults.dev"), (ns.ipc, "namespaces.ipc")],
+        );
+        let cgroupfs = d.cgroupfs.value
+            && self.needs(
+                Some(&d.cgroupfs),
+                "cgroupfs",
+                &[(sysfs, "defaults.sysfs"), (ns.cgroup, "namespaces.cgroup")],
+            );
         for (key, sp) in [("devpts", &d.devpts), ("shm", &d.shm)] {
             if sp.value && sp.span != (0..0) && !d.dev.value {
                 self.err(
@@ -415,6 +435,30 @@ impl Validator<'_> {
             devpts: d.dev.value && d.devpts.value,
             shm: d.dev.value && d.shm.value,
             sysfs,
+            mqueue,
+            cgroupfs,
         }
+    }
+
+    /// A default mount that needs other keys on: unset, it is on when they are; set on
+    /// without them, it is an error.
+    fn needs(&mut self, set: Option<&Sp<bool>>, key: &str, needed: &[(bool, &str)]) -> bool {
+        let all = needed.iter().all(|(on, _)| *on);
+        let Some(sp) = set else { return all };
+        if sp.value && !all {
+            let names: Vec<&str> = needed.iter().map(|(_, k)| *k).collect();
+            let off: Vec<&str> = needed.iter().filter(|(on, _)| !on).map(|(_, k)| *k).collect();
+            self.err(
+                Diag::new(
+                    sp.span.clone(),
+                    format!("defaults.{key}"),
+                    format!("defaults.{key} needs {}: {} is off", names.join(" and "), off.join(" and ")),
+                )
+                .accepted(format!("false when {} is off", off.join(" or ")))
+                .hint(format!("turn {} on, or remove defaults.{key}", off.join(" and "))),
+            );
+            return false;
+        }
+        sp.value
     }
 }

@@ -78,11 +78,9 @@ impl Validator<'_> {
 
     /// A bind mount: a source that exists on the host, no tmpfs keys.
     fn bind(&mut self, key: &str, m: &config::Mount, target: PathBuf) -> Option<MountSpec> {
-        for (k, span) in [
-            ("size", m.size.as_ref().map(|s| &s.span)),
-            ("mode", m.mode.as_ref().map(|s| &s.span)),
-            ("options", m.options.as_ref().map(|s| &s.span)),
-        ] {
+        for (k, span) in
+            [("size", m.size.as_ref().map(|s| &s.span)), ("mode", m.mode.as_ref().map(|s| &s.span))]
+        {
             if let Some(span) = span {
                 self.err(
                     Diag::new(
@@ -119,7 +117,32 @@ impl Validator<'_> {
                 return None;
             }
         };
-        Some(MountSpec::Bind { source: path, target, readonly: m.readonly, is_dir: meta.is_dir() })
+        let (readonly, attrs) = self.bind_attrs(key, m);
+        Some(MountSpec::Bind { source: path, target, readonly, attrs, is_dir: meta.is_dir() })
+    }
+
+    /// A bind's options: the mount_setattr attributes it gets beside read-only.
+    fn bind_attrs(&mut self, key: &str, m: &config::Mount) -> (bool, u64) {
+        use crate::sys::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID};
+        let (mut readonly, mut attrs) = (m.readonly, 0);
+        for o in m.options.iter().flat_map(|o| o.value.iter().map(move |v| (o, v))) {
+            match o.1.as_str() {
+                "nosuid" => attrs |= MOUNT_ATTR_NOSUID,
+                "nodev" => attrs |= MOUNT_ATTR_NODEV,
+                "noexec" => attrs |= MOUNT_ATTR_NOEXEC,
+                "ro" => readonly = true,
+                other => self.err(
+                    Diag::new(
+                        o.0.span.clone(),
+                        format!("{key}.options"),
+                        format!("{other:?} is not an option of a bind mount"),
+                    )
+                    .accepted("\"nosuid\", \"nodev\", \"noexec\", \"ro\"")
+                    .hint("a bind keeps its source's other flags; tmpfs options are for type = \"tmpfs\""),
+                ),
+            }
+        }
+        (readonly, attrs)
     }
 
     /// A tmpfs: no source, a size above 0, an octal mode.
@@ -177,13 +200,23 @@ impl Validator<'_> {
                 "noexec" => f.insert(MsFlags::MS_NOEXEC),
                 "exec" => f.remove(MsFlags::MS_NOEXEC),
                 "ro" => f.insert(MsFlags::MS_RDONLY),
+                "relatime" => f.insert(MsFlags::MS_RELATIME),
+                "strictatime" => f.insert(MsFlags::MS_STRICTATIME),
+                "noatime" => f.insert(MsFlags::MS_NOATIME),
+                "nodiratime" => f.insert(MsFlags::MS_NODIRATIME),
                 other => self.err(
                     Diag::new(
                         o.0.span.clone(),
                         format!("{key}.options"),
                         format!("{other:?} is not a tmpfs option procjail takes"),
                     )
-                    .accepted("\"noexec\", \"dev\", \"suid\", \"nodev\", \"nosuid\", \"exec\", \"ro\"")
+                    .accepted(
+                        crate::config::rules::TMPFS_OPTIONS
+                            .iter()
+                            .map(|o| format!("{o:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )
                     .hint("size and mode have keys of their own"),
                 ),
             }
@@ -222,6 +255,8 @@ impl Validator<'_> {
             ("/dev/pts", d.devpts, "defaults.devpts"),
             ("/dev/shm", d.shm, "defaults.shm"),
             ("/sys", d.sysfs, "defaults.sysfs"),
+            ("/dev/mqueue", d.mqueue, "defaults.mqueue"),
+            ("/sys/fs/cgroup", d.cgroupfs, "defaults.cgroupfs"),
         ] {
             if on {
                 seen.insert(PathBuf::from(path), what.to_string());

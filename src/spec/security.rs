@@ -56,6 +56,9 @@ pub struct Confine {
     pub no_new_privs: Setting<bool>,
     /// None: `seccomp = "none"`.
     pub seccomp: Setting<Option<Program>>,
+    /// The rules the program was compiled from, for this jail's capabilities, architecture and
+    /// kernel (what `export oci` writes as the bundle's profile).
+    pub seccomp_filter: Option<seccomp::Filter>,
     pub masked: Setting<Vec<PathBuf>>,
     pub readonly: Setting<Vec<PathBuf>>,
     pub devices: Setting<Vec<DeviceRule>>,
@@ -125,7 +128,7 @@ impl Validator<'_> {
             Some(b) => Setting { value: b.value, origin: self.origin(b, "security.no_new_privs") },
             None => Setting { value: true, origin: unset("security.no_new_privs") },
         };
-        let seccomp = self.seccomp(s.seccomp.as_ref(), caps.value, host);
+        let (seccomp, seccomp_filter) = self.seccomp(s.seccomp.as_ref(), caps.value, host);
         let masked = self.paths(s.masked_paths.as_ref(), "security.masked_paths", MASKED);
         let readonly = self.paths(s.readonly_paths.as_ref(), "security.readonly_paths", READONLY);
         let devices = self.devices(s.devices.as_ref());
@@ -154,6 +157,7 @@ impl Validator<'_> {
             ambient,
             no_new_privs,
             seccomp,
+            seccomp_filter,
             masked,
             readonly,
             devices,
@@ -246,14 +250,21 @@ impl Validator<'_> {
         Setting { value, origin: self.origin(a, key) }
     }
 
-    fn seccomp(&mut self, s: Option<&Sp<String>>, caps_kept: u64, host: &Host) -> Setting<Option<Program>> {
+    fn seccomp(
+        &mut self,
+        s: Option<&Sp<String>>,
+        caps_kept: u64,
+        host: &Host,
+    ) -> (Setting<Option<Program>>, Option<seccomp::Filter>) {
         let key = "security.seccomp";
         let (text, origin, span) = match s {
             None => (seccomp::DEFAULT_PROFILE.to_string(), unset(key), None),
             Some(s) if s.value == "default" => {
                 (seccomp::DEFAULT_PROFILE.to_string(), self.origin(s, key), Some(s))
             }
-            Some(s) if s.value == "none" => return Setting { value: None, origin: self.origin(s, key) },
+            Some(s) if s.value == "none" => {
+                return (Setting { value: None, origin: self.origin(s, key) }, None);
+            }
             Some(s) => {
                 let path = self.host_path(&s.value);
                 match std::fs::read_to_string(&path) {
@@ -263,7 +274,7 @@ impl Validator<'_> {
                             Diag::new(s.span.clone(), key, format!("cannot read the profile {}: {e}", path.display()))
                                 .accepted("\"default\", \"none\", or a docker/OCI seccomp profile (JSON), relative to the jail file"),
                         );
-                        return Setting { value: None, origin: self.origin(s, key) };
+                        return (Setting { value: None, origin: self.origin(s, key) }, None);
                     }
                 }
             }
@@ -277,14 +288,15 @@ impl Validator<'_> {
             Err(e) => {
                 let where_ = s.map_or("the default profile".to_string(), |s| s.value.clone());
                 fail(self, format!("{where_}:{}:{}: {}", e.line, e.column, e.message));
-                return Setting { value: None, origin };
+                return (Setting { value: None, origin }, None);
             }
         };
-        match seccomp::compile(&parsed.filter(caps_kept, host.kernel)) {
-            Ok(p) => Setting { value: Some(p), origin },
+        let filter = parsed.filter(caps_kept, host.kernel);
+        match seccomp::compile(&filter) {
+            Ok(p) => (Setting { value: Some(p), origin }, Some(filter)),
             Err(e) => {
                 fail(self, e);
-                Setting { value: None, origin }
+                (Setting { value: None, origin }, None)
             }
         }
     }

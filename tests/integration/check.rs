@@ -242,6 +242,53 @@ fn counts_and_ranges() {
 }
 
 #[test]
+fn rlimits_soft_hard_and_unlimited() {
+    let soft_above = with("[limits]\nnofile = { soft = 100, hard = 50 }\n");
+    one(&soft_above, "limits.nofile", 6, 10, "the soft limit (100) is above the hard limit (50)");
+    one(&with("[limits]\ncore = -1\n"), "limits.core", 6, 8, "RLIM_INFINITY");
+    one(&with("[limits]\nnofile = { soft = 10 }\n"), "limits.nofile.hard", 6, 10, "missing key `hard`");
+    one(
+        &with("[limits]\nnofile = { soft = 10, hard = 10, max = 3 }\n"),
+        "limits.nofile.max",
+        6,
+        34,
+        "unknown key",
+    );
+    one(
+        &with("[limits]\nnofile = { soft = 2, hard = 10 }\n"),
+        "limits.nofile",
+        6,
+        10,
+        "nofile must be 4 or more",
+    );
+    // Taken: "unlimited", a soft below the hard, every unit, every new kind.
+    let good = "[limits]\nnofile = { soft = 64, hard = \"unlimited\" }\ncore = \"unlimited\"\nmemlock = \"64KiB\"\n\
+        cpu_time = { soft = \"10s\", hard = \"20s\" }\nnice = 0\nrtprio = 0\nrttime = 1000\nsigpending = 100\n";
+    assert_eq!(problems(&with(good)), vec![]);
+}
+
+#[test]
+fn mount_options_of_each_kind() {
+    let bind = "[[mounts]]\ntype = \"bind\"\nsource = \"/tmp\"\ntarget = \"/b\"\n";
+    assert_eq!(
+        problems(&with(&format!("{bind}options = [\"nosuid\", \"nodev\", \"noexec\", \"ro\"]\n"))),
+        vec![]
+    );
+    one(
+        &with(&format!("{bind}options = [\"dev\"]\n")),
+        "mounts[1].options",
+        9,
+        11,
+        "not an option of a bind mount",
+    );
+    let tmpfs = "[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/t\"\n";
+    assert_eq!(
+        problems(&with(&format!("{tmpfs}options = [\"noexec\", \"strictatime\", \"nodiratime\"]\n"))),
+        vec![]
+    );
+}
+
+#[test]
 fn hostnames() {
     let long = "a".repeat(65);
     one(&format!("hostname = \"{long}\"\n{OK}"), "hostname", 1, 12, "65 bytes long");
@@ -290,6 +337,22 @@ fn options_that_need_a_namespace_that_is_off() {
     one(&with("[namespaces]\npid = false\n"), "init.mode", 6, 7, "needs the pid namespace");
     one(&with("[namespaces]\nmount = false\n"), "namespaces.mount", 6, 9, "own mount namespace");
     one(&with("[defaults]\ndev = false\nshm = true\n"), "defaults.shm", 7, 7, "needs the default /dev");
+    one(
+        &with("[namespaces]\nipc = false\n[defaults]\nmqueue = true\n"),
+        "defaults.mqueue",
+        8,
+        10,
+        "namespaces.ipc is off",
+    );
+    one(
+        &with("[namespaces]\ncgroup = false\n[defaults]\ncgroupfs = true\n"),
+        "defaults.cgroupfs",
+        8,
+        12,
+        "namespaces.cgroup is off",
+    );
+    // Without the ipc namespace, /dev/mqueue is simply off by default.
+    assert_eq!(problems(&with("[namespaces]\nipc = false\n")), vec![]);
     // Without the net namespace, sysfs is simply off by default.
     assert_eq!(problems(&with("[namespaces]\nnet = false\n")), vec![]);
 }

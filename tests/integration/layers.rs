@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("cli", 9),
     ("cmd", 8),
     ("build", 7),
+    ("oci", 7),
     ("namespaces", 6),
     ("mounts", 6),
     ("cgroups", 6),

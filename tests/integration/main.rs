@@ -13,6 +13,7 @@ mod fidelity;
 mod inputs;
 mod layers;
 mod limits;
+mod oci;
 mod pid1;
 mod plans;
 mod schema;

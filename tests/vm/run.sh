@@ -96,8 +96,11 @@ tp=$(command -v taplo) || die "taplo is missing (python3 -m pip install taplo; .
 tool "$tp" taplo
 # util-linux's script (a terminal for the colour and width tests) and setpriv (check as nobody),
 # and bash (it parses the bash completions): busybox's are not these. runc, for the doctor tests
-# (tests/integration/doctor.rs).
+# (tests/integration/doctor.rs) and the OCI tests (they run exported bundles under it).
 for t in script setpriv bash runc; do tool "$(command -v $t)" $t || die "$t is missing (.ci/run installs it)"; done
+# The static inits of `export oci --init`, at the paths procjail takes them from.
+mkdir -p "$root/usr/bin"
+for i in /usr/bin/tini-static /usr/bin/catatonit; do cp "$i" "$root$i" || die "$i is missing (apt-get install tini catatonit)"; done
 cp "$here/init.sh" "$root/init"; cp "$here/guest.sh" "$root/guest.sh"; chmod 755 "$root/init"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
