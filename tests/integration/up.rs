@@ -236,7 +236,8 @@ fn the_cwd_and_default_mounts_are_there() {
     let run = up(&j);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
-        run.stdout, "/tmp\nfd full null ptmx pts random shm stderr stdin stdout tty urandom zero \npts\n1\n",
+        run.stdout,
+        "/tmp\nfd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero \npts\n1\n",
         "{run:?}"
     );
 }
