@@ -15,10 +15,16 @@ pub fn summary(spec: &Spec, plan: &Plan) -> Vec<(String, String)> {
         ("ipc", ns.ipc),
         ("net", ns.net),
         ("cgroup", ns.cgroup),
+        ("user", ns.user),
     ];
     let own: Vec<&str> = all.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect();
     let shared: Vec<&str> = all.iter().filter(|(_, on)| !*on).map(|(n, _)| *n).collect();
     let mut namespaces = format!("new {}", own.join(" "));
+    if let Some(m) = &spec.id_maps {
+        let lines: Vec<String> =
+            m.uid.iter().map(|r| format!("{} → {}, {}", r.inside, r.outside, r.count)).collect();
+        namespaces.push_str(&format!(" (uids {})", lines.join("; ")));
+    }
     if !shared.is_empty() {
         namespaces.push_str(&format!("; the host's {}", shared.join(" ")));
     }
@@ -29,12 +35,13 @@ pub fn summary(spec: &Spec, plan: &Plan) -> Vec<(String, String)> {
     if spec.rootfs_readonly {
         rootfs.push_str(", read-only");
     }
+    let confinement = confinement(spec, plan.host.uid == 0);
     vec![
         ("namespaces".into(), namespaces),
         ("rootfs".into(), rootfs),
         ("limits".into(), limits(spec)),
         ("init".into(), init(spec)),
-        ("confinement".into(), confinement(spec)),
+        ("confinement".into(), confinement),
         ("command".into(), spec.argv.iter().map(|a| shell_word(a)).collect::<Vec<_>>().join(" ")),
         ("steps".into(), steps(plan)),
     ]
@@ -79,7 +86,7 @@ fn init(spec: &Spec) -> String {
     }
 }
 
-fn confinement(spec: &Spec) -> String {
+fn confinement(spec: &Spec, root: bool) -> String {
     let c = &spec.confine;
     let n = caps::names(c.caps.value).len();
     let mut out = vec![format!("{n} capabilit{}", if n == 1 { "y" } else { "ies" })];
@@ -91,7 +98,11 @@ fn confinement(spec: &Spec) -> String {
         None => "no seccomp".into(),
     });
     out.push(format!("{} masked and {} read-only paths", c.masked.value.len(), c.readonly.value.len()));
-    out.push(format!("{} device rules", c.devices.value.len()));
+    out.push(if root {
+        format!("{} device rules", c.devices.value.len())
+    } else {
+        "no device rules (not root: a user namespace makes no device node)".into()
+    });
     if c.user.uid != 0 {
         out.push(format!("uid {}", c.user.uid));
     }

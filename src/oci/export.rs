@@ -72,6 +72,16 @@ pub fn export(spec: &Spec, init: InitChoice, root: &Path, v2: bool) -> anyhow::R
         "maskedPaths": paths(&spec.confine.masked.value),
         "readonlyPaths": paths(&spec.confine.readonly.value),
     });
+    if let Some(m) = &spec.id_maps {
+        let lines = |map: &[crate::spec::IdRange]| -> Value {
+            map.iter()
+                .map(|r| json!({ "containerID": r.inside, "hostID": r.outside, "size": r.count }))
+                .collect::<Vec<_>>()
+                .into()
+        };
+        linux["uidMappings"] = lines(&m.uid);
+        linux["gidMappings"] = lines(&m.gid);
+    }
     if let Some(f) = &spec.confine.seccomp_filter {
         linux["seccomp"] = super::export_seccomp::profile(f).map_err(|e| {
             anyhow::anyhow!("the jail's seccomp filter cannot be written for an OCI runtime: {e}")
@@ -148,6 +158,7 @@ fn namespaces(spec: &Spec) -> Value {
         ("uts", n.uts),
         ("mount", n.mount),
         ("cgroup", n.cgroup),
+        ("user", n.user),
     ];
     on.iter().filter(|(_, on)| *on).map(|(t, _)| json!({ "type": t })).collect::<Vec<_>>().into()
 }

@@ -27,7 +27,7 @@ pub(super) struct Line {
 }
 
 const ORDER: &[&str] =
-    &["rootfs", "namespaces", "defaults", "limits", "command", "init", "security", "sysctl"];
+    &["rootfs", "namespaces", "user", "defaults", "limits", "command", "init", "security", "sysctl"];
 
 impl Jail {
     pub fn set(&mut self, table: &'static str, key: &str, value: String, comment: Option<String>) {

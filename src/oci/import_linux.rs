@@ -23,8 +23,7 @@ const TYPES: &[(&str, Option<&str>)] = &[
     ("ipc", Some("ipc")),
     ("uts", Some("uts")),
     ("cgroup", Some("cgroup")),
-    // procjail has no user namespace yet: another step adds [namespaces] user and [user].
-    ("user", None),
+    ("user", Some("user")),
     ("time", None),
 ];
 
@@ -56,12 +55,8 @@ pub(super) fn namespaces(doc: &mut Doc, j: &mut Jail) -> Result<Ns, BadInput> {
             Some(k) if !on.contains(k) => on.push(*k),
             Some(_) => return Err(bad(&at, format!("the {t} namespace is listed twice"), "each type once")),
             None => {
-                let why = if t == "user" {
-                    "procjail has no user namespace yet: the jail would run as the host's root"
-                } else {
-                    "procjail has no time namespace: the jail sees the host's clocks"
-                };
-                j.lose(&format!("{at}/type"), &Value::String(t.clone()), why, t == "user");
+                let why = "procjail has no time namespace: the jail sees the host's clocks";
+                j.lose(&format!("{at}/type"), &Value::String(t.clone()), why, false);
             }
         }
     }
@@ -76,8 +71,36 @@ pub(super) fn namespaces(doc: &mut Doc, j: &mut Jail) -> Result<Ns, BadInput> {
             j.set("namespaces", k, v.into(), Some(why.into()));
         }
     }
+    if on.contains(&"user") {
+        j.set("namespaces", "user", "true".into(), None);
+        id_maps(doc, j)?;
+    }
     let is = |k: &str| on.contains(&k);
     Ok(Ns { pid: is("pid"), net: is("net"), ipc: is("ipc"), uts: is("uts"), cgroup: is("cgroup") })
+}
+
+/// `linux.uidMappings` and `gidMappings` ({containerID, hostID, size}) as [user]'s maps.
+fn id_maps(doc: &mut Doc, j: &mut Jail) -> Result<(), BadInput> {
+    for (oci, ours) in [("uidMappings", "uid_map"), ("gidMappings", "gid_map")] {
+        let at = format!("/linux/{oci}");
+        if doc.peek(&at).is_none() {
+            continue;
+        }
+        let mut lines = Vec::new();
+        for i in 0..doc.len(&at)? {
+            let mut field = |f: &str| -> Result<i128, BadInput> {
+                let p = format!("{at}/{i}/{f}");
+                doc.int(&p)?
+                    .filter(|v| (0..=i128::from(u32::MAX)).contains(v))
+                    .ok_or_else(|| bad(&p, "missing or out of range", "an id from 0 to 4294967295"))
+            };
+            let (inside, outside, count) = (field("containerID")?, field("hostID")?, field("size")?);
+            lines.push(format!("{{ inside = {inside}, outside = {outside}, count = {count} }}"));
+        }
+        doc.take(&at);
+        j.set("user", ours, format!("[{}]", lines.join(", ")), None);
+    }
+    Ok(())
 }
 
 /// memory, swap, pids, cpu quota and period, cpu shares.
@@ -233,8 +256,8 @@ pub(super) fn why_not(pointer: &str, v: &Value) -> (String, bool) {
         ("/process/apparmorProfile", "procjail has no AppArmor"),
         ("/process/selinuxLabel", "procjail has no SELinux"),
         ("/linux/mountLabel", "procjail has no SELinux"),
-        ("/linux/uidMappings", "procjail has no user namespace yet"),
-        ("/linux/gidMappings", "procjail has no user namespace yet"),
+        ("/linux/uidMappings", "procjail maps ids only in a user namespace of the jail's own"),
+        ("/linux/gidMappings", "procjail maps ids only in a user namespace of the jail's own"),
         ("/linux/intelRdt", "procjail has no resctrl"),
     ];
     const OTHER: &[(&str, &str)] = &[

@@ -16,5 +16,6 @@ mod limits;
 mod oci;
 mod pid1;
 mod plans;
+mod rootless;
 mod schema;
 mod up;
