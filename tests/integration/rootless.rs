@@ -310,3 +310,40 @@ fn limits_in_a_cgroup_delegated_to_the_user() {
     }
     cleanup_state(uid);
 }
+
+/// A user's map of more than its own ids: refused without newuidmap and newgidmap, refused for a
+/// range /etc/subuid does not grant, and planned as the helpers' steps when it is granted.
+#[test]
+fn ranges_go_through_newuidmap_when_granted() {
+    use procjail::host::{CgroupKind, Host, user::SubIds};
+    let text = "[rootfs]\npath = \"{rootfs}\"\n[user]\nuid_map = [{ inside = 0, outside = 1000, count = 1 }, { inside = 1, outside = 200000, count = 65536 }]\n\
+                gid_map = [{ inside = 0, outside = 1000, count = 1 }, { inside = 1, outside = 200000, count = 65536 }]\n[command]\nargv = [\"/bin/true\"]\n"
+        .replace("{rootfs}", &rootfs().display().to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ranges.toml");
+    let mut host = Host::standard(CgroupKind::V2);
+    (host.uid, host.gid, host.state_dir) = (1000, 1000, "/tmp/procjail-1000".into());
+    let problems = |host: &Host| match procjail::spec::from_str(&file, &text, host) {
+        Ok(_) => Vec::new(),
+        Err(d) => d.into_iter().map(|d| d.message).collect::<Vec<_>>(),
+    };
+    let p = problems(&host);
+    assert!(p.iter().any(|m| m.contains("needs newuidmap and newgidmap")), "{p:?}");
+    host.subids = SubIds { uids: vec![(100000, 65536)], gids: vec![(100000, 65536)], helpers: true };
+    let p = problems(&host);
+    assert!(
+        p.iter().any(|m| m.contains("host uids 200000-265535 are not granted to uid 1000 in /etc/subuid")),
+        "{p:?}"
+    );
+    host.subids = SubIds { uids: vec![(200000, 65536)], gids: vec![(200000, 65536)], helpers: true };
+    let spec = procjail::spec::from_str(&file, &text, &host).unwrap();
+    let plan = procjail::build::up(&spec, &host);
+    let text = procjail::plan::print::text(&plan, procjail::plan::print::Style { color: false, width: 0 });
+    assert!(text.contains("execve(\"/usr/bin/newuidmap\", [\"newuidmap\", \"$CHILD_PID\", \"0\", \"1000\", \"1\", \"1\", \"200000\", \"65536\"])"), "{text}");
+    assert!(text.contains("execve(\"/usr/bin/newgidmap\""), "{text}");
+    assert!(!text.contains("setgroups\", \"deny\""), "the helpers allow setgroups: {text}");
+    assert!(
+        text.contains("write(sync[0], \"mapped\")") && text.contains("read(sync[1]) = \"mapped\""),
+        "{text}"
+    );
+}
