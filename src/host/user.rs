@@ -102,21 +102,22 @@ pub struct Delegation {
 pub fn delegation(unified: &Path, uid: u32) -> Option<Delegation> {
     let cgroup = read_small("/proc/self/cgroup").ok()?;
     let own = cgroup.lines().find_map(|l| l.strip_prefix("0::"))?.trim().to_string();
-    let owned = |rel: &str| {
+    let owns = |rel: &str, files: &[&str]| {
         let dir = unified.join(rel.trim_start_matches('/'));
-        ["", "cgroup.procs", "cgroup.subtree_control"].iter().all(|f| {
-            let p = if f.is_empty() { dir.clone() } else { dir.join(f) };
-            std::fs::symlink_metadata(p).is_ok_and(|m| m.uid() == uid)
-        })
+        std::iter::once(dir.clone())
+            .chain(files.iter().map(|f| dir.join(f)))
+            .all(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.uid() == uid))
     };
-    // Walk up while the folder is the user's: the last one that is, is the delegation's root.
+    // Walk up while the folder and its cgroup.procs are the user's (a leaf it was put in needs
+    // no more): the last one that is, is the delegation's root, where procjail makes its own
+    // folder and enables controllers, so its cgroup.subtree_control must be the user's too.
     let mut best = None;
     let mut rel = own.as_str();
-    while rel.len() > 1 && owned(rel) {
+    while rel.len() > 1 && owns(rel, &["cgroup.procs"]) {
         best = Some(rel.to_string());
         rel = rel.rsplit_once('/').map_or("/", |(up, _)| if up.is_empty() { "/" } else { up });
     }
-    let rel = best?;
+    let rel = best.filter(|r| owns(r, &["cgroup.subtree_control"]))?;
     let dir = unified.join(rel.trim_start_matches('/'));
     let controllers = read_small(&dir.join("cgroup.controllers").display().to_string()).unwrap_or_default();
     Some(Delegation { dir, rel, controllers: controllers.split_whitespace().map(String::from).collect() })

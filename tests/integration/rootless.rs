@@ -246,7 +246,7 @@ fn root_maps_its_jail_to_unused_ids() {
 }
 
 /// On a pure cgroup v2 host (the VM), a subtree delegated to the user holds its jails' limits:
-/// a fork loop stops at pids.max, counted; memory.max is written. On a v1 or hybrid host, whose
+/// a fork loop (in a subshell: busybox's sh exits when a fork fails) stops at pids.max, counted; memory.max is written. On a v1 or hybrid host, whose
 /// cgroup2 has no controller to delegate, the same jail is refused.
 #[test]
 fn limits_in_a_cgroup_delegated_to_the_user() {
@@ -256,7 +256,7 @@ fn limits_in_a_cgroup_delegated_to_the_user() {
     let j = user_jail(
         "rootless-deleg",
         "[rootfs]\npath = \"{rootfs}\"\n[defaults]\ncgroupfs = true\n[limits]\npids = 8\nmemory = \"32MiB\"\n[command]\nargv = [\"/bin/sh\", \"-c\", \
-         \"for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done 2>/dev/null; cat /sys/fs/cgroup/pids.max 2>/dev/null; echo done\"]\n[init]\ngrace = \"1s\"\n",
+         \"(for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done) 2>/dev/null; read m < /sys/fs/cgroup/pids.max; echo $m; echo done\"]\n[init]\ngrace = \"1s\"\n",
     );
     if !v2 {
         let run = run_as(uid, &["check", &j.file.display().to_string()]);
@@ -279,12 +279,19 @@ fn limits_in_a_cgroup_delegated_to_the_user() {
     }
     // Root puts the shell in the delegated leaf, which then runs procjail as the user.
     let script = format!("echo $$ > {}/cgroup.procs && exec \"$@\"", shell.display());
+    // setpriv by its path: busybox's sh runs its own applet of that name.
+    let setpriv = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| Path::new(d).join("setpriv"))
+        .find(|p| p.exists())
+        .expect("setpriv");
     let out = Command::new("sh")
         .args([
             "-c",
             &script,
             "sh",
-            "setpriv",
+            &setpriv.display().to_string(),
             "--reuid",
             &uid.to_string(),
             "--regid",
