@@ -20,8 +20,15 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::Lock { path } => ok(fs::lock(path, h)),
         Op::SaveState { path } => ok(fs::save_state(path, ctx.plan, &ctx.h)),
         Op::OpenRoot { path } => ok(mount::open_root(path, h)),
-        Op::MountPoint { at, dir, no_symlinks } => ok(mount::mount_point(at, *dir, *no_symlinks, h)),
-        Op::SymlinkIn { target, at } => ok(mount::symlink_in(target, at, h)),
+        Op::MountPoint { at, dir, no_symlinks, via } => {
+            ok(mount::mount_point(at, *dir, *no_symlinks, *via, h))
+        }
+        Op::SymlinkIn { target, at, via } => ok(mount::symlink_in(target, at, *via, h)),
+        Op::OpenDir { at, no_symlinks } => ok(mount::open_dir(at, *no_symlinks, h)),
+        Op::CloseDir { .. } => {
+            h.dir = None;
+            Ok(Done::Ok)
+        }
         Op::Mount { source, target, fstype, flags, data } => mount::mount(
             source.as_deref(),
             target,

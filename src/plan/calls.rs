@@ -162,6 +162,8 @@ impl Op {
             | Op::AwaitReady
             | Op::Verify { .. }
             | Op::OpenNull { .. }
+            | Op::OpenDir { .. }
+            | Op::CloseDir { .. }
             | Op::AwaitExit { .. }
             | Op::WaitEmpty { .. }
             | Op::ReadCounter { .. }

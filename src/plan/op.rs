@@ -8,7 +8,7 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use serde::Serialize;
 
-use super::text;
+use super::{Target, Via, text};
 
 /// The two socketpairs between the supervisor and the jail: `sync` (go, and the report of a
 /// failed step, or EOF once the command has exec'd) and `status` (the built-in init tells the
@@ -57,16 +57,6 @@ pub enum Value {
     ChildPid,
     /// The pid of the process doing the write (`procjail exec` joining the jail's cgroups).
     SelfPid,
-}
-
-/// Where a path is looked up: in the process's own view of the filesystem, or inside the
-/// rootfs through `rootfd` (openat2 with RESOLVE_IN_ROOT: `..` and symlinks stay inside), and
-/// then used as `/proc/self/fd/N` of what that open returned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    Path(PathBuf),
-    InRoot(PathBuf),
 }
 
 /// Which signals a sigprocmask step blocks.
@@ -167,10 +157,22 @@ pub enum Op {
         at: PathBuf,
         dir: bool,
         no_symlinks: bool,
+        via: Via,
     },
     /// symlink(target, at) inside the rootfs.
     SymlinkIn {
         target: String,
+        at: PathBuf,
+        via: Via,
+    },
+    /// Opens a folder of the rootfs (O_PATH) that the next entries are made in, through
+    /// [`Via::Dir`]: one lookup for all of them.
+    OpenDir {
+        at: PathBuf,
+        no_symlinks: bool,
+    },
+    /// Closes the folder [`Op::OpenDir`] opened.
+    CloseDir {
         at: PathBuf,
     },
     /// mount(2).

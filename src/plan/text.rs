@@ -2,14 +2,17 @@
 //! bits are shown as `|0x...`, never dropped.
 
 use std::fmt::{self, Display, Formatter};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 
 use super::op::{INIT_FORWARDS, SUPERVISOR_SIGNALS};
-use super::{Cond, Counter, Op, Proc, SignalSet, Target, Value};
+use super::text_rootfs::{
+    dir_var, in_root, mask, mount, mount_point, mount_setattr, read_only, symlink_in, sysctl,
+};
+use super::{Cond, Counter, Op, Proc, SignalSet, Value};
 use crate::config::Duration;
 use crate::host::caps;
 
@@ -18,16 +21,16 @@ pub fn quote(s: &str) -> String {
     format!("{s:?}")
 }
 
-fn qp(p: &Path) -> String {
+pub(super) fn qp(p: &Path) -> String {
     quote(&p.to_string_lossy())
 }
 
-fn opt(s: &Option<String>) -> String {
+pub(super) fn opt(s: &Option<String>) -> String {
     s.as_deref().map_or_else(|| "NULL".to_string(), quote)
 }
 
 /// The names of the set bits, then any bits without a name as one hex number.
-fn names<'a>(named: impl Iterator<Item = (&'a str, u64)>, bits: u64) -> String {
+pub(super) fn names<'a>(named: impl Iterator<Item = (&'a str, u64)>, bits: u64) -> String {
     let mut out = Vec::new();
     let mut known = 0;
     for (name, b) in named {
@@ -44,7 +47,7 @@ pub fn clone_flags(f: CloneFlags) -> String {
     names(f.iter_names().map(|(n, v)| (n, v.bits() as u32 as u64)), f.bits() as u32 as u64)
 }
 
-fn ms_flags(f: MsFlags) -> String {
+pub(super) fn ms_flags(f: MsFlags) -> String {
     names(f.iter_names().map(|(n, v)| (n, v.bits())), f.bits())
 }
 
@@ -94,26 +97,6 @@ impl Display for Cond {
     }
 }
 
-/// The in-root path as openat2 gets it: relative to rootfd ("." for "/").
-fn rel(p: &Path) -> String {
-    let r = p.strip_prefix("/").unwrap_or(p);
-    quote(if r.as_os_str().is_empty() { "." } else { r.to_str().unwrap_or("?") })
-}
-
-/// `$fd = openat2(rootfd, "dev", O_PATH, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)`
-fn in_root(var: &str, p: &Path, flags: &str, no_symlinks: bool) -> String {
-    let extra = if no_symlinks { "|RESOLVE_NO_SYMLINKS" } else { "" };
-    format!(
-        "{var} = openat2(rootfd, {}, {flags}|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS{extra})",
-        rel(p)
-    )
-}
-
-fn parent_and_name(p: &Path) -> (&Path, String) {
-    let parent = p.parent().unwrap_or(Path::new("/"));
-    (parent, quote(&p.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())))
-}
-
 impl Display for Op {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text())
@@ -139,8 +122,10 @@ impl Op {
             }
             Op::SaveState { path } => save_state(path),
             Op::OpenRoot { path } => format!("open({}, O_PATH|O_DIRECTORY|O_CLOEXEC) = rootfd", qp(path)),
-            Op::MountPoint { at, dir, no_symlinks } => mount_point(at, *dir, *no_symlinks),
-            Op::SymlinkIn { target, at } => symlink_in(target, at),
+            Op::MountPoint { at, dir, no_symlinks, via } => mount_point(at, *dir, *no_symlinks, *via),
+            Op::SymlinkIn { target, at, via } => symlink_in(target, at, *via),
+            Op::OpenDir { at, no_symlinks } => in_root(&dir_var(at), at, "O_PATH|O_DIRECTORY", *no_symlinks),
+            Op::CloseDir { at } => format!("close({})", dir_var(at)),
             Op::Mount { source, target, fstype, flags, data } => mount(source, target, fstype, *flags, data),
             Op::Chdir { path } => format!("chdir({})", qp(path)),
             Op::PivotRoot => "pivot_root(\".\", \".\")".into(),
@@ -273,57 +258,6 @@ fn set_user(uid: u32, gid: u32, groups: &[u32]) -> String {
     )
 }
 
-fn sysctl(key: &str, value: &str) -> String {
-    let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
-    format!("{}; write($fd, {})", in_root("$fd", &path, "O_WRONLY", false), quote(value))
-}
-
-fn mask(at: &Path) -> String {
-    format!(
-        "{}; a folder: mount(\"tmpfs\", \"/proc/self/fd/$fd\", \"tmpfs\", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, \"nr_inodes=1,mode=0555\"), \
-         a file: mount(\"/proc/self/fd/$nullfd\", \"/proc/self/fd/$fd\", NULL, MS_BIND, NULL)",
-        in_root("$fd", at, "O_PATH", false)
-    )
-}
-
-fn read_only(at: &Path) -> String {
-    let open = in_root("$fd", at, "O_PATH", false);
-    format!(
-        "{open}; mount(\"/proc/self/fd/$fd\", \"/proc/self/fd/$fd\", NULL, MS_BIND|MS_REC, NULL); \
-         {open}; mount_setattr($fd, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {{attr_set: MOUNT_ATTR_RDONLY}})"
-    )
-}
-
-fn mount_attrs(set: u64) -> String {
-    let named = [
-        (0x1, "MOUNT_ATTR_RDONLY"),
-        (0x2, "MOUNT_ATTR_NOSUID"),
-        (0x4, "MOUNT_ATTR_NODEV"),
-        (0x8, "MOUNT_ATTR_NOEXEC"),
-    ];
-    names(named.iter().filter(|(b, _)| set & b != 0).map(|(b, n)| (*n, *b)), set)
-}
-
-fn mount_setattr(target: &Target, set: u64, recursive: bool) -> String {
-    let flags = if recursive { "|AT_RECURSIVE" } else { "" };
-    let attrs = format!("{{attr_set: {}}}", mount_attrs(set));
-    match target {
-        Target::InRoot(p) if p == Path::new("/") => {
-            format!("mount_setattr(rootfd, \"\", AT_EMPTY_PATH{flags}, {attrs})")
-        }
-        Target::InRoot(p) => {
-            format!(
-                "{}; mount_setattr($fd, \"\", AT_EMPTY_PATH{flags}, {attrs})",
-                in_root("$fd", p, "O_PATH", false)
-            )
-        }
-        Target::Path(p) => {
-            let flags = if recursive { "AT_RECURSIVE" } else { "0" };
-            format!("mount_setattr(AT_FDCWD, {}, {flags}, {attrs})", qp(p))
-        }
-    }
-}
-
 fn device_filter(cgroup: &Path, rules: &[String], insns: usize) -> String {
     format!(
         "bpf(BPF_PROG_LOAD, {{BPF_PROG_TYPE_CGROUP_DEVICE, {insns} insns: allow {}; deny the rest}}) = progfd; \
@@ -349,38 +283,6 @@ fn symlinks(target: &str, dir: &Path, names: &[String]) -> String {
 fn save_state(path: &Path) -> String {
     let tmp = qp(&path.with_extension("json.tmp"));
     format!("open({tmp}, O_CREAT|O_TRUNC|O_WRONLY|O_CLOEXEC, 0644); write(state); rename(→ {})", qp(path))
-}
-
-fn mount_point(at: &Path, dir: bool, no_symlinks: bool) -> String {
-    let (parent, name) = parent_and_name(at);
-    let open = in_root("$dir", parent, "O_DIRECTORY", no_symlinks);
-    let make = if dir {
-        format!("mkdirat($dir, {name}, 0755)")
-    } else {
-        format!("mknodat($dir, {name}, S_IFREG|0644)")
-    };
-    format!("{open}; {make} unless it exists")
-}
-
-fn symlink_in(target: &str, at: &Path) -> String {
-    let (parent, name) = parent_and_name(at);
-    format!("{}; symlinkat({}, $dir, {name})", in_root("$dir", parent, "O_DIRECTORY", false), quote(target))
-}
-
-fn mount(
-    source: &Option<String>,
-    target: &Target,
-    fstype: &Option<String>,
-    flags: MsFlags,
-    data: &Option<String>,
-) -> String {
-    let (prefix, t) = match target {
-        Target::Path(p) => (String::new(), qp(p)),
-        Target::InRoot(p) => {
-            (format!("{}; ", in_root("$fd", p, "O_PATH", false)), quote("/proc/self/fd/$fd"))
-        }
-    };
-    format!("{prefix}mount({}, {t}, {}, {}, {})", opt(source), opt(fstype), ms_flags(flags), opt(data))
 }
 
 fn clone(flags: CloneFlags, into_cgroup: Option<&Path>) -> String {
