@@ -3,12 +3,12 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::read_small;
+use super::{Shows, read_proc, read_small};
 
 /// Start time of a process in clock ticks after boot, from /proc/PID/stat (field 22): a pid that
 /// was reused has another.
 pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = read_small(&format!("/proc/{pid}/stat")).ok()?;
+    let stat = read_proc(&format!("/proc/{pid}/stat"), Shows::Once).ok()?;
     // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
     stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
@@ -36,7 +36,7 @@ pub fn lock_holder(path: &Path) -> Option<i32> {
 
 /// A field of /proc/PID/status (`CapEff`, `NoNewPrivs`, `SigIgn` ...), trimmed.
 pub fn status_field(pid: &str, field: &str) -> Option<String> {
-    let status = read_small(&format!("/proc/{pid}/status")).ok()?;
+    let status = read_proc(&format!("/proc/{pid}/status"), Shows::Once).ok()?;
     status.lines().find_map(|l| Some(l.strip_prefix(field)?.strip_prefix(':')?.trim().to_string()))
 }
 

@@ -95,15 +95,7 @@ fn hex(v: u64) -> String {
 
 /// The /proc/PID/limits line of each rlimit key.
 fn limits_name(key: &str) -> &'static str {
-    match key {
-        "nofile" => "Max open files",
-        "nproc" => "Max processes",
-        "core" => "Max core file size",
-        "fsize" => "Max file size",
-        "stack" => "Max stack size",
-        "as" => "Max address space",
-        _ => "Max cpu time",
-    }
+    crate::host::rlimits::by_key(key).line
 }
 
 impl Checks {
