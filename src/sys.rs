@@ -238,6 +238,13 @@ pub fn start() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }
 
+/// malloc_trim(0): glibc gives the free pages of its heap back to the kernel (madvise
+/// MADV_DONTNEED inside it, brk at its top).
+pub fn trim_heap() {
+    // SAFETY: malloc_trim works on malloc's own free memory only; nothing of ours points there.
+    unsafe { libc::malloc_trim(0) };
+}
+
 /// _exit(2): no destructors, no atexit handlers, no flushing of what the parent buffered.
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: ends the process at once; nothing after it runs.

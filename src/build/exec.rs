@@ -63,7 +63,7 @@ pub fn exec(state: &State, argv: &[String], joined: &Joined, host: &Host) -> Pla
     if let Some(checks) = &state.checks {
         let in_cgroupns = joined.namespaces.contains(&"cgroup");
         let checks = checks.with_steps(&tail, joined_at.max(chroot), fork, in_cgroupns, host.seccomp_filters);
-        b.step(Op::Verify { pid: Proc::Command, checks }, d.clone());
+        b.step(Op::Verify { pid: Proc::Command, checks: Box::new(checks) }, d.clone());
     }
     b.step(Op::SyncSend { end: 0, msg: VERIFIED.into() }, d.clone());
     b.step(Op::AwaitExec, d.clone());

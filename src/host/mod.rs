@@ -233,6 +233,8 @@ pub fn read_fd(fd: impl std::os::fd::AsFd, shows: Shows) -> std::io::Result<Stri
         }
     }
     buf.truncate(len);
+    // Kept texts (the host's id maps, the mount table before the run) hold only their bytes.
+    buf.shrink_to_fit();
     String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 

@@ -163,6 +163,7 @@ impl Op {
             | Op::Verify { .. }
             | Op::OpenNull { .. }
             | Op::OpenDir { .. }
+            | Op::TrimHeap
             | Op::CloseDir { .. }
             | Op::AwaitExit { .. }
             | Op::WaitEmpty { .. }

@@ -285,6 +285,9 @@ pub enum Op {
         argv: Vec<String>,
         env: Vec<(String, String)>,
     },
+    /// malloc_trim(0): the heap's free pages back to the kernel (madvise, brk), before a long
+    /// wait: what planning and setup allocated and freed is not kept by each idle jail.
+    TrimHeap,
     /// kill(pid, SIGKILL) and wait4: a process of the plan, when setup stopped.
     Kill {
         pid: Proc,
@@ -331,7 +334,7 @@ pub enum Op {
     NoNewPrivs,
     /// seccomp(SECCOMP_SET_MODE_FILTER): exactly these bytes, compiled while planning.
     Seccomp {
-        program: crate::seccomp::Program,
+        program: Box<crate::seccomp::Program>,
     },
     /// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new anonymous session keyring.
     JoinKeyring,
@@ -388,7 +391,7 @@ pub enum Op {
     /// The kernel's answer: the command's /proc entries read back and compared with the plan.
     Verify {
         pid: Proc,
-        checks: super::verify::Checks,
+        checks: Box<super::verify::Checks>,
     },
     /// The parent waits for the command's exec: EOF on the sync channel, or an error report.
     AwaitExec,

@@ -155,6 +155,7 @@ impl Op {
             Op::CloseFds => "close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)".into(),
             Op::CloseHostFds => "close_range(3, ~0U, 0) but status[1]".into(),
             Op::Execve { argv, env } => execve(argv, env),
+            Op::TrimHeap => "malloc_trim(0): the heap's free pages back to the kernel (madvise, brk)".into(),
             Op::Kill { pid } => format!("kill({0}, SIGKILL); wait4({0})", pid.var()),
             Op::Signal { pid, start, signal, who } => pidfd_signal(*pid, *start, *signal, who),
             Op::CapBoundingDrop { drop } => bounding_drop(*drop),
