@@ -19,12 +19,12 @@ fn read_u64(path: &Path) -> Option<u64> {
 }
 
 /// Memory in use now, from the jail's memory cgroup.
-fn memory_now(s: &State) -> Option<u64> {
+fn memory_now<P>(s: &State<P>) -> Option<u64> {
     let dir = s.memory_cgroup.as_ref()?;
     read_u64(&dir.join(files::memory_current(s.cgroup_kind == CgroupKind::V2)))
 }
 
-pub fn uptime(s: &State) -> u64 {
+pub fn uptime<P>(s: &State<P>) -> u64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     now.saturating_sub(s.started_at)
 }

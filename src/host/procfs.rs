@@ -13,6 +13,13 @@ pub fn start_time(pid: i32) -> Option<u64> {
     stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// This process's pid and start time, from one read of /proc/self/stat (no getpid).
+pub fn self_start_time() -> Option<(i32, u64)> {
+    let stat = read_proc("/proc/self/stat", Shows::Once).ok()?;
+    let pid = stat.split_whitespace().next()?.parse().ok()?;
+    Some((pid, stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()?))
+}
+
 /// The namespace a process is in (`net:[4026531840]`), by its /proc name (mnt, uts, ...).
 pub fn namespace(pid: &str, ns: &str) -> Option<String> {
     std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).ok().map(|l| l.display().to_string())
