@@ -120,6 +120,7 @@ pub struct Entry {
 /// Every folder under /run/procjail, sorted by name.
 pub fn all() -> Vec<Entry> {
     let Ok(entries) = std::fs::read_dir(STATE_DIR) else { return Vec::new() };
+    let locks = crate::host::read_small("/proc/locks").unwrap_or_default();
     let mut out: Vec<Entry> = entries
         .flatten()
         .filter(|e| e.path().is_dir())
@@ -128,7 +129,7 @@ pub fn all() -> Vec<Entry> {
             Entry {
                 name: e.file_name().to_string_lossy().into_owned(),
                 state: read_as(&dir).ok(),
-                live: is_live(&dir),
+                live: procfs::lock_holder_in(&locks, &dir.join("lock")).is_some(),
                 dir,
             }
         })

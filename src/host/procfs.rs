@@ -28,10 +28,15 @@ pub fn namespace(pid: &str, ns: &str) -> Option<String> {
 /// The pid holding an exclusive flock on `path`, read from /proc/locks (so that asking takes no
 /// lock itself). None when nobody holds one.
 pub fn lock_holder(path: &Path) -> Option<i32> {
+    lock_holder_in(&read_small("/proc/locks").ok()?, path)
+}
+
+/// The same, in a text of /proc/locks already read (one read for many jails: it has a line for
+/// each lock on the host).
+pub fn lock_holder_in(locks: &str, path: &Path) -> Option<i32> {
     let meta = std::fs::metadata(path).ok()?;
     let (major, minor) = crate::sys::major_minor(meta.dev());
     let wanted = format!("{major:02x}:{minor:02x}:{}", meta.ino());
-    let locks = read_small("/proc/locks").ok()?;
     locks.lines().find_map(|l| {
         // "1: FLOCK  ADVISORY  WRITE 8051 00:19:1234 0 EOF"; waiters have "->" after the number.
         let f: Vec<&str> = l.split_whitespace().collect();
