@@ -16,7 +16,7 @@ use crate::spec::{Exec, Origin, Spec};
 
 fn seccomp_step(b: &mut Builder, cmd: &Exec) -> usize {
     match &cmd.seccomp.value {
-        Some(p) => b.step(Op::Seccomp { program: p.clone() }, cmd.seccomp.origin.clone()),
+        Some(p) => b.step(Op::Seccomp { program: Box::new(p.clone()) }, cmd.seccomp.origin.clone()),
         None => 0,
     }
 }

@@ -49,6 +49,17 @@ pub fn limit_value(v: Option<u64>) -> serde_json::Value {
     v.filter(|v| *v != u64::MAX).map_or(serde_json::Value::Null, |v| serde_json::Value::String(v.to_string()))
 }
 
+/// Bytes as lowercase hex, two digits each (a program's bytes, a sha256), in one allocation.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use nix::mount::{MntFlags, MsFlags};
 
 use crate::plan::verify::{MountCheck, MountIs};
-use crate::plan::{Builder, Cond, Op, PhaseKind, Side, Target};
+use crate::plan::{Builder, Cond, Op, PhaseKind, Side, Target, Via};
 use crate::spec::{MountSpec, Origin, Spec};
 use crate::sys::{MOUNT_ATTR_NODEV as ATTR_NODEV, MOUNT_ATTR_RDONLY as ATTR_RDONLY};
 
@@ -38,6 +38,8 @@ struct InRoot<'b> {
     checks: Vec<MountCheck>,
     /// Where each point's check is in `checks` (a later mount at a point replaces its check).
     at: std::collections::HashMap<PathBuf, usize>,
+    /// The folder an OpenDir step holds open, that entries in it are made through.
+    open: Option<PathBuf>,
 }
 
 impl InRoot<'_> {
@@ -47,13 +49,36 @@ impl InRoot<'_> {
         let mut above: Vec<&Path> = at.ancestors().skip(1).filter(|p| !self.made.contains(*p)).collect();
         above.reverse();
         for p in above {
-            self.b
-                .step(Op::MountPoint { at: p.to_path_buf(), dir: true, no_symlinks: false }, origin.clone());
+            let via = self.via(p);
+            let op = Op::MountPoint { at: p.to_path_buf(), dir: true, no_symlinks: false, via };
+            self.b.step(op, origin.clone());
             self.made.insert(p.to_path_buf());
         }
-        self.b.step(Op::MountPoint { at: at.to_path_buf(), dir, no_symlinks }, origin.clone());
+        let via = self.via(at);
+        self.b.step(Op::MountPoint { at: at.to_path_buf(), dir, no_symlinks, via }, origin.clone());
         if dir {
             self.made.insert(at.to_path_buf());
+        }
+    }
+
+    /// How an entry at `at` reaches its folder: rootfd at the top, the open folder, or a lookup.
+    fn via(&self, at: &Path) -> Via {
+        match at.parent() {
+            Some(p) if p == Path::new("/") => Via::Root,
+            Some(p) if self.open.as_deref() == Some(p) => Via::Dir,
+            _ => Via::Lookup,
+        }
+    }
+
+    /// Opens a folder for the entries made in it next (one lookup for all of them).
+    fn open_dir(&mut self, at: &str, no_symlinks: bool, origin: &Origin) {
+        self.b.step(Op::OpenDir { at: at.into(), no_symlinks }, origin.clone());
+        self.open = Some(at.into());
+    }
+
+    fn close_dir(&mut self, origin: &Origin) {
+        if let Some(at) = self.open.take() {
+            self.b.step(Op::CloseDir { at }, origin.clone());
         }
     }
 
@@ -120,6 +145,7 @@ pub fn plan_mounts(b: &mut Builder, spec: &Spec) -> Mounts {
         made: std::collections::HashSet::from([PathBuf::from("/")]),
         checks: Vec::new(),
         at: Default::default(),
+        open: None,
     };
     r.check(Path::new("/"), MountIs::There, false, bound);
     plan_defaults(&mut r, spec);
@@ -164,32 +190,35 @@ fn plan_defaults(r: &mut InRoot<'_>, spec: &Spec) {
         // nodev: a node made in it cannot be opened; the bound devices keep working.
         let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_STRICTATIME;
         r.mount("/dev", Some("tmpfs"), Some("tmpfs"), flags, Some("mode=755,size=65536k"), d);
+        // Every entry of the new /dev is made through one descriptor of it, then the mounts.
+        r.open_dir("/dev", true, d);
         for dev in DEVICES {
-            let at = format!("/dev/{dev}");
-            r.point(&at, false, false, d);
-            r.mount(&at, Some(&at), None, MsFlags::MS_BIND, None, d);
+            r.point(&format!("/dev/{dev}"), false, false, d);
         }
         for (name, target) in DEV_LINKS {
             if *name == "ptmx" && !spec.defaults.devpts {
                 continue;
             }
             let at = PathBuf::from(format!("/dev/{name}"));
-            r.b.step(Op::SymlinkIn { target: target.to_string(), at }, d.clone());
+            r.b.step(Op::SymlinkIn { target: target.to_string(), at, via: Via::Dir }, d.clone());
         }
         if spec.defaults.devpts {
             r.point("/dev/pts", true, false, d);
-            let data = Some("newinstance,ptmxmode=0666,mode=0620");
-            r.mount(
-                "/dev/pts",
-                Some("devpts"),
-                Some("devpts"),
-                MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-                data,
-                d,
-            );
         }
         if spec.defaults.shm {
             r.point("/dev/shm", true, false, d);
+        }
+        r.close_dir(d);
+        for dev in DEVICES {
+            let at = format!("/dev/{dev}");
+            r.mount(&at, Some(&at), None, MsFlags::MS_BIND, None, d);
+        }
+        if spec.defaults.devpts {
+            let data = Some("newinstance,ptmxmode=0666,mode=0620");
+            let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+            r.mount("/dev/pts", Some("devpts"), Some("devpts"), flags, data, d);
+        }
+        if spec.defaults.shm {
             let data = Some("mode=1777,size=65536k");
             r.mount("/dev/shm", Some("shm"), Some("tmpfs"), nosuid_nodev_noexec, data, d);
         }

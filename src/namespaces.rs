@@ -97,11 +97,17 @@ fn plan_id_maps(b: &mut Builder, maps: &IdMaps) {
                 b.step(Op::WriteIdMap { file: "setgroups".into(), text: "deny".into() }, o.clone());
             }
             b.step(Op::WriteIdMap { file: "uid_map".into(), text: map_text(&maps.uid) }, o.clone());
-            b.step(Op::WriteIdMap { file: "gid_map".into(), text: map_text(&maps.gid) }, o);
+            b.step(
+                Op::WriteIdMap { file: "gid_map".into(), text: map_text(&maps.gid) },
+                maps.gid_origin.clone(),
+            );
         }
         MapWriter::Helpers => {
             b.step(Op::IdMapHelper { program: user::NEWUIDMAP.into(), map: maps.uid.clone() }, o.clone());
-            b.step(Op::IdMapHelper { program: user::NEWGIDMAP.into(), map: maps.gid.clone() }, o);
+            b.step(
+                Op::IdMapHelper { program: user::NEWGIDMAP.into(), map: maps.gid.clone() },
+                maps.gid_origin.clone(),
+            );
         }
     }
 }

@@ -108,6 +108,12 @@ pub fn dir(name: &str) -> PathBuf {
 
 /// Reads the state in a jail's folder.
 pub fn read(dir: &Path) -> anyhow::Result<State> {
+    read_as(dir)
+}
+
+/// Reads it with the plan of the type asked for: `IgnoredAny` skips it without building it (a
+/// plan is most of the file; `ps` of 500 jails reads 500 of them).
+fn read_as<P: serde::de::DeserializeOwned>(dir: &Path) -> anyhow::Result<State<P>> {
     let text = std::fs::read_to_string(dir.join("state.json"))?;
     Ok(serde_json::from_str(&text)?)
 }
@@ -123,13 +129,15 @@ pub fn is_live(dir: &Path) -> bool {
 pub struct Entry {
     pub name: String,
     pub dir: PathBuf,
-    pub state: Option<State>,
+    /// Its state, without the plan.
+    pub state: Option<State<serde::de::IgnoredAny>>,
     pub live: bool,
 }
 
 /// Every folder under /run/procjail, sorted by name.
 pub fn all() -> Vec<Entry> {
     let Ok(entries) = std::fs::read_dir(user::state_dir()) else { return Vec::new() };
+    let locks = crate::host::read_small("/proc/locks").unwrap_or_default();
     let mut out: Vec<Entry> = entries
         .flatten()
         .filter(|e| e.path().is_dir())
@@ -137,8 +145,8 @@ pub fn all() -> Vec<Entry> {
             let dir = e.path();
             Entry {
                 name: e.file_name().to_string_lossy().into_owned(),
-                state: read(&dir).ok(),
-                live: is_live(&dir),
+                state: read_as(&dir).ok(),
+                live: procfs::lock_holder_in(&locks, &dir.join("lock")).is_some(),
                 dir,
             }
         })

@@ -216,6 +216,35 @@ pub fn copy_file_range(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> 
     check(n as libc::c_long).map(|n| n as usize)
 }
 
+/// What std's runtime start-up does that procjail needs, for a binary that starts at its own C
+/// `main` (src/main.rs): fds 0, 1 and 2 open (a closed one would be taken by the first file
+/// procjail opens; it gets /dev/null, or procjail aborts, as std does), and SIGPIPE ignored (a write to a closed pipe
+/// or socket then fails with EPIPE instead of killing the supervisor before its teardown). Left
+/// out: std's stack-overflow handler; an overflow is a plain SIGSEGV.
+pub fn start() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd { fd, events: 0, revents: 0 });
+    // SAFETY: three pollfd of ours, and no wait.
+    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } > 0 {
+        for p in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
+            // SAFETY: a constant path; open takes the lowest free fd, which is this one, as the
+            // lower ones are open (checked in order).
+            let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+            if fd != p.fd {
+                std::process::abort();
+            }
+        }
+    }
+    // SAFETY: SIG_IGN for SIGPIPE, as std's start-up sets it.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+/// malloc_trim(0): glibc gives the free pages of its heap back to the kernel (madvise
+/// MADV_DONTNEED inside it, brk at its top).
+pub fn trim_heap() {
+    // SAFETY: malloc_trim works on malloc's own free memory only; nothing of ours points there.
+    unsafe { libc::malloc_trim(0) };
+}
+
 /// _exit(2): no destructors, no atexit handlers, no flushing of what the parent buffered.
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: ends the process at once; nothing after it runs.

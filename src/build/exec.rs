@@ -72,7 +72,7 @@ pub fn exec(state: &State, argv: &[String], joined: &Joined, host: &Host) -> Pla
             let u = &command.user;
             checks.ids.value = (u.uid, u.gid, u.groups.clone());
         }
-        b.step(Op::Verify { pid: Proc::Command, checks }, d.clone());
+        b.step(Op::Verify { pid: Proc::Command, checks: Box::new(checks) }, d.clone());
     }
     b.step(Op::SyncSend { end: 0, msg: VERIFIED.into() }, d.clone());
     b.step(Op::AwaitExec, d.clone());

@@ -82,7 +82,8 @@ pub fn program(rules: &[DeviceRule]) -> Vec<u64> {
 
 /// The program as the plan carries it: 8 bytes an instruction, little-endian, in hex.
 pub fn hex(p: &[u64]) -> String {
-    p.iter().flat_map(|i| i.to_le_bytes()).map(|b| format!("{b:02x}")).collect()
+    let bytes: Vec<u8> = p.iter().flat_map(|i| i.to_le_bytes()).collect();
+    crate::json::hex(&bytes)
 }
 
 /// What the program answers (the tests run it): 1 allowed, 0 refused.

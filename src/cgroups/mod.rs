@@ -45,6 +45,9 @@ pub struct Cgroups {
     /// The memory limits written, as (file, bytes); the pids limit.
     pub memory_limits: Vec<(String, u64)>,
     pub pids_limit: Option<u64>,
+    /// The device program for the cgroup2 folder: loaded and attached after the clone, while
+    /// the child makes its mounts (see [`plan_join`]).
+    pub device_filter: Option<(Op, Origin)>,
 }
 
 /// One hierarchy the jail uses: its root, the controllers to enable under procjail's folder
@@ -187,7 +190,7 @@ pub fn plan_setup(b: &mut Builder, spec: &Spec, host: &Host) -> Cgroups {
         // kernel refuses device nodes in a user namespace anyway, and only procjail's binds are
         // there.
         if host.unified.as_ref() == Some(&h.root) && host.uid == 0 {
-            plan_device_filter(b, spec, &leaf);
+            cg.device_filter = Some(device_filter(spec, &leaf));
         }
         for c in &h.hosts {
             for (file, value, origin) in
@@ -219,7 +222,7 @@ pub fn plan_setup(b: &mut Builder, spec: &Spec, host: &Host) -> Cgroups {
 }
 
 /// The device rules on cgroup2: a BPF program attached to the jail's folder.
-fn plan_device_filter(b: &mut Builder, spec: &Spec, leaf: &std::path::Path) {
+fn device_filter(spec: &Spec, leaf: &std::path::Path) -> (Op, Origin) {
     let d = &spec.confine.devices;
     let insns = devices::program(&d.value);
     let rules = d.value.iter().map(|r| r.to_string()).collect();
@@ -229,7 +232,7 @@ fn plan_device_filter(b: &mut Builder, spec: &Spec, leaf: &std::path::Path) {
         program: devices::hex(&insns),
         insns: insns.len(),
     };
-    b.step(op, d.origin.clone());
+    (op, d.origin.clone())
 }
 
 /// The device rules on v1: deny all, then allow each.
@@ -243,9 +246,14 @@ fn v1_devices(spec: &Spec, c: Controller) -> Vec<(&'static str, String, Origin)>
     out
 }
 
-/// Puts the jail's first process into every leaf but the one clone3 started it in, before it
-/// may go on (phase "spawn").
+/// Attaches the device program to the cgroup2 folder the jail's first process was cloned into,
+/// and puts it into every other leaf, before it may go on (phase "spawn"). Both happen while the
+/// child makes its mounts: nothing in the jail opens a device before "go" (its binds and the
+/// /dev/null of the masks are mounted, or opened O_PATH, never opened for reading or writing).
 pub fn plan_join(b: &mut Builder, cg: &Cgroups) {
+    if let Some((op, origin)) = &cg.device_filter {
+        b.step(op.clone(), origin.clone());
+    }
     let cloned_into = cg.unified.as_ref().map(|u| u.path.clone());
     for leaf in cg.leaves.iter().filter(|l| Some(&l.path) != cloned_into.as_ref()) {
         b.step_needing(

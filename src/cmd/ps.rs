@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::cgroups::files;
 use crate::config::Size;
-use crate::host::{CgroupKind, procfs};
+use crate::host::{CgroupKind, procfs, scan};
 use crate::json::limit_value;
 use crate::state::{self, State};
 
@@ -19,12 +19,12 @@ fn read_u64(path: &Path) -> Option<u64> {
 }
 
 /// Memory in use now, from the jail's memory cgroup.
-fn memory_now(s: &State) -> Option<u64> {
+fn memory_now<P>(s: &State<P>) -> Option<u64> {
     let dir = s.memory_cgroup.as_ref()?;
     read_u64(&dir.join(files::memory_current(s.cgroup_kind == CgroupKind::V2)))
 }
 
-pub fn uptime(s: &State) -> u64 {
+pub fn uptime<P>(s: &State<P>) -> u64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     now.saturating_sub(s.started_at)
 }
@@ -34,11 +34,14 @@ pub fn ps(as_json: bool) -> anyhow::Result<i32> {
     let mut rows = Vec::new();
     for e in &entries {
         let Some(s) = e.state.as_ref().filter(|_| e.live) else { continue };
+        // pids.current, or the processes in one of its cgroups (each has them all); a scan of
+        // /proc only for a jail with no cgroup (a pure v1 host, no limits).
         let pids_now = s
             .pids_cgroup
             .as_ref()
             .and_then(|d| read_u64(&d.join("pids.current")))
-            .unwrap_or(procfs::processes_in_pidns(s.init_pid).len() as u64);
+            .or_else(|| Some(scan::cgroup_procs(s.cgroups.first()?).ok()?.len() as u64))
+            .unwrap_or_else(|| procfs::processes_in_pidns(s.init_pid).len() as u64);
         rows.push((s, memory_now(s), pids_now));
     }
     let stale: Vec<&str> = entries.iter().filter(|e| !e.live).map(|e| e.name.as_str()).collect();

@@ -23,6 +23,8 @@ pub fn up(a: Args) -> anyhow::Result<i32> {
     let overrides = Overrides { name: a.name, timeout_ms: a.timeout.map(|t| t.0) };
     let spec = spec::load_with(&a.file, &host, &overrides)?;
     let plan = build::up(&spec, &host);
+    // The plan carries what the run needs; the rest is not kept by the jail's processes.
+    drop((spec, host));
     let timeline =
         a.trace_json.as_ref().map(|_| exec::Timeline::new().map(std::sync::Arc::new)).transpose()?;
     let opts = Options {

@@ -20,8 +20,15 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::Lock { path } => ok(fs::lock(path, h)),
         Op::SaveState { path } => ok(fs::save_state(path, ctx.plan, &ctx.h)),
         Op::OpenRoot { path } => ok(mount::open_root(path, h)),
-        Op::MountPoint { at, dir, no_symlinks } => ok(mount::mount_point(at, *dir, *no_symlinks, h)),
-        Op::SymlinkIn { target, at } => ok(mount::symlink_in(target, at, h)),
+        Op::MountPoint { at, dir, no_symlinks, via } => {
+            ok(mount::mount_point(at, *dir, *no_symlinks, *via, h))
+        }
+        Op::SymlinkIn { target, at, via } => ok(mount::symlink_in(target, at, *via, h)),
+        Op::OpenDir { at, no_symlinks } => ok(mount::open_dir(at, *no_symlinks, h)),
+        Op::CloseDir { .. } => {
+            h.dir = None;
+            Ok(Done::Ok)
+        }
         Op::Mount { source, target, fstype, flags, data } => mount::mount(
             source.as_deref(),
             target,
@@ -62,6 +69,10 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::CloseFds => ok(proc::close_fds()),
         Op::CloseHostFds => ok(proc::close_host_fds(h)),
         Op::Execve { argv, env } => ok(proc::execve(argv, env)),
+        Op::TrimHeap => {
+            crate::sys::trim_heap();
+            Ok(Done::Ok)
+        }
         Op::Kill { pid } => ok(proc::kill_proc(*pid, &ctx.h, &mut ctx.j)),
         Op::Signal { pid, start, signal, who } => ok(proc::signal(*pid, *start, *signal, who, h)),
         Op::CapBoundingDrop { drop } => ok(caps::bounding_drop(*drop)),

@@ -68,6 +68,10 @@ pub struct Handles {
     pub nullfd: Option<OwnedFd>,
     /// The host's procfs, opened before entering a jail.
     pub procfd: Option<OwnedFd>,
+    /// The folder of the rootfs an OpenDir step opened (`$dev`).
+    pub dir: Option<OwnedFd>,
+    /// What an `if PATH exists in the jail` condition opened: the step's own `$fd`.
+    pub found: Option<OwnedFd>,
     pub child: Option<Pid>,
     pub command: Option<Pid>,
 }

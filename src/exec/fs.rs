@@ -98,12 +98,12 @@ pub fn lock(path: &Path, h: &mut Handles) -> Result<(), Failure> {
 
 /// Writes state.json.tmp and renames it over state.json, so readers never see half a file.
 pub fn save_state(path: &Path, plan: &Plan, h: &Handles) -> Result<(), Failure> {
-    let me = std::process::id() as i32;
+    let (me, start) = procfs::self_start_time().unwrap_or((std::process::id() as i32, 0));
     let init = h.child.map_or(0, |p| p.as_raw());
     let file = std::path::absolute(&plan.file).unwrap_or_else(|_| plan.file.clone());
     let sha = plan.facts.file_sha256.clone();
     let pids = crate::state::Pids {
-        supervisor: (me, procfs::start_time(me).unwrap_or(0)),
+        supervisor: (me, start),
         init: (init, procfs::start_time(init).unwrap_or(0)),
         started_at: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

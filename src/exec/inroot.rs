@@ -3,7 +3,7 @@
 //! pointing at /etc leads to the rootfs's etc, never the host's.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -28,24 +28,20 @@ pub fn open(root: &impl AsFd, path: &Path, flags: OFlag, no_symlinks: bool) -> R
     openat2(root.as_fd(), relative(path), how)
 }
 
-/// Makes the mount point `path` in the root unless it exists: a directory or an empty file. Its
-/// parent must exist (the plan makes each folder as a step). `no_symlinks`: it must be a real
-/// directory, reached without symlinks (/proc, /dev).
-///
-/// The parent is opened in the root, and the entry made there; only when it already exists is
-/// it looked at (fstatat, not following a symlink).
-pub fn make(root: &impl AsFd, path: &Path, dir: bool, no_symlinks: bool) -> Result<(), Failure> {
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else { return Ok(()) };
-    let parent_fd = open(root, parent, OFlag::O_RDONLY | OFlag::O_DIRECTORY, no_symlinks)
-        .map_err(|e| Failure::new(e, format!("cannot open {} in the rootfs", parent.display())))?;
+/// Makes the mount point `path` unless it exists: a directory or an empty file, as the entry
+/// `name` of the folder `parent` (the plan makes each folder as a step, and says how the step
+/// reaches it). `no_symlinks`: it must be a real directory (/proc, /dev). Only when it already
+/// exists is it looked at (fstatat, not following a symlink).
+pub fn make(parent: BorrowedFd<'_>, path: &Path, dir: bool, no_symlinks: bool) -> Result<(), Failure> {
+    let Some(name) = path.file_name() else { return Ok(()) };
     let made = if dir {
-        mkdirat(&parent_fd, name, Mode::from_bits_truncate(0o755))
+        mkdirat(parent, name, Mode::from_bits_truncate(0o755))
     } else {
-        mknodat(&parent_fd, name, SFlag::S_IFREG, Mode::from_bits_truncate(0o644), 0)
+        mknodat(parent, name, SFlag::S_IFREG, Mode::from_bits_truncate(0o644), 0)
     };
     match made {
         Ok(()) => Ok(()),
-        Err(Errno::EEXIST) => check_existing(&parent_fd, name, path, dir, no_symlinks),
+        Err(Errno::EEXIST) => check_existing(parent, name, path, dir, no_symlinks),
         Err(e) => Err(e.into()),
     }
 }
@@ -53,7 +49,7 @@ pub fn make(root: &impl AsFd, path: &Path, dir: bool, no_symlinks: bool) -> Resu
 /// An existing entry must be a directory where a directory is wanted; /proc and /dev must not
 /// be symlinks. Other symlinks are fine: the mount resolves them inside the root.
 fn check_existing(
-    parent: &OwnedFd,
+    parent: BorrowedFd<'_>,
     name: &OsStr,
     path: &Path,
     dir: bool,

@@ -91,19 +91,18 @@ pub fn run(plan: &Plan, opts: &Options) -> (Report, Result<(), RunError>) {
     (ctx.j.report, result)
 }
 
-/// Whether a step's conditions hold; the first that does not, as the trace says it.
-fn unmet(cond: &Cond, ctx: &Ctx<'_>) -> Option<String> {
+/// Whether a step's conditions hold; the first that does not, as the trace says it. The lookup
+/// of `if PATH exists in the jail` is the step's own open: its descriptor waits in `found`.
+fn unmet(cond: &Cond, ctx: &mut Ctx<'_>) -> Option<String> {
     match cond {
         Cond::Ran(n) => (!ctx.j.done.contains(n)).then(|| format!("step {n} did not run")),
         Cond::Exists(p) => (!p.exists()).then(|| format!("{} does not exist", p.display())),
         Cond::NotReaped(p) => ctx.j.reaped.contains(&(*p).into()).then(|| format!("{} was reaped", p.var())),
         Cond::InRootExists(p) => {
-            let there = ctx
-                .h
-                .rootfd
-                .as_ref()
-                .is_some_and(|r| inroot::open(r, p, nix::fcntl::OFlag::O_PATH, false).is_ok());
-            (!there).then(|| format!("{} does not exist in the jail", p.display()))
+            let h = &mut ctx.h;
+            h.found =
+                h.rootfd.as_ref().and_then(|r| inroot::open(r, p, nix::fcntl::OFlag::O_PATH, false).ok());
+            h.found.is_none().then(|| format!("{} does not exist in the jail", p.display()))
         }
     }
 }
@@ -112,6 +111,7 @@ fn unmet(cond: &Cond, ctx: &Ctx<'_>) -> Option<String> {
 fn run_step(step: &Step, phase: &str, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
     let start = timeline::now_ns();
     if let Some(why) = step.when.iter().find_map(|c| unmet(c, ctx)) {
+        ctx.h.found = None;
         trace(ctx, step, phase, &format!("skipped ({why})"), None);
         return Ok(Done::Ok);
     }
@@ -129,6 +129,7 @@ fn run_step(step: &Step, phase: &str, ctx: &mut Ctx<'_>) -> Result<Done, Failure
         trace(ctx, step, phase, "…", Some(start));
     }
     let result = apply::apply(step, ctx);
+    ctx.h.found = None;
     // After clone or fork, only the process that stays on the step's side reports it.
     if !matches!(result, Ok(Done::Became(_))) {
         let outcome = match &result {

@@ -1,7 +1,7 @@
 //! The rootfs and the mount table: rootfd, mount points in the rootfs, mount, pivot_root,
 //! umount2, chdir, chroot.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -11,7 +11,7 @@ use nix::mount::{MntFlags, MsFlags};
 use super::ctx::{Done, Handles};
 use super::inroot;
 use crate::error::Failure;
-use crate::plan::Target;
+use crate::plan::{Target, Via};
 
 fn root(h: &Handles) -> Result<&std::os::fd::OwnedFd, Failure> {
     h.rootfd.as_ref().ok_or_else(|| Failure::new(Errno::EBADF, "the rootfs is not open"))
@@ -53,15 +53,48 @@ pub fn mount(
     }
 }
 
-pub fn mount_point(at: &Path, dir: bool, no_symlinks: bool, h: &Handles) -> Result<(), Failure> {
-    inroot::make(root(h)?, at, dir, no_symlinks)
+/// The folder an entry at `at` is made in, as the step reaches it: rootfd, the folder an
+/// OpenDir step holds, or its own lookup (kept in `opened` while it is used).
+fn parent<'h>(
+    at: &Path,
+    via: Via,
+    no_symlinks: bool,
+    h: &'h Handles,
+    opened: &'h mut Option<OwnedFd>,
+) -> Result<BorrowedFd<'h>, Failure> {
+    match via {
+        Via::Root => Ok(root(h)?.as_fd()),
+        Via::Dir => {
+            h.dir.as_ref().map(|d| d.as_fd()).ok_or_else(|| Failure::new(Errno::EBADF, "no open folder"))
+        }
+        Via::Lookup => {
+            let p = at.parent().unwrap_or(Path::new("/"));
+            let fd = inroot::open(root(h)?, p, OFlag::O_RDONLY | OFlag::O_DIRECTORY, no_symlinks)
+                .map_err(|e| Failure::new(e, format!("cannot open {} in the rootfs", p.display())))?;
+            let fd: &'h OwnedFd = Option::insert(opened, fd);
+            Ok(fd.as_fd())
+        }
+    }
 }
 
-pub fn symlink_in(target: &str, at: &Path, h: &Handles) -> Result<(), Failure> {
-    let parent = at.parent().unwrap_or(Path::new("/"));
+pub fn mount_point(at: &Path, dir: bool, no_symlinks: bool, via: Via, h: &Handles) -> Result<(), Failure> {
+    let mut opened = None;
+    inroot::make(parent(at, via, no_symlinks, h, &mut opened)?, at, dir, no_symlinks)
+}
+
+pub fn symlink_in(target: &str, at: &Path, via: Via, h: &Handles) -> Result<(), Failure> {
     let name = at.file_name().ok_or(Errno::EINVAL)?;
-    let dir = inroot::open(root(h)?, parent, OFlag::O_RDONLY | OFlag::O_DIRECTORY, false)?;
-    nix::unistd::symlinkat(target, &dir, name)?;
+    let mut opened = None;
+    nix::unistd::symlinkat(target, parent(at, via, false, h, &mut opened)?, name)?;
+    Ok(())
+}
+
+/// OpenDir: the folder the next entries are made in.
+pub fn open_dir(at: &Path, no_symlinks: bool, h: &mut Handles) -> Result<(), Failure> {
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY;
+    let fd = inroot::open(root(h)?, at, flags, no_symlinks)
+        .map_err(|e| Failure::new(e, format!("cannot open {} in the rootfs", at.display())))?;
+    h.dir = Some(fd);
     Ok(())
 }
 
@@ -103,9 +136,18 @@ pub fn open_null(path: &Path, h: &mut Handles) -> Result<(), Failure> {
 }
 
 /// A folder: an empty read-only tmpfs over it; a file: /dev/null bound over it.
-pub fn mask(at: &Path, h: &Handles) -> Result<(), Failure> {
-    let fd = inroot::open(root(h)?, at, OFlag::O_PATH, false)
-        .map_err(|e| Failure::new(e, format!("cannot open {} in the rootfs", at.display())))?;
+/// The step's `$fd = openat2(rootfd, at, O_PATH)`: the descriptor its condition's lookup made
+/// (`if it exists in the jail`), or made now.
+fn found(at: &Path, h: &mut Handles) -> Result<OwnedFd, Failure> {
+    match h.found.take() {
+        Some(fd) => Ok(fd),
+        None => inroot::open(root(h)?, at, OFlag::O_PATH, false)
+            .map_err(|e| Failure::new(e, format!("cannot open {} in the rootfs", at.display()))),
+    }
+}
+
+pub fn mask(at: &Path, h: &mut Handles) -> Result<(), Failure> {
+    let fd = found(at, h)?;
     let target = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     let st = nix::sys::stat::fstat(&fd)?;
     let dir = nix::sys::stat::SFlag::from_bits_truncate(st.st_mode) & nix::sys::stat::SFlag::S_IFMT
@@ -123,26 +165,17 @@ pub fn mask(at: &Path, h: &Handles) -> Result<(), Failure> {
 
 /// Bound onto itself, then made read-only with mount_setattr, which keeps its other flags
 /// (a remount would have to name nosuid, nodev, noexec again, and would drop them if it missed one).
-pub fn read_only(at: &Path, h: &Handles) -> Result<(), Failure> {
-    let open = || {
-        inroot::open(root(h)?, at, OFlag::O_PATH, false)
-            .map_err(|e| Failure::new(e, format!("cannot open {} in the rootfs", at.display())))
-    };
-    let fd = open()?;
+pub fn read_only(at: &Path, h: &mut Handles) -> Result<(), Failure> {
+    let fd = found(at, h)?;
     let p = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     nix::mount::mount(Some(&p), &p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)?;
-    let top = open()?;
-    crate::sys::mount_setattr(
-        Some(std::os::fd::AsFd::as_fd(&top)),
-        c"",
-        true,
-        crate::sys::MOUNT_ATTR_RDONLY,
-    )?;
+    // The bind is on top now: opened again, the path leads to it.
+    let top = found(at, h)?;
+    crate::sys::mount_setattr(Some(top.as_fd()), c"", true, crate::sys::MOUNT_ATTR_RDONLY)?;
     Ok(())
 }
 
 pub fn setattr(target: &Target, set: u64, recursive: bool, h: &Handles) -> Result<(), Failure> {
-    use std::os::fd::AsFd;
     match target {
         Target::InRoot(p) if p == Path::new("/") => {
             crate::sys::mount_setattr(Some(root(h)?.as_fd()), c"", recursive, set)?

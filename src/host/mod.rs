@@ -132,22 +132,24 @@ impl Host {
         self.hard_limits.get(key).copied().filter(|v| *v != u64::MAX)
     }
 
-    /// Reads the facts of this host. Reads only: /proc/self/mountinfo, capget, getrlimit,
-    /// uname.
+    /// Reads the facts of this host. Reads only: /proc/self/{mountinfo,status,limits,...},
+    /// capget, uname.
     pub fn detect() -> Host {
         Host::detect_with(&read_small("/proc/self/mountinfo").unwrap_or_default())
     }
 
     /// The same, from a mountinfo text already read.
     pub fn detect_with(mountinfo: &str) -> Host {
-        let status = read_small("/proc/self/status").unwrap_or_default();
+        let status = read_proc("/proc/self/status", Shows::Once).unwrap_or_default();
+        let limits = read_proc("/proc/self/limits", Shows::Once).unwrap_or_default();
         let field = |name: &str| {
             status.lines().find_map(|l| Some(l.strip_prefix(name)?.strip_prefix(':')?.trim().to_string()))
         };
         let mut v1 = BTreeMap::new();
         let mut unified = None;
         let mut has_v1 = false;
-        for m in mountinfo::parse(mountinfo) {
+        let mounts = mountinfo::parse(mountinfo);
+        for m in &mounts {
             match m.fstype.as_str() {
                 "cgroup2" if unified.is_none() => unified = Some(PathBuf::from(&m.point)),
                 "cgroup" => {
@@ -175,7 +177,8 @@ impl Host {
             (true, None) => CgroupKind::V1,
             (false, _) => CgroupKind::V2,
         };
-        let cgroup_kill = unified.is_some() && kernel_version() >= (5, 14);
+        let kernel = kernel_version();
+        let cgroup_kill = unified.is_some() && kernel >= (5, 14);
         let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
         let delegation = match (&unified, cgroup) {
             (Some(u), CgroupKind::V2) if uid != 0 => user::delegation(u, uid),
@@ -192,50 +195,91 @@ impl Host {
             subids: if uid == 0 { user::SubIds::default() } else { user::SubIds::read(uid, gid) },
             delegation,
             cap_sys_resource: has_capability(CAP_SYS_RESOURCE),
-            cap_last_cap: read_small("/proc/sys/kernel/cap_last_cap")
+            cap_last_cap: read_proc("/proc/sys/kernel/cap_last_cap", Shows::Once)
                 .ok()
                 .and_then(|t| t.trim().parse().ok())
                 .unwrap_or(40),
-            kernel: kernel_version(),
-            oom_score_adj: read_small("/proc/self/oom_score_adj")
+            kernel,
+            oom_score_adj: read_proc("/proc/self/oom_score_adj", Shows::Once)
                 .ok()
                 .and_then(|t| t.trim().parse().ok())
                 .unwrap_or(0),
             seccomp_filters: field("Seccomp_filters").and_then(|v| v.parse().ok()).unwrap_or(0),
             sig_ignored: field("SigIgn").and_then(|v| u64::from_str_radix(&v, 16).ok()).unwrap_or(0),
-            view: probe::HostView::read(),
-            hard_limits: rlimits::RLIMITS
-                .iter()
-                .map(|r| {
-                    let hard = nix::sys::resource::getrlimit(r.resource).map_or(u64::MAX, |(_, h)| h);
-                    (r.key.to_string(), if hard == libc::RLIM_INFINITY { u64::MAX } else { hard })
-                })
-                .collect(),
-            stack_soft: nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_STACK)
-                .map_or(8 << 20, |(soft, _)| if soft == libc::RLIM_INFINITY { u64::MAX } else { soft }),
+            view: probe::HostView::with_mounts(&mounts),
+            hard_limits: rlimits::RLIMITS.iter().map(|r| (r.key.to_string(), rlimit(&limits, r).1)).collect(),
+            stack_soft: rlimit(&limits, rlimits::by_key("stack")).0,
         }
     }
 }
 
-/// Reads a small file (procfs, sysfs) with one large buffer: procfs files report a size of 0,
-/// and std's read_to_string would grow its buffer from 32 bytes, one read at a time.
-pub fn read_small(path: &str) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut buf = Vec::with_capacity(16 * 1024);
+/// How the kernel makes the text of a procfs file, which says when a read has all of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shows {
+    /// In one go (single_open: status, stat, limits, cgroup, wchan, fdinfo, a sysctl,
+    /// oom_score_adj): a read that does not fill the buffer has the whole text.
+    Once,
+    /// Record by record into the kernel's buffer of at least a page, each record at most this
+    /// long (an id map: 33 bytes, children: 8): a read that ends more than a record short of a
+    /// page has the whole text. mountinfo's records have no bound: it is read to the end (a
+    /// read of a long one stops at about a page).
+    Records(usize),
+}
+
+/// The smallest page: the kernel's seq_file buffer is at least this big.
+const PAGE: usize = 4096;
+
+/// Reads a procfs (or sysfs) file through its descriptor in as few reads as `shows` allows:
+/// one, for a file made in one go, with no fstat or lseek first as `read_to_string` does.
+pub fn read_fd(fd: impl std::os::fd::AsFd, shows: Shows) -> std::io::Result<String> {
+    let mut buf = vec![0u8; 16 << 10];
+    let mut len = 0;
     loop {
-        let len = buf.len();
-        buf.resize(len + 16 * 1024, 0);
-        let n = f.read(&mut buf[len..])?;
-        buf.truncate(len + n);
-        if n == 0 {
-            return String::from_utf8(buf)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+        let want = buf.len() - len;
+        let n = nix::unistd::read(&fd, &mut buf[len..])?;
+        len += n;
+        let whole = n == 0
+            || n < want
+                && match shows {
+                    Shows::Once => true,
+                    Shows::Records(max) => n.saturating_add(max) <= PAGE,
+                };
+        if whole {
+            break;
+        }
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
         }
     }
+    buf.truncate(len);
+    // Kept texts (the host's id maps, the mount table before the run) hold only their bytes.
+    buf.shrink_to_fit();
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// A procfs file by its path (see [`read_fd`]).
+pub fn read_proc(path: &str, shows: Shows) -> std::io::Result<String> {
+    use nix::fcntl::OFlag;
+    let fd = nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+    read_fd(fd, shows)
+}
+
+/// A small file (procfs, sysfs), read to its end with one large buffer: procfs files report a
+/// size of 0, and std's read_to_string would grow its buffer from 32 bytes, one read at a time.
+pub fn read_small(path: &str) -> std::io::Result<String> {
+    read_proc(path, Shows::Records(usize::MAX))
 }
 
 const CAP_SYS_RESOURCE: u32 = 24;
+
+/// This process's (soft, hard) limit of an rlimit, from the text of /proc/self/limits (one
+/// read for all of them), or getrlimit where that has no line for it; u64::MAX = unlimited.
+fn rlimit(limits: &str, r: &rlimits::Rlimit) -> (u64, u64) {
+    rlimits::limit_in(limits, r.proc_name).unwrap_or_else(|| {
+        let inf = |v: u64| if v == libc::RLIM_INFINITY { u64::MAX } else { v };
+        nix::sys::resource::getrlimit(r.resource).map_or((8 << 20, u64::MAX), |(s, h)| (inf(s), inf(h)))
+    })
+}
 
 /// Whether this process has a capability in its effective set (capget).
 fn has_capability(cap: u32) -> bool {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::Mode;
 
-use super::mountinfo;
+use super::{Shows, mountinfo};
 
 /// One process, as the kernel shows it.
 #[derive(Debug, Clone, Default)]
@@ -64,13 +64,25 @@ pub struct HostView {
 impl HostView {
     /// This process's, read now (it must not have entered a jail's namespaces yet).
     pub fn read() -> HostView {
+        let text = super::read_small("/proc/self/mountinfo").unwrap_or_default();
+        HostView::with_mounts(&mountinfo::parse(&text))
+    }
+
+    /// This process's, with its mount table already read.
+    pub fn with_mounts(mounts: &[mountinfo::Mount]) -> HostView {
         let mut ns = BTreeMap::new();
         for n in NAMESPACES {
             if let Ok(l) = std::fs::read_link(format!("/proc/self/ns/{n}")) {
                 ns.insert(n.to_string(), l.display().to_string());
             }
         }
-        HostView { ns, ..HostView::files_of("self").unwrap_or_default() }
+        let map = |f: &str| super::read_proc(&format!("/proc/self/{f}"), Shows::Records(ID_MAP_LINE));
+        HostView {
+            ns,
+            peer_groups: peer_groups(mounts),
+            uid_map: map("uid_map").unwrap_or_default(),
+            gid_map: map("gid_map").unwrap_or_default(),
+        }
     }
 
     /// Another process's (`1`: the host's init), or the error that stopped the reading: every
@@ -84,20 +96,26 @@ impl HostView {
                 Err(e) => return Err(e),
             };
         }
-        Ok(HostView { ns, ..HostView::files_of(pid)? })
-    }
-
-    /// The peer groups of `pid`'s shared mounts and its id maps.
-    fn files_of(pid: &str) -> std::io::Result<HostView> {
         let mounts = mountinfo::parse(&super::read_small(&format!("/proc/{pid}/mountinfo"))?);
+        let map = |f: &str| super::read_proc(&format!("/proc/{pid}/{f}"), Shows::Records(ID_MAP_LINE));
         Ok(HostView {
-            ns: BTreeMap::new(),
-            peer_groups: mounts.iter().filter_map(|m| m.shared()).collect(),
-            uid_map: super::read_small(&format!("/proc/{pid}/uid_map"))?,
-            gid_map: super::read_small(&format!("/proc/{pid}/gid_map"))?,
+            ns,
+            peer_groups: peer_groups(&mounts),
+            uid_map: map("uid_map")?,
+            gid_map: map("gid_map")?,
         })
     }
 }
+
+/// The peer groups of the shared mounts of a mount table.
+fn peer_groups(mounts: &[mountinfo::Mount]) -> BTreeSet<u32> {
+    mounts.iter().filter_map(|m| m.shared()).collect()
+}
+
+/// A line of /proc/PID/uid_map or gid_map: "%10u %10u %10u\n".
+const ID_MAP_LINE: usize = 33;
+/// A record of /proc/PID/task/TID/children: a pid (at most 4194304) and a space.
+const CHILD_LINE: usize = 8;
 
 /// The fields of a /proc/PID/status text, each value trimmed.
 pub fn parse_status(text: &str) -> BTreeMap<String, String> {
@@ -106,23 +124,10 @@ pub fn parse_status(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A procfs file in as few reads as it takes: one, for every file the checks read (a procfs
-/// read fills the buffer while there is more, so a short read is the end), with no fstat or
-/// lseek first as `read_to_string` does.
-pub(super) fn read_at(proc: BorrowedFd<'_>, rel: &str) -> std::io::Result<String> {
+/// A procfs file of `proc`, in as few reads as `shows` allows ([`super::read_fd`]).
+pub(super) fn read_at(proc: BorrowedFd<'_>, rel: &str, shows: Shows) -> std::io::Result<String> {
     let fd = nix::fcntl::openat(proc, rel, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())?;
-    let mut buf = vec![0u8; 16 << 10];
-    let mut len = 0;
-    loop {
-        let n = nix::unistd::read(&fd, &mut buf[len..])?;
-        len += n;
-        if n == 0 || len < buf.len() {
-            break;
-        }
-        buf.resize(buf.len() * 2, 0);
-    }
-    buf.truncate(len);
-    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    super::read_fd(fd, shows)
 }
 
 /// Reads what the kernel holds for `pid`, through `proc` (a descriptor of the host's procfs);
@@ -133,15 +138,22 @@ pub fn observe(
     paths: &[PathBuf],
     host: &HostView,
 ) -> std::io::Result<Observed> {
-    let status = parse_status(&read_at(proc, &format!("{pid}/status"))?);
+    let status = parse_status(&read_at(proc, &format!("{pid}/status"), Shows::Once)?);
     let mut ns = BTreeMap::new();
     for n in NAMESPACES {
         if let Ok(l) = nix::fcntl::readlinkat(proc, format!("{pid}/ns/{n}").as_str()) {
             ns.insert(n.to_string(), l.to_string_lossy().into_owned());
         }
     }
-    let mounts = mountinfo::parse(&read_at(proc, &format!("{pid}/mountinfo"))?);
+    let mounts = mountinfo::parse(&read_at(proc, &format!("{pid}/mountinfo"), Shows::Records(usize::MAX))?);
     let points = points(proc, pid, paths, &mounts);
+    // The id maps are those of its user namespace: the host's own when it is the host's.
+    let (uid_map, gid_map) = if ns.get("user").is_some_and(|u| host.ns.get("user") == Some(u)) {
+        (host.uid_map.clone(), host.gid_map.clone())
+    } else {
+        let map = |f: &str| read_at(proc, &format!("{pid}/{f}"), Shows::Records(ID_MAP_LINE));
+        (map("uid_map")?, map("gid_map")?)
+    };
     Ok(Observed {
         pid,
         status,
@@ -149,10 +161,10 @@ pub fn observe(
         host_ns: host.ns.clone(),
         mounts,
         host_peer_groups: host.peer_groups.clone(),
-        cgroup: read_at(proc, &format!("{pid}/cgroup"))?,
-        limits: read_at(proc, &format!("{pid}/limits"))?,
-        uid_map: read_at(proc, &format!("{pid}/uid_map"))?,
-        gid_map: read_at(proc, &format!("{pid}/gid_map"))?,
+        cgroup: read_at(proc, &format!("{pid}/cgroup"), Shows::Once)?,
+        limits: read_at(proc, &format!("{pid}/limits"), Shows::Once)?,
+        uid_map,
+        gid_map,
         host_uid_map: host.uid_map.clone(),
         host_gid_map: host.gid_map.clone(),
         points,
@@ -221,7 +233,8 @@ pub fn resolve(
 
 /// The children of `pid`, oldest first, from /proc/PID/task/PID/children.
 pub fn children(proc: BorrowedFd<'_>, pid: i32) -> Vec<i32> {
-    let text = read_at(proc, &format!("{pid}/task/{pid}/children")).unwrap_or_default();
+    let text =
+        read_at(proc, &format!("{pid}/task/{pid}/children"), Shows::Records(CHILD_LINE)).unwrap_or_default();
     text.split_whitespace().filter_map(|p| p.parse().ok()).collect()
 }
 

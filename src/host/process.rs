@@ -11,7 +11,7 @@ use nix::fcntl::{OFlag, readlinkat};
 use nix::sys::stat::Mode;
 
 use super::probe::{self, HostView, Observed, parse_status, read_at};
-use super::{mountinfo, read_small};
+use super::{Shows, mountinfo, read_small};
 
 /// Another process: its pid (in the pid namespace of this /proc) and its status fields.
 #[derive(Debug, Clone, Default)]
@@ -149,8 +149,10 @@ pub fn read(pid: i32, paths: &[PathBuf]) -> Result<Reading, Unreadable> {
         Some(p) if !host_pidns => children(proc, p.pid),
         _ => Vec::new(),
     };
-    let pid1_wchan =
-        pid1.as_ref().and_then(|p| read_at(proc, &format!("{}/wchan", p.pid)).ok()).unwrap_or_default();
+    let pid1_wchan = pid1
+        .as_ref()
+        .and_then(|p| read_at(proc, &format!("{}/wchan", p.pid), Shows::Once).ok())
+        .unwrap_or_default();
     Ok(Reading { observed, host_from, root, fds, cgroups, pid1, pid1_wchan, pid1_children })
 }
 
@@ -162,7 +164,7 @@ fn fds(proc: BorrowedFd<'_>, pid: i32) -> Result<Vec<Fd>, Unreadable> {
     for e in std::fs::read_dir(&dir).map_err(unreadable(pid, "fd"))?.flatten() {
         let Ok(fd) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
         let Ok(target) = readlinkat(proc, format!("{pid}/fd/{fd}").as_str()) else { continue };
-        let info = read_at(proc, &format!("{pid}/fdinfo/{fd}")).unwrap_or_default();
+        let info = read_at(proc, &format!("{pid}/fdinfo/{fd}"), Shows::Once).unwrap_or_default();
         out.push(Fd { fd, target: target.to_string_lossy().into_owned(), mnt_id: fdinfo_mnt_id(&info) });
     }
     out.sort_by_key(|f| f.fd);
@@ -205,7 +207,7 @@ pub fn cgroup_dirs(cgroup: &str, mountinfo_text: &str) -> Vec<(String, String, P
 }
 
 fn read_proc(proc: BorrowedFd<'_>, pid: i32) -> Option<Proc> {
-    Some(Proc { pid, status: parse_status(&read_at(proc, &format!("{pid}/status")).ok()?) })
+    Some(Proc { pid, status: parse_status(&read_at(proc, &format!("{pid}/status"), Shows::Once).ok()?) })
 }
 
 /// The last field of NSpid: the pid in the process's own pid namespace.
@@ -234,7 +236,8 @@ fn children(proc: BorrowedFd<'_>, pid: i32) -> Vec<Proc> {
     let mut pids: Vec<i32> = tasks
         .filter_map(|t| t.file_name().to_str()?.parse::<i32>().ok())
         .flat_map(|tid| {
-            let text = read_at(proc, &format!("{pid}/task/{tid}/children")).unwrap_or_default();
+            let text = read_at(proc, &format!("{pid}/task/{tid}/children"), Shows::Records(usize::MAX))
+                .unwrap_or_default();
             text.split_whitespace().filter_map(|p| p.parse().ok()).collect::<Vec<i32>>()
         })
         .collect();

@@ -3,14 +3,21 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::read_small;
+use super::{Shows, read_proc, read_small};
 
 /// Start time of a process in clock ticks after boot, from /proc/PID/stat (field 22): a pid that
 /// was reused has another.
 pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = read_small(&format!("/proc/{pid}/stat")).ok()?;
+    let stat = read_proc(&format!("/proc/{pid}/stat"), Shows::Once).ok()?;
     // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
     stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// This process's pid and start time, from one read of /proc/self/stat (no getpid).
+pub fn self_start_time() -> Option<(i32, u64)> {
+    let stat = read_proc("/proc/self/stat", Shows::Once).ok()?;
+    let pid = stat.split_whitespace().next()?.parse().ok()?;
+    Some((pid, stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()?))
 }
 
 /// The namespace a process is in (`net:[4026531840]`), by its /proc name (mnt, uts, ...).
@@ -21,10 +28,15 @@ pub fn namespace(pid: &str, ns: &str) -> Option<String> {
 /// The pid holding an exclusive flock on `path`, read from /proc/locks (so that asking takes no
 /// lock itself). None when nobody holds one.
 pub fn lock_holder(path: &Path) -> Option<i32> {
+    lock_holder_in(&read_small("/proc/locks").ok()?, path)
+}
+
+/// The same, in a text of /proc/locks already read (one read for many jails: it has a line for
+/// each lock on the host).
+pub fn lock_holder_in(locks: &str, path: &Path) -> Option<i32> {
     let meta = std::fs::metadata(path).ok()?;
     let (major, minor) = crate::sys::major_minor(meta.dev());
     let wanted = format!("{major:02x}:{minor:02x}:{}", meta.ino());
-    let locks = read_small("/proc/locks").ok()?;
     locks.lines().find_map(|l| {
         // "1: FLOCK  ADVISORY  WRITE 8051 00:19:1234 0 EOF"; waiters have "->" after the number.
         let f: Vec<&str> = l.split_whitespace().collect();
@@ -36,7 +48,7 @@ pub fn lock_holder(path: &Path) -> Option<i32> {
 
 /// A field of /proc/PID/status (`CapEff`, `NoNewPrivs`, `SigIgn` ...), trimmed.
 pub fn status_field(pid: &str, field: &str) -> Option<String> {
-    let status = read_small(&format!("/proc/{pid}/status")).ok()?;
+    let status = read_proc(&format!("/proc/{pid}/status"), Shows::Once).ok()?;
     status.lines().find_map(|l| Some(l.strip_prefix(field)?.strip_prefix(':')?.trim().to_string()))
 }
 

@@ -101,3 +101,12 @@ pub fn by_name(name: &str) -> Option<&'static Rlimit> {
 pub fn by_key(key: &str) -> &'static Rlimit {
     RLIMITS.iter().find(|r| r.key == key).expect("known rlimit key")
 }
+
+/// The (soft, hard) values of a line of a /proc/PID/limits text (`Max open files`); u64::MAX
+/// for unlimited.
+pub fn limit_in(text: &str, line: &str) -> Option<(u64, u64)> {
+    let value = |v: &str| if v == "unlimited" { Some(u64::MAX) } else { v.parse().ok() };
+    let rest = text.lines().find_map(|l| l.strip_prefix(line).filter(|r| r.starts_with(' ')))?;
+    let mut f = rest.split_whitespace();
+    Some((value(f.next()?)?, value(f.next()?)?))
+}

@@ -42,9 +42,10 @@ pub fn processes_of(name: &str) -> BTreeSet<i32> {
     out
 }
 
-/// Pids in a cgroup's cgroup.procs.
+/// Pids in a cgroup's cgroup.procs (a pid and a newline a record: at most 8 bytes).
 pub fn cgroup_procs(dir: &Path) -> std::io::Result<Vec<i32>> {
-    let text = std::fs::read_to_string(dir.join("cgroup.procs"))?;
+    let path = dir.join("cgroup.procs");
+    let text = super::read_proc(&path.to_string_lossy(), super::Shows::Records(8))?;
     Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
 }
 

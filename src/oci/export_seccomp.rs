@@ -134,8 +134,8 @@ pub fn profile(f: &Filter) -> Result<Value, String> {
             continue;
         }
         match groups.iter_mut().find(|(r, _)| *r == rules) {
-            Some((_, names)) => names.push(name.clone()),
-            None => groups.push((rules, vec![name.clone()])),
+            Some((_, names)) => names.push(name.to_string()),
+            None => groups.push((rules, vec![name.to_string()])),
         }
     }
     let mut entries = Vec::new();
@@ -214,7 +214,7 @@ mod tests {
             action: Action::Allow,
             conds: vec![Cond { arg: 0, cmp: Cmp::Gt, value: 5 }, Cond { arg: 0, cmp: Cmp::Lt, value: 9 }],
         };
-        f.syscalls.insert(0, ("read".into(), vec![between]));
+        f.syscalls.insert(0, ("read", vec![between]));
         assert!(profile(&f).unwrap_err().contains("read: the conditions on argument 0"));
     }
 }

@@ -127,54 +127,21 @@ impl Op {
             Op::Execve { .. } => vec![Call::new(&["execve"], Times::OneOrMore)],
             Op::Kill { .. } => vec![once(&["kill"])],
             Op::Signal { .. } => vec![once(&["pidfd_send_signal"])],
-            Op::CapBoundingDrop { .. }
-            | Op::AmbientClear
-            | Op::KeepCaps
-            | Op::SetUser { .. }
-            | Op::WriteIdMap { .. }
-            | Op::IdMapHelper { .. }
-            | Op::Capset { .. }
-            | Op::AmbientRaise { .. }
-            | Op::NoNewPrivs
-            | Op::Seccomp { .. }
-            | Op::JoinKeyring
-            | Op::OomScoreAdj { .. }
-            | Op::SendReadyNs => self.confine_calls(),
-            Op::LinkUp { .. } => vec![once(&["ioctl"]).arg("SIOCSIFFLAGS")],
-            Op::Sysctl { .. } => vec![once(&["openat2"]), once(&["write"])],
-            Op::Mask { .. } => vec![once(&["mount"])],
-            Op::ReadOnly { .. } => vec![once(&["mount"]), once(&["mount_setattr"])],
-            Op::MountSetattr { .. } => vec![once(&["mount_setattr"])],
-            Op::DeviceFilter { .. } => vec![Call::new(&["bpf"], Times::Exactly(2))],
             Op::InitLoop { .. } => vec![Call::new(&["kill", "write"], Times::Any)],
             Op::Wait { .. } => vec![Call::new(&["kill"], Times::Any)],
             Op::KillCgroup { path: p, kill_file: true } => {
                 vec![once(&["openat"]).arg(path(&p.join("cgroup.kill"))), once(&["write"])]
             }
             Op::KillCgroup { kill_file: false, .. } => vec![Call::new(&["kill"], Times::Any)],
-            // Reads, opens for reading, closes, waits and checks: nothing to show strace.
-            Op::OpenRoot { .. }
-            | Op::CloseRoot
-            | Op::OpenNs { .. }
-            | Op::OpenProc
-            | Op::Close { .. }
-            | Op::SyncRecv { .. }
-            | Op::AwaitExec
-            | Op::AwaitReady
-            | Op::Verify { .. }
-            | Op::OpenNull { .. }
-            | Op::AwaitExit { .. }
-            | Op::WaitEmpty { .. }
-            | Op::ReadCounter { .. }
-            | Op::CheckMounts
-            | Op::CheckGone { .. }
-            | Op::CheckPrivate { .. } => Vec::new(),
+            // The capability, id, network and confinement steps; the reads and checks.
+            _ => self.confine_calls(),
         }
     }
 }
 
 impl Op {
-    /// The calls of the capability, id and confinement steps.
+    /// The calls of the capability, id, network and confinement steps; none for the reads,
+    /// opens for reading, closes, waits and checks.
     fn confine_calls(&self) -> Vec<Call> {
         match self {
             Op::CapBoundingDrop { drop } => each("PR_CAPBSET_DROP", *drop),
@@ -197,7 +164,33 @@ impl Op {
                 vec![once(&["openat"]).arg("\"/proc/self/oom_score_adj\""), once(&["write"])]
             }
             Op::SendReadyNs => vec![once(&["write"])],
-            _ => Vec::new(),
+            Op::LinkUp { .. } => vec![once(&["ioctl"]).arg("SIOCSIFFLAGS")],
+            Op::Sysctl { .. } => vec![once(&["openat2"]), once(&["write"])],
+            Op::Mask { .. } => vec![once(&["mount"])],
+            Op::ReadOnly { .. } => vec![once(&["mount"]), once(&["mount_setattr"])],
+            Op::MountSetattr { .. } => vec![once(&["mount_setattr"])],
+            Op::DeviceFilter { .. } => vec![Call::new(&["bpf"], Times::Exactly(2))],
+            // Reads, opens for reading, closes, waits and checks: nothing to show strace.
+            Op::OpenRoot { .. }
+            | Op::CloseRoot
+            | Op::OpenNs { .. }
+            | Op::OpenProc
+            | Op::Close { .. }
+            | Op::SyncRecv { .. }
+            | Op::AwaitExec
+            | Op::AwaitReady
+            | Op::Verify { .. }
+            | Op::OpenNull { .. }
+            | Op::OpenDir { .. }
+            | Op::TrimHeap
+            | Op::CloseDir { .. }
+            | Op::AwaitExit { .. }
+            | Op::WaitEmpty { .. }
+            | Op::ReadCounter { .. }
+            | Op::CheckMounts
+            | Op::CheckGone { .. }
+            | Op::CheckPrivate { .. } => Vec::new(),
+            _ => unreachable!("calls() has the others"),
         }
     }
 }

@@ -1,8 +1,6 @@
 //! The small kinds the steps name: the channels, the processes, values written, targets of
 //! mounts, signal sets, counters.
 
-use std::path::PathBuf;
-
 use nix::sys::signal::Signal;
 use serde::Serialize;
 
@@ -53,16 +51,6 @@ pub enum Value {
     ChildPid,
     /// The pid of the process doing the write (`procjail exec` joining the jail's cgroups).
     SelfPid,
-}
-
-/// Where a path is looked up: in the process's own view of the filesystem, or inside the
-/// rootfs through `rootfd` (openat2 with RESOLVE_IN_ROOT: `..` and symlinks stay inside), and
-/// then used as `/proc/self/fd/N` of what that open returned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    Path(PathBuf),
-    InRoot(PathBuf),
 }
 
 /// Which signals a sigprocmask step blocks.

@@ -16,11 +16,12 @@ mod kinds;
 mod op;
 pub mod print;
 mod text;
+mod text_rootfs;
 pub mod verify;
 mod words;
 
 pub use hint::hint;
-pub use op::{Channel, Counter, INIT_FORWARDS, Op, Proc, SUPERVISOR_SIGNALS, SignalSet, Target, Value};
+pub use op::{Channel, Counter, INIT_FORWARDS, Op, Proc, SUPERVISOR_SIGNALS, SignalSet, Value};
 pub use text::{clone_flags, quote};
 
 use std::path::PathBuf;
@@ -157,6 +158,28 @@ impl PhaseKind {
     }
 }
 
+/// Where a path is looked up: in the process's own view of the filesystem, or inside the
+/// rootfs through `rootfd` (openat2 with RESOLVE_IN_ROOT: `..` and symlinks stay inside), and
+/// then used as `/proc/self/fd/N` of what that open returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Path(PathBuf),
+    InRoot(PathBuf),
+}
+
+/// How a step that makes an entry in the rootfs reaches the folder it is made in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// The folder is the rootfs itself: `rootfd`.
+    Root,
+    /// The folder an [`Op::OpenDir`] step opened and holds (`$dev` for /dev).
+    Dir,
+    /// The folder opened in the rootfs for this step alone (openat2 of the parent).
+    Lookup,
+}
+
 /// A condition a step runs under; a step runs only if all of its conditions hold. The walker
 /// checks them just before the step; `up --trace` says which one was false.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -168,7 +191,9 @@ pub enum Cond {
     Exists(PathBuf),
     /// The process has not been waited for yet.
     NotReaped(Proc),
-    /// The path exists in the rootfs (resolved in it: a file this kernel may not have).
+    /// The path exists in the rootfs (resolved in it: a file this kernel may not have). The
+    /// lookup is the step's own `$fd = openat2(rootfd, PATH, O_PATH)`: the step goes on with the
+    /// descriptor it returned, so the path is opened once.
     InRootExists(PathBuf),
 }
 

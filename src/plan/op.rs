@@ -8,7 +8,7 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use serde::Serialize;
 
-use super::text;
+use super::{Target, Via, text};
 
 pub use super::kinds::*;
 
@@ -71,10 +71,22 @@ pub enum Op {
         at: PathBuf,
         dir: bool,
         no_symlinks: bool,
+        via: Via,
     },
     /// symlink(target, at) inside the rootfs.
     SymlinkIn {
         target: String,
+        at: PathBuf,
+        via: Via,
+    },
+    /// Opens a folder of the rootfs (O_PATH) that the next entries are made in, through
+    /// [`Via::Dir`]: one lookup for all of them.
+    OpenDir {
+        at: PathBuf,
+        no_symlinks: bool,
+    },
+    /// Closes the folder [`Op::OpenDir`] opened.
+    CloseDir {
         at: PathBuf,
     },
     /// mount(2).
@@ -188,6 +200,9 @@ pub enum Op {
         argv: Vec<String>,
         env: Vec<(String, String)>,
     },
+    /// malloc_trim(0): the heap's free pages back to the kernel (madvise, brk), before a long
+    /// wait: what planning and setup allocated and freed is not kept by each idle jail.
+    TrimHeap,
     /// kill(pid, SIGKILL) and wait4: a process of the plan, when setup stopped.
     Kill {
         pid: Proc,
@@ -254,7 +269,7 @@ pub enum Op {
     NoNewPrivs,
     /// seccomp(SECCOMP_SET_MODE_FILTER): exactly these bytes, compiled while planning.
     Seccomp {
-        program: crate::seccomp::Program,
+        program: Box<crate::seccomp::Program>,
     },
     /// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new anonymous session keyring.
     JoinKeyring,
@@ -311,7 +326,7 @@ pub enum Op {
     /// The kernel's answer: the command's /proc entries read back and compared with the plan.
     Verify {
         pid: Proc,
-        checks: super::verify::Checks,
+        checks: Box<super::verify::Checks>,
     },
     /// The parent waits for the command's exec: EOF on the sync channel, or an error report.
     AwaitExec,

@@ -9,11 +9,13 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 
 use super::op::{INIT_FORWARDS, SUPERVISOR_SIGNALS};
-use super::words::{
-    bounding_drop, capset, device_filter, id_map_helper, mask, mount_setattr, read_only, reset_signals,
-    seccomp, set_user, sysctl, verify,
+use super::text_rootfs::{
+    dir_var, in_root, mask, mount, mount_point, mount_setattr, read_only, symlink_in, sysctl,
 };
-use super::{Cond, Counter, Op, Proc, SignalSet, Target, Value};
+use super::words::{
+    bounding_drop, capset, device_filter, id_map_helper, reset_signals, seccomp, set_user, verify,
+};
+use super::{Cond, Counter, Op, Proc, SignalSet, Value};
 use crate::config::Duration;
 use crate::host::caps;
 
@@ -48,7 +50,7 @@ pub fn clone_flags(f: CloneFlags) -> String {
     names(f.iter_names().map(|(n, v)| (n, v.bits() as u32 as u64)), f.bits() as u32 as u64)
 }
 
-fn ms_flags(f: MsFlags) -> String {
+pub(super) fn ms_flags(f: MsFlags) -> String {
     names(f.iter_names().map(|(n, v)| (n, v.bits())), f.bits())
 }
 
@@ -98,26 +100,6 @@ impl Display for Cond {
     }
 }
 
-/// The in-root path as openat2 gets it: relative to rootfd ("." for "/").
-pub(super) fn rel(p: &Path) -> String {
-    let r = p.strip_prefix("/").unwrap_or(p);
-    quote(if r.as_os_str().is_empty() { "." } else { r.to_str().unwrap_or("?") })
-}
-
-/// `$fd = openat2(rootfd, "dev", O_PATH, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)`
-pub(super) fn in_root(var: &str, p: &Path, flags: &str, no_symlinks: bool) -> String {
-    let extra = if no_symlinks { "|RESOLVE_NO_SYMLINKS" } else { "" };
-    format!(
-        "{var} = openat2(rootfd, {}, {flags}|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS{extra})",
-        rel(p)
-    )
-}
-
-pub(super) fn parent_and_name(p: &Path) -> (&Path, String) {
-    let parent = p.parent().unwrap_or(Path::new("/"));
-    (parent, quote(&p.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())))
-}
-
 impl Display for Op {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text())
@@ -143,8 +125,10 @@ impl Op {
             }
             Op::SaveState { path } => save_state(path),
             Op::OpenRoot { path } => format!("open({}, O_PATH|O_DIRECTORY|O_CLOEXEC) = rootfd", qp(path)),
-            Op::MountPoint { at, dir, no_symlinks } => mount_point(at, *dir, *no_symlinks),
-            Op::SymlinkIn { target, at } => symlink_in(target, at),
+            Op::MountPoint { at, dir, no_symlinks, via } => mount_point(at, *dir, *no_symlinks, *via),
+            Op::SymlinkIn { target, at, via } => symlink_in(target, at, *via),
+            Op::OpenDir { at, no_symlinks } => in_root(&dir_var(at), at, "O_PATH|O_DIRECTORY", *no_symlinks),
+            Op::CloseDir { at } => format!("close({})", dir_var(at)),
             Op::Mount { source, target, fstype, flags, data } => mount(source, target, fstype, *flags, data),
             Op::Chdir { path } => format!("chdir({})", qp(path)),
             Op::PivotRoot => "pivot_root(\".\", \".\")".into(),
@@ -174,6 +158,7 @@ impl Op {
             Op::CloseFds => "close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)".into(),
             Op::CloseHostFds => "close_range(3, ~0U, 0) but status[1]".into(),
             Op::Execve { argv, env } => execve(argv, env),
+            Op::TrimHeap => "malloc_trim(0): the heap's free pages back to the kernel (madvise, brk)".into(),
             Op::Kill { pid } => format!("kill({0}, SIGKILL); wait4({0})", pid.var()),
             Op::Signal { pid, start, signal, who } => pidfd_signal(*pid, *start, *signal, who),
             Op::CapBoundingDrop { drop } => bounding_drop(*drop),
@@ -251,38 +236,6 @@ fn symlinks(target: &str, dir: &Path, names: &[String]) -> String {
 fn save_state(path: &Path) -> String {
     let tmp = qp(&path.with_extension("json.tmp"));
     format!("open({tmp}, O_CREAT|O_TRUNC|O_WRONLY|O_CLOEXEC, 0644); write(state); rename(→ {})", qp(path))
-}
-
-fn mount_point(at: &Path, dir: bool, no_symlinks: bool) -> String {
-    let (parent, name) = parent_and_name(at);
-    let open = in_root("$dir", parent, "O_DIRECTORY", no_symlinks);
-    let make = if dir {
-        format!("mkdirat($dir, {name}, 0755)")
-    } else {
-        format!("mknodat($dir, {name}, S_IFREG|0644)")
-    };
-    format!("{open}; {make} unless it exists")
-}
-
-fn symlink_in(target: &str, at: &Path) -> String {
-    let (parent, name) = parent_and_name(at);
-    format!("{}; symlinkat({}, $dir, {name})", in_root("$dir", parent, "O_DIRECTORY", false), quote(target))
-}
-
-fn mount(
-    source: &Option<String>,
-    target: &Target,
-    fstype: &Option<String>,
-    flags: MsFlags,
-    data: &Option<String>,
-) -> String {
-    let (prefix, t) = match target {
-        Target::Path(p) => (String::new(), qp(p)),
-        Target::InRoot(p) => {
-            (format!("{}; ", in_root("$fd", p, "O_PATH", false)), quote("/proc/self/fd/$fd"))
-        }
-    };
-    format!("{prefix}mount({}, {t}, {}, {}, {})", opt(source), opt(fstype), ms_flags(flags), opt(data))
 }
 
 fn clone(flags: CloneFlags, into_cgroup: Option<&Path>) -> String {

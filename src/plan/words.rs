@@ -1,10 +1,10 @@
 //! The text of the confinement's steps and the user namespace's: capabilities, ids, seccomp,
-//! masks and read-only paths, the device program, the checks.
+//! the device program, the checks.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::text::{in_root, names, qp, quote};
-use super::{Proc, Target};
+use super::Proc;
+use super::text::{qp, quote};
 use nix::sys::signal::Signal;
 
 use crate::host::caps;
@@ -69,57 +69,6 @@ pub(super) fn set_user(uid: u32, gid: u32, groups: &Option<Vec<u32>>) -> String 
             format!("setgroups({}, [{}]); {ids}", g.len(), g.join(", "))
         }
         None => ids,
-    }
-}
-
-pub(super) fn sysctl(key: &str, value: &str) -> String {
-    let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
-    format!("{}; write($fd, {})", in_root("$fd", &path, "O_WRONLY", false), quote(value))
-}
-
-pub(super) fn mask(at: &Path) -> String {
-    format!(
-        "{}; a folder: mount(\"tmpfs\", \"/proc/self/fd/$fd\", \"tmpfs\", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, \"nr_inodes=1,mode=0555\"), \
-         a file: mount(\"/proc/self/fd/$nullfd\", \"/proc/self/fd/$fd\", NULL, MS_BIND, NULL)",
-        in_root("$fd", at, "O_PATH", false)
-    )
-}
-
-pub(super) fn read_only(at: &Path) -> String {
-    let open = in_root("$fd", at, "O_PATH", false);
-    format!(
-        "{open}; mount(\"/proc/self/fd/$fd\", \"/proc/self/fd/$fd\", NULL, MS_BIND|MS_REC, NULL); \
-         {open}; mount_setattr($fd, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {{attr_set: MOUNT_ATTR_RDONLY}})"
-    )
-}
-
-pub(super) fn mount_attrs(set: u64) -> String {
-    let named = [
-        (0x1, "MOUNT_ATTR_RDONLY"),
-        (0x2, "MOUNT_ATTR_NOSUID"),
-        (0x4, "MOUNT_ATTR_NODEV"),
-        (0x8, "MOUNT_ATTR_NOEXEC"),
-    ];
-    names(named.iter().filter(|(b, _)| set & b != 0).map(|(b, n)| (*n, *b)), set)
-}
-
-pub(super) fn mount_setattr(target: &Target, set: u64, recursive: bool) -> String {
-    let flags = if recursive { "|AT_RECURSIVE" } else { "" };
-    let attrs = format!("{{attr_set: {}}}", mount_attrs(set));
-    match target {
-        Target::InRoot(p) if p == Path::new("/") => {
-            format!("mount_setattr(rootfd, \"\", AT_EMPTY_PATH{flags}, {attrs})")
-        }
-        Target::InRoot(p) => {
-            format!(
-                "{}; mount_setattr($fd, \"\", AT_EMPTY_PATH{flags}, {attrs})",
-                in_root("$fd", p, "O_PATH", false)
-            )
-        }
-        Target::Path(p) => {
-            let flags = if recursive { "AT_RECURSIVE" } else { "0" };
-            format!("mount_setattr(AT_FDCWD, {}, {flags}, {attrs})", qp(p))
-        }
     }
 }
 

@@ -122,21 +122,18 @@ pub fn compile(f: &Filter) -> Result<Program, String> {
         b.at(label);
         rules_body(&mut b, rules, f.default);
     }
-    let insns = resolve(&b.items)?;
+    let insns = resolve(&b.items, b.labels)?;
     if insns.len() > 4096 {
         return Err(format!("the filter has {} instructions; the kernel takes at most 4096", insns.len()));
     }
-    let bytes: Vec<u8> = insns
-        .iter()
-        .flat_map(|i| {
-            let mut v = i.code.to_le_bytes().to_vec();
-            v.extend([i.jt, i.jf]);
-            v.extend(i.k.to_le_bytes());
-            v
-        })
-        .collect();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let sha256 = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let mut bytes = Vec::with_capacity(insns.len() * 8);
+    for i in &insns {
+        bytes.extend(i.code.to_le_bytes());
+        bytes.extend([i.jt, i.jf]);
+        bytes.extend(i.k.to_le_bytes());
+    }
+    let hex = crate::json::hex(&bytes);
+    let sha256 = crate::json::hex(&sha2::Sha256::digest(&bytes));
     Ok(Program { arch: ARCH.into(), bytes: hex, insns: insns.len(), sha256, summary: summary(f) })
 }
 
@@ -254,14 +251,13 @@ fn cond(b: &mut Builder, c: &Cond, fail: usize) {
 
 /// Labels to offsets. A conditional jump reaches at most 255 instructions ahead; the search
 /// and the bodies are laid out so that it never needs more.
-fn resolve(items: &[Item]) -> Result<Vec<Insn>, String> {
-    let mut at = std::collections::BTreeMap::new();
+fn resolve(items: &[Item], labels: usize) -> Result<Vec<Insn>, String> {
+    // Labels are numbered from 1 as they are made: a label's offset is at[label].
+    let mut at = vec![usize::MAX; labels + 1];
     let mut pc = 0usize;
     for it in items {
         match it {
-            Item::Label(l) => {
-                at.insert(*l, pc);
-            }
+            Item::Label(l) => at[*l] = pc,
             _ => pc += 1,
         }
     }
@@ -269,7 +265,7 @@ fn resolve(items: &[Item]) -> Result<Vec<Insn>, String> {
     for it in items {
         let here = out.len();
         let off = |l: &usize| -> Result<usize, String> {
-            let to = at[l];
+            let to = at[*l];
             to.checked_sub(here + 1).ok_or_else(|| "a backward jump".to_string())
         };
         match it {
@@ -294,7 +290,7 @@ fn resolve(items: &[Item]) -> Result<Vec<Insn>, String> {
 /// `default ERRNO(EPERM); allow 296; clone if arg0 & 0x7e020000 == 0; ...; another arch: KILL_PROCESS`
 fn summary(f: &Filter) -> String {
     let mut parts = vec![format!("default {}", f.default.show())];
-    let plain: Vec<&String> = f
+    let plain: Vec<&&str> = f
         .syscalls
         .values()
         .filter(|(_, r)| matches!(r.as_slice(), [one] if one.conds.is_empty() && one.action == Action::Allow))

@@ -93,7 +93,7 @@ pub struct Rule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
     pub default: Action,
-    pub syscalls: BTreeMap<u32, (String, Vec<Rule>)>,
+    pub syscalls: BTreeMap<u32, (&'static str, Vec<Rule>)>,
     /// Names in the profile this architecture does not have (skipped, as docker skips them).
     pub unknown: Vec<String>,
 }
@@ -230,7 +230,7 @@ mod tests {
                 syscalls: [(
                     0,
                     (
-                        "read".to_string(),
+                        "read",
                         vec![Rule { action: Action::Allow, conds: vec![Cond { arg: 2, cmp, value: v }] }],
                     ),
                 )]

@@ -2,70 +2,107 @@
 //! config.json's `linux.seccomp` take): defaultAction, defaultErrnoRet, and syscalls with names,
 //! action, errnoRet, args, and docker's includes/excludes by capability, architecture and kernel.
 
-use serde::Deserialize;
+use std::borrow::Cow;
 
-use super::{Action, Cmp, Cond, Filter, Rule, number};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use super::{Action, Cmp, Cond, Filter, Rule};
 use crate::host::caps;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Profile {
-    default_action: String,
+struct Profile<'a> {
+    #[serde(borrow)]
+    default_action: Text<'a>,
     #[serde(default)]
     default_errno_ret: Option<u16>,
-    #[serde(default)]
-    syscalls: Vec<Entry>,
+    #[serde(default, borrow)]
+    syscalls: Vec<Entry<'a>>,
     #[serde(default, rename = "comment")]
-    _comment: Option<String>,
+    _comment: Option<IgnoredAny>,
     #[serde(default, rename = "architectures")]
-    _architectures: Option<Vec<String>>,
+    _architectures: Option<IgnoredAny>,
     #[serde(default, rename = "archMap")]
-    _arch_map: Option<serde_json::Value>,
+    _arch_map: Option<IgnoredAny>,
     #[serde(default, rename = "flags")]
-    _flags: Option<Vec<String>>,
+    _flags: Option<IgnoredAny>,
     #[serde(default, rename = "listenerPath")]
-    _listener_path: Option<String>,
+    _listener_path: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Entry {
-    #[serde(default)]
-    names: Vec<String>,
-    #[serde(default)]
-    name: Option<String>,
-    action: String,
+struct Entry<'a> {
+    #[serde(default, borrow)]
+    names: Vec<Text<'a>>,
+    #[serde(default, borrow)]
+    name: Option<Text<'a>>,
+    #[serde(borrow)]
+    action: Text<'a>,
     #[serde(default)]
     errno_ret: Option<u16>,
+    #[serde(default, borrow)]
+    args: Vec<Arg<'a>>,
+    #[serde(default, borrow)]
+    includes: Filters<'a>,
+    #[serde(default, borrow)]
+    excludes: Filters<'a>,
     #[serde(default)]
-    args: Vec<Arg>,
-    #[serde(default)]
-    includes: Filters,
-    #[serde(default)]
-    excludes: Filters,
-    #[serde(default)]
-    comment: Option<String>,
+    comment: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Filters {
-    #[serde(default)]
-    caps: Vec<String>,
-    #[serde(default)]
-    arches: Vec<String>,
-    #[serde(default)]
-    min_kernel: Option<String>,
+struct Filters<'a> {
+    #[serde(default, borrow)]
+    caps: Vec<Text<'a>>,
+    #[serde(default, borrow)]
+    arches: Vec<Text<'a>>,
+    #[serde(default, borrow)]
+    min_kernel: Option<Text<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Arg {
+struct Arg<'a> {
     index: u8,
     value: u64,
     #[serde(default)]
     value_two: u64,
-    op: String,
+    #[serde(borrow)]
+    op: Text<'a>,
+}
+
+/// A string of the profile, borrowed from its text where it has no escapes (most do not): the
+/// default profile is read on every start, and its few hundred names cost no allocation.
+#[derive(Debug)]
+struct Text<'a>(Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 /// A profile that does not parse, with where.
@@ -78,9 +115,9 @@ pub struct ProfileError {
 
 /// A parsed profile, ready to be made into the filter of a jail.
 #[derive(Debug)]
-pub struct Parsed(Profile);
+pub struct Parsed<'a>(Profile<'a>);
 
-pub fn parse(text: &str) -> Result<Parsed, ProfileError> {
+pub fn parse(text: &str) -> Result<Parsed<'_>, ProfileError> {
     let p: Profile = serde_json::from_str(text).map_err(|e| ProfileError {
         line: e.line(),
         column: e.column(),
@@ -151,24 +188,24 @@ fn kernel_at_least(min: &str, kernel: (u32, u32)) -> bool {
     kernel >= (p.next().unwrap_or(0), p.next().unwrap_or(0))
 }
 
-impl Parsed {
+impl Parsed<'_> {
     /// The rules that apply to a jail keeping `jail_caps`, on this architecture and kernel.
     pub fn filter(&self, jail_caps: u64, kernel: (u32, u32)) -> Filter {
         let p = &self.0;
         let default = action(&p.default_action, p.default_errno_ret).expect("checked in parse");
         let mut f = Filter { default, syscalls: Default::default(), unknown: Vec::new() };
         for e in &p.syscalls {
-            let has = |c: &String| jail_caps & caps::bit(c) != 0;
+            let has = |c: &Text<'_>| jail_caps & caps::bit(c) != 0;
             let inc = &e.includes;
             if !inc.caps.iter().all(has)
-                || (!inc.arches.is_empty() && !inc.arches.iter().any(|a| arch_names().contains(&a.as_str())))
+                || (!inc.arches.is_empty() && !inc.arches.iter().any(|a| arch_names().contains(&&**a)))
                 || inc.min_kernel.as_deref().is_some_and(|m| !kernel_at_least(m, kernel))
             {
                 continue;
             }
             let exc = &e.excludes;
             if exc.caps.iter().any(has)
-                || exc.arches.iter().any(|a| arch_names().contains(&a.as_str()))
+                || exc.arches.iter().any(|a| arch_names().contains(&&**a))
                 || exc.min_kernel.as_deref().is_some_and(|m| kernel_at_least(m, kernel))
             {
                 continue;
@@ -190,13 +227,14 @@ impl Parsed {
                 .collect();
             let _ = &e.comment;
             for name in e.names.iter().chain(e.name.as_ref()) {
-                match number(name) {
-                    Some(nr) => {
-                        let entry = f.syscalls.entry(nr).or_insert_with(|| (name.clone(), Vec::new()));
+                match name.parse::<syscalls::Sysno>() {
+                    Ok(sys) => {
+                        let entry =
+                            f.syscalls.entry(sys.id() as u32).or_insert_with(|| (sys.name(), Vec::new()));
                         entry.1.push(Rule { action: act, conds: conds.clone() });
                     }
-                    None if !f.unknown.contains(name) => f.unknown.push(name.clone()),
-                    None => {}
+                    Err(()) if !f.unknown.iter().any(|u| u == &**name) => f.unknown.push(name.to_string()),
+                    Err(()) => {}
                 }
             }
         }

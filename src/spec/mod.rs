@@ -261,7 +261,7 @@ pub fn from_str(path: &Path, text: &str, host: &Host) -> Result<Spec, Vec<Diag>>
         return Err(v.diags);
     }
     spec.warnings.diags = v.diags;
-    spec.sha256 = sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    spec.sha256 = crate::json::hex(&sha2::Sha256::digest(text.as_bytes()));
     Ok(spec)
 }
 

@@ -31,7 +31,9 @@ pub(super) fn read(path: &Path) -> Result<String, FileDiags> {
         // `-`: the jail file is standard input (paths in it are relative to the current folder).
         std::io::stdin().lock().take(MAX_FILE + 1).read_to_end(&mut bytes).map_err(cannot)?;
     } else {
-        let meta = std::fs::metadata(path).map_err(cannot)?;
+        // Opened first, then asked its size: the size is that of the file read.
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        let meta = file.metadata().map_err(cannot)?;
         if meta.is_dir() {
             let hint = format!("give the jail files in it: {}/*.toml", path.display());
             let msg = format!("{} is a folder, not a jail file", path.display());
@@ -40,9 +42,9 @@ pub(super) fn read(path: &Path) -> Result<String, FileDiags> {
         if meta.len() > MAX_FILE {
             return Err(too_big(meta.len()));
         }
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_FILE + 1).read_to_end(&mut bytes))
-            .map_err(cannot)?;
+        // One read of the whole file, one more to see its end.
+        bytes.reserve_exact(meta.len() as usize + 1);
+        file.take(MAX_FILE + 1).read_to_end(&mut bytes).map_err(cannot)?;
     }
     if bytes.len() as u64 > MAX_FILE {
         return Err(too_big(bytes.len() as u64));

@@ -45,7 +45,10 @@ pub struct IdMaps {
     pub uid: Vec<IdRange>,
     pub gid: Vec<IdRange>,
     pub writer: MapWriter,
+    /// Where the uid map comes from (the jail file's `uid_map`, or the default), and the gid
+    /// map's.
     pub origin: Origin,
+    pub gid_origin: Origin,
 }
 
 impl IdMaps {
@@ -98,10 +101,12 @@ impl Validator<'_> {
         };
         let uid = self.map("user.uid_map", u.uid_map.as_ref(), def_uid, host.uid == 0);
         let gid = self.map("user.gid_map", u.gid_map.as_ref(), def_gid, host.uid == 0);
-        let origin = match u.uid_map.as_ref().or(u.gid_map.as_ref()) {
+        let origin = |m: Option<&Sp<Vec<IdMap>>>, key: &str| match m {
             Some(m) => self.origin(m, "[user]"),
-            None => Origin::Unset { key: "user.uid_map".into() },
+            None => Origin::Unset { key: key.into() },
         };
+        let (origin, gid_origin) =
+            (origin(u.uid_map.as_ref(), "user.uid_map"), origin(u.gid_map.as_ref(), "user.gid_map"));
         let writer = if host.uid == 0 {
             MapWriter::Direct { deny_setgroups: false }
         } else if uid == own(host.uid) && gid == own(host.gid) {
@@ -110,7 +115,7 @@ impl Validator<'_> {
             self.helpers_may_write(u.uid_map.as_ref().or(u.gid_map.as_ref()), &uid, &gid, host);
             MapWriter::Helpers
         };
-        Some(IdMaps { uid, gid, writer, origin })
+        Some(IdMaps { uid, gid, writer, origin, gid_origin })
     }
 
     /// One map: its lines valid and apart, inside and outside; root's 0 is never the host's 0.

@@ -183,8 +183,7 @@ fn a_failing_step_names_itself_and_the_jail_line_and_leaves_nothing() {
     let run = up(&j);
     assert_eq!(run.code, 125, "{run:?}");
     let first = run.stderr.lines().find(|l| l.starts_with("procjail: step")).unwrap_or_default();
-    assert!(first.contains("[child] $dir = openat2(rootfd, \".\", O_DIRECTORY"), "{run:?}");
-    assert!(first.contains("mkdirat($dir, \"afile\", 0755) unless it exists: ENOTDIR"), "{run:?}");
+    assert!(first.contains("[child] mkdirat(rootfd, \"afile\", 0755) unless it exists: ENOTDIR"), "{run:?}");
     assert!(first.contains("/afile in the rootfs is not a directory"), "{run:?}");
     assert!(run.stderr.contains("from: bad-target.toml:4 [[mounts]] #1"), "{run:?}");
     assert_eq!(run.stderr.matches("ENOTDIR").count(), 1, "printed once: {run:?}");
