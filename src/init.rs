@@ -43,7 +43,6 @@ pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
         b.step(Op::Close { channel: Channel::Sync, end: 1 }, d.clone());
         b.step(Op::CloseHostFds, d.clone());
         crate::confine::init(b, spec, host);
-        b.step(Op::TrimHeap, d.clone());
         b.step(Op::InitLoop { grace_ms: spec.grace_ms }, d);
     }
     marks

@@ -5,6 +5,10 @@
 //! about 15 syscalls); `sys::start` does what procjail needs of it.
 #![no_main]
 
+/// glibc's malloc, except in a cloned jail process: see `sys::memory`.
+#[global_allocator]
+static ALLOC: procjail::sys::memory::Alloc = procjail::sys::memory::Alloc;
+
 // SAFETY: the binary's one C `main` (`no_main` leaves std's out), which glibc calls once after its
 // own start-up; std takes argv and the environment from glibc by itself.
 #[unsafe(no_mangle)]

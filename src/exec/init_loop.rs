@@ -15,6 +15,7 @@ use crate::sys;
 /// Every signal is blocked (step "sigprocmask"), so the kernel queues them for us even though
 /// PID 1 has no handlers.
 ///
+/// 0. Drop the pages it was cloned with and will not read again: the heap, the code of setup.
 /// 1. Wait for a signal (sigtimedwait; a timeout only while the grace period runs).
 /// 2. A forwardable signal goes to the command.
 /// 3. Reap every child that has exited (SIGCHLDs coalesce, so loop until none is left).
@@ -23,6 +24,10 @@ use crate::sys;
 /// 5. When no child is left (ECHILD): exit with the command's status, 128+N for signal N.
 pub fn run(grace_ms: u64, h: &Handles) -> Result<Done, Failure> {
     let command = h.command.ok_or(Errno::ECHILD)?;
+    // From here the loop reads only locals and `h` (on the walker's stack): the heap and the
+    // code the init was cloned with can go (an idle jail's memory).
+    sys::memory::drop_inherited_heap();
+    sys::memory::drop_code_pages();
     let all = SigSet::all();
     let mut status: Option<i32> = None;
     let mut term_sent = false;

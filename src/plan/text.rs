@@ -271,7 +271,7 @@ fn pidfd_signal(pid: i32, start: u64, signal: Signal, who: &str) -> String {
 
 fn init_loop(grace_ms: u64) -> String {
     format!(
-        "init: sigtimedwait() forwarding {} to $COMMAND_PID; waitpid(-1, WNOHANG) reaping; \
+        "init: madvise(the heap and code it was cloned with, MADV_DONTNEED); sigtimedwait() forwarding {} to $COMMAND_PID; waitpid(-1, WNOHANG) reaping; \
          when the command exits: write(status[1], how it ended), kill(-1, SIGTERM), {} later kill(-1, SIGKILL); \
          exit(its code, or 128+N for signal N) when no child is left",
         signal_list(INIT_FORWARDS),

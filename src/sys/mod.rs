@@ -1,5 +1,6 @@
 //! Every `unsafe` call of procjail, each behind a small safe function with its `SAFETY:` reason.
-//! The rest of the code calls these, or nix; nothing else writes `unsafe`.
+//! The rest of the code calls these, or nix; nothing else writes `unsafe`. `memory`: the
+//! allocator and the trims of an idle jail's pages.
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
@@ -7,6 +8,9 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::Pid;
+
+pub mod memory;
+pub use memory::trim_heap;
 
 fn check(r: libc::c_long) -> Result<libc::c_long, Errno> {
     if r < 0 { Err(Errno::last()) } else { Ok(r) }
@@ -20,7 +24,10 @@ pub enum Forked {
 
 fn forked(r: libc::c_long) -> Result<Forked, Errno> {
     match check(r)? {
-        0 => Ok(Forked::Child),
+        0 => {
+            memory::own_pages();
+            Ok(Forked::Child)
+        }
         pid => Ok(Forked::Parent(Pid::from_raw(pid as i32))),
     }
 }
@@ -236,13 +243,6 @@ pub fn start() {
     }
     // SAFETY: SIG_IGN for SIGPIPE, as std's start-up sets it.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-}
-
-/// malloc_trim(0): glibc gives the free pages of its heap back to the kernel (madvise
-/// MADV_DONTNEED inside it, brk at its top).
-pub fn trim_heap() {
-    // SAFETY: malloc_trim works on malloc's own free memory only; nothing of ours points there.
-    unsafe { libc::malloc_trim(0) };
 }
 
 /// _exit(2): no destructors, no atexit handlers, no flushing of what the parent buffered.
