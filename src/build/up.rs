@@ -50,7 +50,6 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
     b.step(Op::Verify { pid: who, checks: Box::new(checks.clone()) }, Origin::Default);
     b.step(Op::SyncSend { end: 0, msg: crate::plan::VERIFIED.into() }, Origin::Default);
     b.step(Op::AwaitExec, Origin::Default);
-    b.step(Op::TrimHeap, Origin::Default);
     let wait = Op::Wait { pid: Proc::Child, grace_ms: spec.grace_ms, timeout_ms: spec.timeout_ms };
     b.step(wait, Origin::Default);
     b.phase(PhaseKind::Report, Side::Parent);

@@ -69,10 +69,6 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::CloseFds => ok(proc::close_fds()),
         Op::CloseHostFds => ok(proc::close_host_fds(h)),
         Op::Execve { argv, env } => ok(proc::execve(argv, env)),
-        Op::TrimHeap => {
-            crate::sys::trim_heap();
-            Ok(Done::Ok)
-        }
         Op::Kill { pid } => ok(proc::kill_proc(*pid, &ctx.h, &mut ctx.j)),
         Op::Signal { pid, start, signal, who } => ok(proc::signal(*pid, *start, *signal, who, h)),
         Op::CapBoundingDrop { drop } => ok(caps::bounding_drop(*drop)),

@@ -15,7 +15,8 @@ use crate::sys;
 /// Every signal is blocked (step "sigprocmask"), so the kernel queues them for us even though
 /// PID 1 has no handlers.
 ///
-/// 0. Drop the pages it was cloned with and will not read again: the heap, the code of setup.
+/// 0. Once the command has run 100 ms: drop the pages it was cloned with and will not read
+///    again, the heap and the code of setup.
 /// 1. Wait for a signal (sigtimedwait; a timeout only while the grace period runs).
 /// 2. A forwardable signal goes to the command.
 /// 3. Reap every child that has exited (SIGCHLDs coalesce, so loop until none is left).
@@ -24,17 +25,23 @@ use crate::sys;
 /// 5. When no child is left (ECHILD): exit with the command's status, 128+N for signal N.
 pub fn run(grace_ms: u64, h: &Handles) -> Result<Done, Failure> {
     let command = h.command.ok_or(Errno::ECHILD)?;
-    // From here the loop reads only locals and `h` (on the walker's stack): the heap and the
-    // code the init was cloned with can go (an idle jail's memory).
-    sys::memory::drop_inherited_heap();
-    sys::memory::drop_code_pages();
+    // The loop reads only locals and `h` (on the walker's stack): once the command has run a
+    // while, the heap and the code the init was cloned with can go (an idle jail's memory).
+    let mut trim_at = Some(Instant::now() + sys::memory::IDLE);
     let all = SigSet::all();
     let mut status: Option<i32> = None;
     let mut term_sent = false;
     let mut kill_at: Option<Instant> = None;
     loop {
-        let timeout = kill_at.map(|t| t.saturating_duration_since(Instant::now()));
+        let now = Instant::now();
+        let timeout =
+            [kill_at, trim_at].into_iter().flatten().min().map(|t| t.saturating_duration_since(now));
         let sig = sys::sigtimedwait(&all, timeout);
+        if trim_at.is_some_and(|t| Instant::now() >= t) {
+            sys::memory::drop_inherited_heap();
+            sys::memory::drop_code_pages();
+            trim_at = None;
+        }
         if let Some(s) = sig.filter(|s| INIT_FORWARDS.contains(s))
             && status.is_none()
         {

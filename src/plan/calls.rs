@@ -182,7 +182,6 @@ impl Op {
             | Op::Verify { .. }
             | Op::OpenNull { .. }
             | Op::OpenDir { .. }
-            | Op::TrimHeap
             | Op::CloseDir { .. }
             | Op::AwaitExit { .. }
             | Op::WaitEmpty { .. }

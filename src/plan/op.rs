@@ -200,9 +200,6 @@ pub enum Op {
         argv: Vec<String>,
         env: Vec<(String, String)>,
     },
-    /// malloc_trim(0): the heap's free pages back to the kernel (madvise, brk), before a long
-    /// wait: what planning and setup allocated and freed is not kept by each idle jail.
-    TrimHeap,
     /// kill(pid, SIGKILL) and wait4: a process of the plan, when setup stopped.
     Kill {
         pid: Proc,

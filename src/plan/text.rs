@@ -158,7 +158,6 @@ impl Op {
             Op::CloseFds => "close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)".into(),
             Op::CloseHostFds => "close_range(3, ~0U, 0) but status[1]".into(),
             Op::Execve { argv, env } => execve(argv, env),
-            Op::TrimHeap => "malloc_trim(0): the heap's free pages back to the kernel (madvise, brk)".into(),
             Op::Kill { pid } => format!("kill({0}, SIGKILL); wait4({0})", pid.var()),
             Op::Signal { pid, start, signal, who } => pidfd_signal(*pid, *start, *signal, who),
             Op::CapBoundingDrop { drop } => bounding_drop(*drop),
@@ -271,9 +270,10 @@ fn pidfd_signal(pid: i32, start: u64, signal: Signal, who: &str) -> String {
 
 fn init_loop(grace_ms: u64) -> String {
     format!(
-        "init: madvise(the heap and code it was cloned with, MADV_DONTNEED); sigtimedwait() forwarding {} to $COMMAND_PID; waitpid(-1, WNOHANG) reaping; \
+        "init: sigtimedwait() forwarding {} to $COMMAND_PID; waitpid(-1, WNOHANG) reaping; \
          when the command exits: write(status[1], how it ended), kill(-1, SIGTERM), {} later kill(-1, SIGKILL); \
-         exit(its code, or 128+N for signal N) when no child is left",
+         exit(its code, or 128+N for signal N) when no child is left; once the command has run 100 ms: \
+         madvise(the heap and code it was cloned with, MADV_DONTNEED)",
         signal_list(INIT_FORWARDS),
         Duration(grace_ms)
     )
@@ -289,7 +289,7 @@ fn wait(pid: Proc, grace_ms: u64, timeout_ms: Option<u64>) -> String {
     if pid == Proc::Child {
         s += "; read(status[0]): how the command ended";
     }
-    s
+    s + "; once it has run 100 ms: malloc_trim(0), madvise(procjail's code, MADV_DONTNEED)"
 }
 
 fn read_counter(path: &Path, counter: Counter) -> String {
