@@ -109,7 +109,7 @@ t2=$(now)
 down_all; wait
 t3=$(now)
 left=$("$PROCJAIL" ps | grep -c "^$PREFIX" || true)
-"$PROCJAIL" audit >/dev/null 2>&1 && audit=clean || audit="NOT clean"
+if audit_out=$("$PROCJAIL" audit 2>&1); then audit=clean; else audit="NOT clean"; say "$audit_out"; fi
 
 verdict() { if awk -v a="$1" -v b="$2" "BEGIN { exit !(a $3 b) }"; then echo met; else echo "NOT met"; fi; }
 printf '\n%-44s %12s %12s  %s\n' "" procjail bubblewrap target
