@@ -41,7 +41,7 @@ pub fn up(a: Args) -> anyhow::Result<i32> {
     // The report line says how the command ended: only when it ran to its end.
     let stopped = result.as_ref().err().is_some_and(|e| e.stop.is_some());
     if !stopped && let Some(line) = report.line(&plan.jail) {
-        eprintln!("{line}");
+        exec::say(&line);
     }
     if let Some(path) = &a.json_report {
         write_report(&mut report, path, &plan.jail)?;
