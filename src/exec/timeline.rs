@@ -49,6 +49,10 @@ pub fn now_ns() -> i64 {
 impl Timeline {
     pub fn new() -> std::io::Result<Timeline> {
         let file = memfd_create("procjail-trace", MFdFlags::MFD_CLOEXEC)?;
+        // The supervisor, the init and the command write to it at once, through one shared file
+        // offset; in the v2 VM (Linux 6.1) two of them wrote a line at the same offset and one
+        // was lost. O_APPEND: each write goes at the end, under the inode's lock.
+        nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_APPEND))?;
         Ok(Timeline { file, start_ns: now_ns() })
     }
 
