@@ -17,7 +17,7 @@ use crate::sys;
 ///
 /// 0. Once the command has run 100 ms: drop the pages it was cloned with and will not read
 ///    again, the heap and the code of setup.
-/// 1. Wait for a signal (sigtimedwait; a timeout only while the grace period runs).
+/// 1. Wait for a signal (sigtimedwait; a timeout only for the trim and the grace period).
 /// 2. A forwardable signal goes to the command.
 /// 3. Reap every child that has exited (SIGCHLDs coalesce, so loop until none is left).
 /// 4. When the command has exited: tell the supervisor how, SIGTERM to everything left in the
@@ -38,8 +38,7 @@ pub fn run(grace_ms: u64, h: &Handles) -> Result<Done, Failure> {
             [kill_at, trim_at].into_iter().flatten().min().map(|t| t.saturating_duration_since(now));
         let sig = sys::sigtimedwait(&all, timeout);
         if trim_at.is_some_and(|t| Instant::now() >= t) {
-            sys::memory::drop_inherited_heap();
-            sys::memory::drop_code_pages();
+            sys::trim_idle();
             trim_at = None;
         }
         if let Some(s) = sig.filter(|s| INIT_FORWARDS.contains(s))

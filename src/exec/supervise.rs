@@ -144,7 +144,7 @@ pub fn wait(
             }
             None => {
                 if trim_at.is_some_and(|t| now >= t) {
-                    sys::trim_heap();
+                    sys::trim_idle();
                     trim_at = None;
                 }
                 if timeout_at.is_some_and(|t| now >= t) && !j.report.timed_out {

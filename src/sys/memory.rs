@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 pub struct Alloc;
 
 /// How long a jail runs before its supervisor and init give back what setup left in memory
-/// (`trim_heap`, `drop_inherited_heap`): a jail that ends sooner is not slowed by it.
+/// ([`trim_idle`]): a jail that ends sooner is not slowed by it.
 pub const IDLE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The child's region: reserved address space, pages are made only when touched.
@@ -52,7 +52,7 @@ pub fn own_pages() {
 /// The heap is the program break's area, from above the thread's own block: static glibc puts
 /// the TLS and the thread control block (`pthread_self()`, x86-64's variant II: the TLS below
 /// it) first in that area, before malloc's first use of it; those stay.
-pub fn drop_inherited_heap() {
+fn drop_inherited_heap() {
     if !OWN.load(Ordering::Acquire) {
         return;
     }
@@ -140,12 +140,15 @@ unsafe impl GlobalAlloc for Alloc {
     }
 }
 
-/// malloc_trim(0): glibc gives the free pages of its heap back to the kernel (madvise
-/// MADV_DONTNEED inside it, brk at its top). In a cloned child, which does not use that heap
-/// (see [`Alloc`]), it would only write to pages it shares: there it leaves the heap alone.
-/// Then [`drop_code_pages`]: the supervisor's step before it waits.
-pub fn trim_heap() {
-    if !OWN.load(Ordering::Acquire) {
+/// What a process that has gone idle gives back, once the jail has run [`IDLE`]. The
+/// supervisor: malloc_trim(0), glibc's free heap pages back to the kernel (madvise
+/// MADV_DONTNEED inside the heap, brk at its top). A cloned child (the init, in its loop: see
+/// [`drop_inherited_heap`] for what it may no longer read): the heap it was cloned with, which
+/// malloc_trim would only write to. Both: [`drop_code_pages`].
+pub fn trim_idle() {
+    if OWN.load(Ordering::Acquire) {
+        drop_inherited_heap();
+    } else {
         // SAFETY: malloc_trim works on malloc's own free memory only; nothing of ours points there.
         unsafe { libc::malloc_trim(0) };
     }
@@ -164,7 +167,7 @@ unsafe extern "C" {
 /// (clap, the TOML parser, the planner: most of the binary) leave this process's page tables;
 /// they stay in the page cache, and only what runs from here on faults back in. Read-only,
 /// private, never-written file pages come back from the file as they were.
-pub fn drop_code_pages() {
+fn drop_code_pages() {
     let (start, end) = (&raw const __executable_start as usize, &raw const etext as usize);
     let page = 4096;
     let (start, end) = (start & !(page - 1), (end + page - 1) & !(page - 1));

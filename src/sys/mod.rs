@@ -10,7 +10,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::Pid;
 
 pub mod memory;
-pub use memory::trim_heap;
+pub use memory::trim_idle;
 
 fn check(r: libc::c_long) -> Result<libc::c_long, Errno> {
     if r < 0 { Err(Errno::last()) } else { Ok(r) }
