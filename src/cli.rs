@@ -50,7 +50,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Each command's arguments are built only when it is the one run (`defer`): a start builds one
+/// command's arguments, not those of all eighteen.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Validate jail files and print one line for each.
     #[command(
