@@ -289,7 +289,7 @@ fn wait(pid: Proc, grace_ms: u64, timeout_ms: Option<u64>) -> String {
     if pid == Proc::Child {
         s += "; read(status[0]): how the command ended";
     }
-    s + "; once it has run 100 ms: malloc_trim(0), madvise(procjail's code, MADV_DONTNEED)"
+    s + "; once it has run 100 ms: __libc_thread_freeres() (malloc's thread cache), malloc_trim(0), madvise(procjail's code, MADV_DONTNEED)"
 }
 
 fn read_counter(path: &Path, counter: Counter) -> String {
