@@ -112,8 +112,10 @@ pub fn save_state(path: &Path, plan: &Plan, h: &Handles) -> Result<(), Failure> 
     let state = crate::state::State::of(plan, file, sha, pids);
     let tmp = path.with_extension("json.tmp");
     let f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o644).open(&tmp)?;
-    // Compact, and in one write: it is read by programs (`jq .` shows it to a person).
-    let text = serde_json::to_vec(&state).map_err(|e| Failure::new(Errno::EIO, e.to_string()))?;
+    // Compact, and in one write: it is read by programs (`jq .` shows it to a person). The
+    // buffer is made big enough at once (the busybox jail's is 55 KB): no copy as it grows.
+    let mut text = Vec::with_capacity(64 << 10);
+    serde_json::to_writer(&mut text, &state).map_err(|e| Failure::new(Errno::EIO, e.to_string()))?;
     (&f).write_all(&text)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
