@@ -10,7 +10,7 @@
 #      `procjail ps`, then stopped with `procjail down`: the time to start and to stop them all,
 #      their total memory (PSS of every process of theirs, commands included), and nothing left.
 #
-#   sudo benches/scale.sh                 (after cargo build --release)
+#   sudo benches/scale.sh                 (it runs cargo build --release first)
 #   sudo IDLE=20 SEQ=200 PAR=100 MANY=500 benches/scale.sh
 #
 # It prints "met" or the figure that misses for each target, and leaves the host as it found it
@@ -23,10 +23,15 @@ PAR=${PAR:-100}
 MANY=${MANY:-500}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
+PROCJAIL_GIVEN=${PROCJAIL:-}
 PROCJAIL=${PROCJAIL:-$REPO/target/$(rustc -vV | sed -n "s/^host: //p")/release/procjail}
 say() { printf '%s\n' "$*" >&2; }
 die() { say "scale.sh: $*"; exit 1; }
 [[ $(id -u) == 0 ]] || die "needs root: sudo $0"
+# The binary users run (see startup.sh): cargo build --release, unless PROCJAIL names one.
+if [[ -z $PROCJAIL_GIVEN ]] && command -v cargo >/dev/null; then
+    (cd "$REPO" && cargo build --release -q >&2) || die "cargo build --release failed"
+fi
 [[ -x $PROCJAIL ]] || die "build first: cargo build --release"
 command -v bwrap >/dev/null || apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null
 

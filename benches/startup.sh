@@ -32,6 +32,7 @@ RSS_RUNS=${RSS_RUNS:-5}
 STRACE_RUNS=${STRACE_RUNS:-3}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
+PROCJAIL_GIVEN=${PROCJAIL:-}
 PROCJAIL=${PROCJAIL:-$REPO/target/$(rustc -vV | sed -n "s/^host: //p")/release/procjail}
 UNIFIED=/sys/fs/cgroup/unified
 
@@ -129,9 +130,12 @@ snap_mounts >"$WORK/mounts.before"; snap_cgroups >"$WORK/cgroups.before"
 snap_procs >"$WORK/procs.before"; snap_state >"$WORK/state.before"
 
 # --- the rootfs, the jail file, the OCI bundle ----------------------------------------------
-if [[ ! -x $PROCJAIL ]] && have cargo; then
+# The binary users run: `cargo test --release` leaves one built with the tests' features (other
+# dependency features, so other symbol names, so link/startup.order does not apply: see "The
+# build" in README.md); `cargo build --release` relinks it when it is that one.
+if [[ -z ${PROCJAIL_GIVEN:-} ]] && have cargo; then
     say "building procjail (cargo build --release)"
-    (cd "$REPO" && cargo build --release >&2) || true
+    (cd "$REPO" && cargo build --release -q >&2) || true
 fi
 [[ -x $PROCJAIL ]] || die "no procjail binary at $PROCJAIL: cd $REPO && cargo build --release"
 "$PROCJAIL" rootfs busybox "$ROOTFS" >/dev/null || die "could not make the busybox rootfs (apt-get install busybox-static)"
