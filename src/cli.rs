@@ -364,3 +364,32 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Man { dir } => cmd::man::man(<Cli as clap::CommandFactory>::command(), dir.as_deref()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    /// clap's own checks of every command's arguments (names, conflicts, defaults), which a
+    /// start no longer makes: each command's arguments are built only when it runs (`defer`).
+    #[test]
+    fn every_commands_arguments_pass_claps_checks() {
+        super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_deferred_command_still_parses_its_arguments() {
+        let cli =
+            super::Cli::try_parse_from(["procjail", "up", "web.toml", "--name", "web-2", "--timeout", "30s"])
+                .expect("parses");
+        match cli.command {
+            super::Command::Up { file, name, timeout, .. } => {
+                assert_eq!(file, std::path::PathBuf::from("web.toml"));
+                assert_eq!(name.as_deref(), Some("web-2"));
+                assert_eq!(timeout.map(|t| t.to_string()), Some("30s".to_string()));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let e = super::Cli::try_parse_from(["procjail", "up", "web.toml", "--name", "no/slash"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+}
