@@ -28,7 +28,7 @@ PROCJAIL=${PROCJAIL:-$REPO/target/$(rustc -vV | sed -n "s/^host: //p")/release/p
 say() { printf '%s\n' "$*" >&2; }
 die() { say "scale.sh: $*"; exit 1; }
 [[ $(id -u) == 0 ]] || die "needs root: sudo $0"
-# The binary users run (see startup.sh): cargo build --release, unless PROCJAIL names one.
+# The binary of the source as it is: cargo build --release, unless PROCJAIL names one.
 if [[ -z $PROCJAIL_GIVEN ]] && command -v cargo >/dev/null; then
     (cd "$REPO" && cargo build --release -q >&2) || die "cargo build --release failed"
 fi

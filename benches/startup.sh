@@ -130,9 +130,7 @@ snap_mounts >"$WORK/mounts.before"; snap_cgroups >"$WORK/cgroups.before"
 snap_procs >"$WORK/procs.before"; snap_state >"$WORK/state.before"
 
 # --- the rootfs, the jail file, the OCI bundle ----------------------------------------------
-# The binary users run: `cargo test --release` leaves one built with the tests' features (other
-# dependency features, so other symbol names, so link/startup.order does not apply: see "The
-# build" in README.md); `cargo build --release` relinks it when it is that one.
+# The binary of the source as it is (cargo build --release: nothing to do when it is current).
 if [[ -z ${PROCJAIL_GIVEN:-} ]] && have cargo; then
     say "building procjail (cargo build --release)"
     (cd "$REPO" && cargo build --release -q >&2) || true
