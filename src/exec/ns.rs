@@ -85,12 +85,14 @@ pub fn join_keyring() -> Result<(), Failure> {
     crate::sys::join_session_keyring().map_err(|e| Failure::new(e, "keyctl(KEYCTL_JOIN_SESSION_KEYRING)"))
 }
 
+/// The jail's first process, which the id map steps are about.
+fn first_process(h: &Handles) -> Result<nix::unistd::Pid, Failure> {
+    h.child.ok_or_else(|| Failure::new(nix::errno::Errno::ESRCH, "the jail's first process is not there"))
+}
+
 /// /proc/CHILD/FILE of the jail's first process: its setgroups, uid_map or gid_map.
 fn child_file(file: &str, h: &Handles) -> Result<std::path::PathBuf, Failure> {
-    let pid = h
-        .child
-        .ok_or_else(|| Failure::new(nix::errno::Errno::ESRCH, "the jail's first process is not there"))?;
-    Ok(Path::new("/proc").join(pid.as_raw().to_string()).join(file))
+    Ok(Path::new("/proc").join(first_process(h)?.as_raw().to_string()).join(file))
 }
 
 /// Writes a map (or "deny" to setgroups) of the jail's user namespace, in one write as the
@@ -111,10 +113,7 @@ pub fn write_id_map(file: &str, text: &str, h: &Handles) -> Result<(), Failure> 
 /// newuidmap or newgidmap for the jail's first process: they check /etc/subuid and
 /// /etc/subgid, and write what the user is granted.
 pub fn id_map_helper(program: &Path, map: &[crate::spec::IdRange], h: &Handles) -> Result<(), Failure> {
-    let pid = h
-        .child
-        .ok_or_else(|| Failure::new(nix::errno::Errno::ESRCH, "the jail's first process is not there"))?;
-    let mut args = vec![pid.as_raw().to_string()];
+    let mut args = vec![first_process(h)?.as_raw().to_string()];
     for r in map {
         args.extend([r.inside, r.outside, r.count].iter().map(u32::to_string));
     }

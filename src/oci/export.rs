@@ -150,17 +150,9 @@ fn paths(p: &[PathBuf]) -> Value {
 }
 
 fn namespaces(spec: &Spec) -> Value {
-    let n = &spec.namespaces;
-    let on = [
-        ("pid", n.pid),
-        ("network", n.net),
-        ("ipc", n.ipc),
-        ("uts", n.uts),
-        ("mount", n.mount),
-        ("cgroup", n.cgroup),
-        ("user", n.user),
-    ];
-    on.iter().filter(|(_, on)| *on).map(|(t, _)| json!({ "type": t })).collect::<Vec<_>>().into()
+    let on = |key: &Option<&str>| key.is_some_and(|k| crate::namespaces::is_on(&spec.namespaces, k));
+    let types = super::NAMESPACE_TYPES.iter().filter(|(_, key)| on(key));
+    types.map(|(t, _)| json!({ "type": t })).collect::<Vec<_>>().into()
 }
 
 fn resources(spec: &Spec, v2: bool, notes: &mut Vec<String>) -> Value {

@@ -15,18 +15,6 @@ pub(super) struct Ns {
     pub cgroup: bool,
 }
 
-/// OCI's namespace types and procjail's keys (None: no place in a jail file yet).
-const TYPES: &[(&str, Option<&str>)] = &[
-    ("pid", Some("pid")),
-    ("network", Some("net")),
-    ("mount", Some("mount")),
-    ("ipc", Some("ipc")),
-    ("uts", Some("uts")),
-    ("cgroup", Some("cgroup")),
-    ("user", Some("user")),
-    ("time", None),
-];
-
 pub(super) fn namespaces(doc: &mut Doc, j: &mut Jail) -> Result<Ns, BadInput> {
     let mut on = Vec::new();
     for i in 0..doc.len("/linux/namespaces")? {
@@ -34,8 +22,8 @@ pub(super) fn namespaces(doc: &mut Doc, j: &mut Jail) -> Result<Ns, BadInput> {
         let Some(t) = doc.string(&format!("{at}/type"))? else {
             return Err(bad(&format!("{at}/type"), "missing", "a namespace type"));
         };
-        let Some((_, ours)) = TYPES.iter().find(|(n, _)| *n == t) else {
-            let names: Vec<&str> = TYPES.iter().map(|(n, _)| *n).collect();
+        let Some((_, ours)) = super::NAMESPACE_TYPES.iter().find(|(n, _)| *n == t) else {
+            let names: Vec<&str> = super::NAMESPACE_TYPES.iter().map(|(n, _)| *n).collect();
             return Err(bad(
                 &format!("{at}/type"),
                 format!("unknown namespace type {t:?}"),

@@ -16,6 +16,19 @@ pub use export::{Bundle, InitChoice, export};
 pub use export_seccomp::profile as seccomp_profile;
 pub use import::import;
 
+/// OCI's namespace types and procjail's `[namespaces]` keys (None: no place in a jail file yet),
+/// in the order of runc's default spec: what import reads and export writes.
+const NAMESPACE_TYPES: &[(&str, Option<&str>)] = &[
+    ("pid", Some("pid")),
+    ("network", Some("net")),
+    ("ipc", Some("ipc")),
+    ("uts", Some("uts")),
+    ("mount", Some("mount")),
+    ("cgroup", Some("cgroup")),
+    ("user", Some("user")),
+    ("time", None),
+];
+
 /// A key of config.json that the jail file does not carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotCarried {
