@@ -1,6 +1,6 @@
-//! The state of a running jail, under /run/procjail/NAME: a lock the supervisor holds for its
+//! The state of a running jail, in /run/procjail: NAME.lock, a lock the supervisor holds for its
 //! whole life (so two jails of one name cannot run, and a dead supervisor is told from a live
-//! one without trusting pids), and state.json (pids, start times, the file and its hash, the
+//! one without trusting pids), and NAME.json (pids, start times, the file and its hash, the
 //! cgroups, the command, the plan), written atomically by the plan's SaveState step and
 //! removed at teardown. This module is the file's format and its readers; it writes nothing.
 
@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::host::user::JailFiles;
 use crate::host::{CGROUP_PARENT, CgroupKind, procfs, scan, user};
 use crate::plan::Plan;
 use crate::spec::Exec;
@@ -101,73 +102,95 @@ impl<P> State<P> {
     }
 }
 
-/// The state folder of this user's jail `name` ([`user::state_dir`]).
-pub fn dir(name: &str) -> PathBuf {
-    user::state_dir().join(name)
+/// The files of this user's jail `name` ([`user::state_dir`], [`JailFiles`]).
+pub fn files(name: &str) -> JailFiles {
+    JailFiles::of(&user::state_dir(), name)
 }
 
-/// Reads the state in a jail's folder.
-pub fn read(dir: &Path) -> anyhow::Result<State> {
-    read_as(dir)
+/// Reads a jail's state.
+pub fn read(files: &JailFiles) -> anyhow::Result<State> {
+    read_as(&files.state)
 }
 
 /// Reads it with the plan of the type asked for: `IgnoredAny` skips it without building it (a
 /// plan is most of the file; `ps` of 500 jails reads 500 of them).
-fn read_as<P: serde::de::DeserializeOwned>(dir: &Path) -> anyhow::Result<State<P>> {
-    let text = std::fs::read_to_string(dir.join("state.json"))?;
+fn read_as<P: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<State<P>> {
+    let text = std::fs::read_to_string(path)?;
     Ok(serde_json::from_str(&text)?)
 }
 
-/// Whether the supervisor that wrote `dir`'s state still runs: it holds the lock (read from
+/// Whether the supervisor that wrote a jail's state still runs: it holds the lock (read from
 /// /proc/locks; the pid and its start time would say the same, unless the pid was reused).
-pub fn is_live(dir: &Path) -> bool {
-    procfs::lock_holder(&dir.join("lock")).is_some()
+pub fn is_live(files: &JailFiles) -> bool {
+    procfs::lock_holder(&files.lock).is_some()
 }
 
-/// A jail's state folder, running or left over.
+/// A jail that has files in the state folder, running or left over.
 #[derive(Debug)]
 pub struct Entry {
     pub name: String,
-    pub dir: PathBuf,
+    pub files: JailFiles,
+    /// Those of its files that are there.
+    pub present: Vec<PathBuf>,
+    /// An older procjail's state folder of the same name (its files are in `present`).
+    pub folder: Option<PathBuf>,
     /// Its state, without the plan.
     pub state: Option<State<serde::de::IgnoredAny>>,
     pub live: bool,
 }
 
-/// Every folder under /run/procjail, sorted by name.
+/// Every jail with a file in this user's state folder, sorted by name. A folder there is the
+/// state of a jail of an older procjail (NAME/lock, NAME/state.json): listed, never live.
 pub fn all() -> Vec<Entry> {
-    let Ok(entries) = std::fs::read_dir(user::state_dir()) else { return Vec::new() };
+    let root = user::state_dir();
+    let Ok(entries) = std::fs::read_dir(&root) else { return Vec::new() };
+    let mut names = std::collections::BTreeMap::<String, Option<PathBuf>>::new();
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            names.insert(file, Some(e.path()));
+        } else if let Some(name) = JailFiles::name_of(&file) {
+            names.entry(name.to_string()).or_insert(None);
+        }
+    }
     let locks = crate::host::read_small("/proc/locks").unwrap_or_default();
-    let mut out: Vec<Entry> = entries
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .map(|e| {
-            let dir = e.path();
+    names
+        .into_iter()
+        .map(|(name, legacy)| {
+            let files = JailFiles::of(&root, &name);
+            let mut present: Vec<PathBuf> =
+                files.all().into_iter().filter(|f| f.symlink_metadata().is_ok()).collect();
+            if let Some(dir) = &legacy {
+                let mut inside: Vec<PathBuf> =
+                    std::fs::read_dir(dir).into_iter().flatten().flatten().map(|f| f.path()).collect();
+                inside.sort();
+                present.extend(inside);
+            }
             Entry {
-                name: e.file_name().to_string_lossy().into_owned(),
-                state: read_as(&dir).ok(),
-                live: procfs::lock_holder_in(&locks, &dir.join("lock")).is_some(),
-                dir,
+                folder: legacy,
+                state: read_as(&files.state).ok(),
+                live: procfs::lock_holder_in(&locks, &files.lock).is_some(),
+                present,
+                files,
+                name,
             }
         })
-        .collect();
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
+        .collect()
 }
 
 /// A running jail by name, or a clear error.
 pub fn running(name: &str) -> anyhow::Result<State> {
-    let dir = dir(name);
-    if !dir.exists() {
-        anyhow::bail!("no jail named {name:?} is running (nothing in {})", dir.display());
+    let files = files(name);
+    if !files.lock.exists() {
+        anyhow::bail!("no jail named {name:?} is running (there is no {})", files.lock.display());
     }
-    if !is_live(&dir) {
+    if !is_live(&files) {
         anyhow::bail!(
             "the jail {name:?} is not running: its supervisor is gone and left {} (run `procjail gc`)",
-            dir.display()
+            files.lock.display()
         );
     }
-    let state = read(&dir)?;
+    let state = read(&files)?;
     if procfs::start_time(state.init_pid) != Some(state.init_start) {
         anyhow::bail!(
             "the jail {name:?} has no first process any more (pid {} is gone or reused)",
@@ -180,8 +203,9 @@ pub fn running(name: &str) -> anyhow::Result<State> {
 /// Something procjail left on the host.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Leftover {
-    /// The state folder of a jail whose supervisor is gone, and the files in it.
-    State { dir: PathBuf, files: Vec<PathBuf> },
+    /// The state of a jail whose supervisor is gone: its files that are there (its lock, its
+    /// state, a state half written), and an older procjail's folder, the files in it first.
+    State { name: String, files: Vec<PathBuf>, folder: Option<PathBuf> },
     /// A mount under a stale jail's rootfs, or under /run/procjail.
     Mount(PathBuf),
     /// The cgroup of a jail that is not running; `kill_file`: it has cgroup.kill.
@@ -198,11 +222,14 @@ impl Leftover {
         }
     }
 
-    pub fn path(&self) -> &Path {
+    /// Where it is: a path, or for a stale state its files, comma-separated.
+    pub fn place(&self) -> String {
         match self {
-            Leftover::State { dir, .. } => dir,
-            Leftover::Mount(p) => p,
-            Leftover::Cgroup { path, .. } => path,
+            Leftover::State { files, folder, .. } => {
+                files.iter().chain(folder).map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+            }
+            Leftover::Mount(p) => p.display().to_string(),
+            Leftover::Cgroup { path, .. } => path.display().to_string(),
         }
     }
 }
@@ -220,10 +247,11 @@ pub fn leftovers(names: &[String]) -> Vec<Leftover> {
                 found.push(Leftover::Mount(PathBuf::from(m)));
             }
         }
-        let mut files: Vec<PathBuf> =
-            std::fs::read_dir(&e.dir).into_iter().flatten().flatten().map(|f| f.path()).collect();
-        files.sort();
-        found.push(Leftover::State { dir: e.dir.clone(), files });
+        found.push(Leftover::State {
+            name: e.name.clone(),
+            files: e.present.clone(),
+            folder: e.folder.clone(),
+        });
     }
     for m in scan::mounts_under(&user::state_dir()) {
         found.push(Leftover::Mount(PathBuf::from(m)));

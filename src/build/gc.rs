@@ -31,12 +31,14 @@ pub fn gc(found: &[Leftover], hierarchies: &[PathBuf], no_jail_left: bool, host:
         }
     }
     for l in found {
-        if let Leftover::State { dir, files } = l {
+        if let Leftover::State { files, folder, .. } = l {
             let o = Origin::Found("the state of a jail whose supervisor is gone".into());
             for f in files {
                 b.step_when(Op::Unlink { path: f.clone() }, o.clone(), vec![Cond::Exists(f.clone())]);
             }
-            b.step(Op::Rmdir { path: dir.clone() }, o);
+            if let Some(dir) = folder {
+                b.step_when(Op::Rmdir { path: dir.clone() }, o.clone(), vec![Cond::Exists(dir.clone())]);
+            }
         }
     }
     if no_jail_left {

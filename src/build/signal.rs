@@ -4,6 +4,7 @@
 use nix::sys::signal::Signal;
 
 use crate::host::Host;
+use crate::host::user::JailFiles;
 use crate::plan::{Builder, Facts, Op, PhaseKind, Plan, Side};
 use crate::spec::Origin;
 use crate::state::State;
@@ -37,6 +38,6 @@ pub fn down(state: &State, wait_ms: u64, host: &Host) -> Plan {
     let (pid, start) = (state.supervisor_pid, state.supervisor_start);
     b.step(Op::Signal { pid, start, signal: Signal::SIGTERM, who }, d.clone());
     b.step(Op::AwaitExit { timeout_ms: wait_ms }, d.clone());
-    b.step(Op::CheckGone { path: host.state_dir.join(&state.name) }, d);
+    b.step(Op::CheckGone { path: JailFiles::of(&host.state_dir, &state.name).lock }, d);
     b.finish(&state.name, &state.file, host, Facts::default())
 }

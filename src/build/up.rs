@@ -2,6 +2,7 @@
 
 use crate::cgroups;
 use crate::host::Host;
+use crate::host::user::JailFiles;
 use crate::plan::verify::{Expect, MountCheck, MountIs};
 use crate::plan::{Builder, Cond, Facts, Op, PhaseKind, Plan, Proc, Side, SignalSet};
 use crate::spec::{Origin, Spec};
@@ -11,15 +12,15 @@ use crate::{confine, init, mounts, namespaces};
 /// exec, supervise, report, teardown.
 pub fn up(spec: &Spec, host: &Host) -> Plan {
     let mut b = Builder::default();
-    let lock = plan_state(&mut b, &spec.name, host);
+    let files = JailFiles::of(&host.state_dir, &spec.name);
+    let lock = plan_state(&mut b, &files, host);
     if spec.make_rootfs {
         b.phase(PhaseKind::Rootfs, Side::Parent);
         crate::rootfs::plan(&mut b, &spec.rootfs, &spec.rootfs_parents, &spec.rootfs_origin);
     }
     let cg = cgroups::plan_setup(&mut b, spec, host);
     let clone = namespaces::plan_spawn(&mut b, spec, &cg);
-    let save =
-        b.step(Op::SaveState { path: host.state_dir.join(&spec.name).join("state.json") }, Origin::Default);
+    let save = b.step(Op::SaveState { path: files.state.clone() }, Origin::Default);
     namespaces::plan_child_start(&mut b, spec, host);
     confine::child_start(&mut b, spec);
     let m = mounts::plan_mounts(&mut b, spec);
@@ -58,7 +59,7 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
     let kill = Op::Kill { pid: Proc::Child };
     b.step_when(kill, Origin::Default, vec![Cond::Ran(clone), Cond::NotReaped(Proc::Child)]);
     cgroups::plan_teardown(&mut b, host, &cg);
-    plan_state_removal(&mut b, &host.state_dir.join(&spec.name), lock, save);
+    plan_state_removal(&mut b, &files, lock, save);
     b.step(Op::CheckMounts, Origin::Default);
     let facts = Facts {
         rootfs: Some(spec.rootfs.clone()),
@@ -77,9 +78,9 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
 }
 
 /// Phase "state" (parent): the supervisor's signals blocked (a Ctrl-C from here on leads to
-/// teardown), umask 0 (every mode the plan names is the mode made), the folder and the lock.
-/// Returns the index of the lock step.
-fn plan_state(b: &mut Builder, name: &str, host: &Host) -> usize {
+/// teardown), umask 0 (every mode the plan names is the mode made), the state folder and the
+/// jail's lock in it. Returns the index of the lock step.
+fn plan_state(b: &mut Builder, files: &JailFiles, host: &Host) -> usize {
     let d = Origin::Default;
     b.phase(PhaseKind::State, Side::Parent);
     b.step(Op::BlockSignals { set: SignalSet::Supervisor }, d.clone());
@@ -93,15 +94,13 @@ fn plan_state(b: &mut Builder, name: &str, host: &Host) -> usize {
         b.step(Op::Mkdir { path: root.clone(), mode: 0o700, exist_ok: true }, d.clone());
         b.step(Op::CheckPrivate { path: root.clone(), uid: host.uid }, d.clone());
     }
-    b.step(Op::Mkdir { path: root.join(name), mode: 0o755, exist_ok: true }, d.clone());
-    b.step(Op::Lock { path: root.join(name).join("lock") }, d)
+    b.step(Op::Lock { path: files.lock.clone() }, d)
 }
 
-/// The teardown steps of the state: only what this run made, and only if it holds the lock.
-fn plan_state_removal(b: &mut Builder, dir: &std::path::Path, lock: usize, save: usize) {
+/// The teardown steps of the state: only what this run made, and only if it holds the lock,
+/// which goes last (it is let go of when the supervisor exits).
+fn plan_state_removal(b: &mut Builder, files: &JailFiles, lock: usize, save: usize) {
     let d = Origin::Default;
-    let dir = dir.to_path_buf();
-    b.step_needing(Op::Unlink { path: dir.join("state.json") }, d.clone(), save);
-    b.step_needing(Op::Unlink { path: dir.join("lock") }, d.clone(), lock);
-    b.step_needing(Op::Rmdir { path: dir }, d, lock);
+    b.step_needing(Op::Unlink { path: files.state.clone() }, d.clone(), save);
+    b.step_needing(Op::Unlink { path: files.lock.clone() }, d, lock);
 }

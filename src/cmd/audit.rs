@@ -14,7 +14,7 @@ pub fn audit(names: &[String]) -> anyhow::Result<i32> {
             Leftover::Cgroup { processes, .. } if *processes > 0 => format!(" ({processes} processes)"),
             _ => String::new(),
         };
-        println!("{}: {}{extra}", l.what(), l.path().display());
+        println!("{}: {}{extra}", l.what(), l.place());
     }
     if found.is_empty() {
         println!("nothing left by procjail");
@@ -37,7 +37,7 @@ pub fn gc(names: &[String], plan_only: bool) -> anyhow::Result<i32> {
     }
     exec::run(&plan, &Options::traced(false)).1?;
     for l in &found {
-        println!("removed {}: {}", l.what(), l.path().display());
+        println!("removed {}: {}", l.what(), l.place());
     }
     Ok(0)
 }

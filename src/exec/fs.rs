@@ -81,19 +81,30 @@ pub fn rmdir(dir: &Path) -> Result<(), Failure> {
     }
 }
 
-/// open + flock(LOCK_EX|LOCK_NB): a second jail of the same name stops here.
+/// open + flock(LOCK_EX|LOCK_NB): a second jail of the same name stops here. The supervisor
+/// that held the lock last unlinks it before it lets go; a lock taken on the file it unlinked
+/// locks nothing that a third could not take too, so while `path` is not the file locked (its
+/// device and inode differ, or it is gone), it is opened and locked again.
 pub fn lock(path: &Path, h: &mut Handles) -> Result<(), Failure> {
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(path)?;
-    if let Err(errno) = sys::flock(file.as_fd(), libc::LOCK_EX | libc::LOCK_NB) {
-        let who =
-            procfs::lock_holder(path).map_or("another procjail".to_string(), |p| format!("procjail pid {p}"));
-        return Err(Failure::new(
-            errno,
-            format!("a jail of this name is running: {who} holds {}", path.display()),
-        ));
+    use std::os::unix::fs::MetadataExt as _;
+    for _ in 0..16 {
+        let file =
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(path)?;
+        if let Err(errno) = sys::flock(file.as_fd(), libc::LOCK_EX | libc::LOCK_NB) {
+            let who = procfs::lock_holder(path)
+                .map_or("another procjail".to_string(), |p| format!("procjail pid {p}"));
+            return Err(Failure::new(
+                errno,
+                format!("a jail of this name is running: {who} holds {}", path.display()),
+            ));
+        }
+        let held = file.metadata()?;
+        if std::fs::metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == (held.dev(), held.ino())) {
+            h.lock = Some(file.into());
+            return Ok(());
+        }
     }
-    h.lock = Some(file.into());
-    Ok(())
+    Err(Failure::new(Errno::EAGAIN, format!("{} was removed under each lock taken", path.display())))
 }
 
 /// Writes state.json.tmp and renames it over state.json, so readers never see half a file.

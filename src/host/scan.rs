@@ -71,7 +71,10 @@ impl Snapshot {
             cgroups: cgroups_of(name),
             processes: processes_of(name),
             mounts: mounts_under(rootfs),
-            state: user::state_dir().join(name).exists(),
+            state: user::JailFiles::of(&user::state_dir(), name)
+                .all()
+                .iter()
+                .any(|f| f.symlink_metadata().is_ok()),
         }
     }
 
@@ -82,7 +85,7 @@ impl Snapshot {
         leaks.extend(self.processes.iter().map(|p| format!("process {p}")));
         leaks.extend(self.mounts.difference(&before.mounts).map(|m| format!("mount {m}")));
         if self.state {
-            leaks.push(format!("state {}", user::state_dir().join(name).display()));
+            leaks.push(format!("state {}", user::JailFiles::of(&user::state_dir(), name).lock.display()));
         }
         leaks
     }

@@ -27,6 +27,38 @@ pub fn state_dir() -> PathBuf {
     }
 }
 
+/// A jail's files in its user's state folder: `NAME.lock`, which its supervisor holds for the
+/// jail's whole life, and `NAME.json`, its state. Side by side in the one folder, not in a
+/// folder per jail: where /run is on disk (ext4), making and removing a folder for every run
+/// costs a journaled inode and block each way, about 0.1 to 0.2 ms of every start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JailFiles {
+    pub lock: PathBuf,
+    pub state: PathBuf,
+}
+
+impl JailFiles {
+    pub fn of(dir: &Path, name: &str) -> JailFiles {
+        JailFiles { lock: dir.join(format!("{name}.lock")), state: dir.join(format!("{name}.json")) }
+    }
+
+    /// The file the state is written to before it is renamed over `state`.
+    pub fn tmp(&self) -> PathBuf {
+        self.state.with_extension("json.tmp")
+    }
+
+    /// All three, in the order teardown removes them.
+    pub fn all(&self) -> [PathBuf; 3] {
+        [self.tmp(), self.state.clone(), self.lock.clone()]
+    }
+
+    /// The jail a file of a state folder belongs to, by its name: `NAME.lock`, `NAME.json` or
+    /// `NAME.json.tmp`.
+    pub fn name_of(file: &str) -> Option<&str> {
+        [".json.tmp", ".json", ".lock"].iter().find_map(|s| file.strip_suffix(s)).filter(|n| !n.is_empty())
+    }
+}
+
 /// Whether `dir` is a real folder (not a symlink) of `uid`'s, that no one else can write.
 pub fn private_dir_of(dir: &Path, uid: u32) -> bool {
     std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o022 == 0)
@@ -134,5 +166,20 @@ mod tests {
         let passwd = "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n";
         assert_eq!(super::user_name(passwd, 1000).as_deref(), Some("alice"));
         assert_eq!(super::user_name(passwd, 5), None);
+    }
+
+    #[test]
+    fn each_file_of_a_jail_names_that_jail_whatever_dots_its_name_has() {
+        let dir = std::path::Path::new("/run/procjail");
+        for name in ["busybox", "a.json", "x.lock", "v1.2.json.tmp", "y.json.json"] {
+            let f = super::JailFiles::of(dir, name);
+            for file in f.all() {
+                let file = file.file_name().unwrap().to_str().unwrap().to_string();
+                assert_eq!(super::JailFiles::name_of(&file), Some(name), "{file}");
+            }
+        }
+        assert_eq!(super::JailFiles::of(dir, "a").tmp(), dir.join("a.json.tmp"));
+        assert_eq!(super::JailFiles::name_of("busybox"), None);
+        assert_eq!(super::JailFiles::name_of(".lock"), None);
     }
 }

@@ -51,7 +51,8 @@ pub enum Op {
     Rmdir {
         path: PathBuf,
     },
-    /// open(O_CREAT) + flock(LOCK_EX|LOCK_NB): the jail's lock, held until the supervisor exits.
+    /// open(O_CREAT) + flock(LOCK_EX|LOCK_NB): the jail's lock, held until the supervisor exits;
+    /// taken again if the path no longer names the file locked (its last holder unlinked it).
     Lock {
         path: PathBuf,
     },

@@ -121,7 +121,10 @@ impl Op {
             Op::Unlink { path } => format!("unlink({})", qp(path)),
             Op::Rmdir { path } => format!("rmdir({}), retried while EBUSY", qp(path)),
             Op::Lock { path } => {
-                format!("open({}, O_CREAT|O_WRONLY|O_CLOEXEC, 0600); flock(LOCK_EX|LOCK_NB)", qp(path))
+                let p = qp(path);
+                format!(
+                    "open({p}, O_CREAT|O_WRONLY|O_CLOEXEC, 0600); flock(LOCK_EX|LOCK_NB); again while {p} is not the file locked"
+                )
             }
             Op::SaveState { path } => save_state(path),
             Op::OpenRoot { path } => format!("open({}, O_PATH|O_DIRECTORY|O_CLOEXEC) = rootfd", qp(path)),

@@ -153,8 +153,13 @@ impl Snapshot {
                 cgroups.insert(dir);
             }
         }
-        let state =
-            ["/run/procjail"].iter().map(|d| Path::new(d).join(&name)).filter(|p| p.exists()).collect();
+        // NAME.lock, NAME.json, NAME.json.tmp; and a folder NAME, as an older procjail made.
+        let state = ["lock", "json", "json.tmp"]
+            .iter()
+            .map(|ext| Path::new("/run/procjail").join(format!("{name}.{ext}")))
+            .chain([Path::new("/run/procjail").join(&name)])
+            .filter(|p| p.symlink_metadata().is_ok())
+            .collect();
         Snapshot { mounts, cgroups, state, processes: jail_processes(&name) }
     }
 

@@ -144,7 +144,8 @@ fn audit_and_gc_clean_up_after_a_supervisor_killed_at_any_point() {
         plan["phases"].as_array().unwrap().iter().flat_map(|p| p["steps"].as_array().unwrap()).collect();
     let at = |op: &str| steps.iter().find(|s| s["op"] == op).unwrap()["index"].as_u64().unwrap().to_string();
     let write = steps.iter().find(|s| s["op"] == "write").unwrap()["index"].as_u64().unwrap().to_string();
-    for point in [at("lock"), write, at("clone"), at("save_state"), at("wait"), at("kill_cgroup")] {
+    let lock = at("lock");
+    for point in [lock.clone(), write, at("clone"), at("save_state"), at("wait"), at("kill_cgroup")] {
         let before = Snapshot::take(&j.file);
         let out = std::process::Command::new(bin())
             .args(["up", j.file.to_str().unwrap()])
@@ -165,12 +166,38 @@ fn audit_and_gc_clean_up_after_a_supervisor_killed_at_any_point() {
             std::thread::sleep(Duration::from_millis(20));
         }
         let audit = procjail(&["audit", "day2-killed"]);
+        if point == lock {
+            // Killed before it took the lock, it had made nothing yet.
+            assert_eq!((audit.code, audit.stdout.as_str()), (0, "nothing left by procjail\n"), "{audit:?}");
+            Snapshot::take(&j.file).assert_same(&before, &audit);
+            continue;
+        }
         assert_eq!(audit.code, 1, "step {point}: {audit:?}");
-        assert!(audit.stdout.contains("stale state: /run/procjail/day2-killed"), "step {point}: {audit:?}");
+        // Killed after it took the lock: its lock is left, and its state from the step that
+        // writes it on.
+        assert!(audit.stdout.contains("stale state: /run/procjail/day2-killed."), "step {point}: {audit:?}");
+        assert!(audit.stdout.contains("/run/procjail/day2-killed.lock"), "step {point}: {audit:?}");
         let gc = procjail(&["gc", "day2-killed"]);
         assert_eq!(gc.code, 0, "step {point}: {gc:?}");
         let audit = procjail(&["audit", "day2-killed"]);
         assert_eq!((audit.code, audit.stdout.as_str()), (0, "nothing left by procjail\n"), "step {point}");
         Snapshot::take(&j.file).assert_same(&before, &audit);
     }
+}
+
+#[test]
+fn gc_removes_the_state_folder_an_older_procjail_left() {
+    // Before state was NAME.lock and NAME.json, it was a folder: NAME/lock, NAME/state.json.
+    let dir = std::path::Path::new("/run/procjail/day2-older");
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("lock"), "").unwrap();
+    std::fs::write(dir.join("state.json"), "{}").unwrap();
+    let audit = procjail(&["audit", "day2-older"]);
+    assert_eq!(audit.code, 1, "{audit:?}");
+    let want = "stale state: /run/procjail/day2-older/lock, /run/procjail/day2-older/state.json, /run/procjail/day2-older\n";
+    assert!(audit.stdout.contains(want), "{audit:?}");
+    assert_eq!(procjail(&["gc", "day2-older"]).code, 0);
+    assert!(!dir.exists(), "{} is still there", dir.display());
+    let audit = procjail(&["audit", "day2-older"]);
+    assert_eq!((audit.code, audit.stdout.as_str()), (0, "nothing left by procjail\n"));
 }
