@@ -11,7 +11,7 @@
 use crate::config::InitMode;
 use crate::confine::TailMarks;
 use crate::host::Host;
-use crate::plan::{Builder, Channel, Op, PhaseKind, READY, Side, VERIFIED};
+use crate::plan::{Builder, Channel, Op, PhaseKind, READY, STARTED, Side, VERIFIED};
 use crate::spec::{Exec, Origin, Spec};
 
 /// The umask the command starts with, as runc and podman give it.
@@ -37,7 +37,8 @@ pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
     } else {
         crate::host::caps::all(host.cap_last_cap)
     };
-    let marks = exec_tail(b, &spec.exec(), exec_side, host, bounding, host.uid != 0);
+    let report_ns = host.uid != 0;
+    let marks = exec_tail(b, &spec.exec(), exec_side, host, bounding, report_ns, !report_ns);
     if builtin {
         b.phase(PhaseKind::Reap, Side::Child);
         b.step(Op::Close { channel: Channel::Sync, end: 1 }, d.clone());
@@ -54,7 +55,9 @@ pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
 /// and execve. The process is already in the jail's root, with "/" as its working directory.
 /// `bounding`: the bounding set the process holds when the tail starts. `report_ns`: the
 /// supervisor cannot read the command's /proc/PID/ns (it is not root on the host, or it has
-/// joined the jail's user namespace), so the command sends its own with "ready".
+/// joined the jail's user namespace), so the command sends its own with "ready". `announce`:
+/// "started" first, so that the supervisor reads what these steps do not change (namespaces,
+/// mounts, cgroups) while they run, and after "ready" only the rest.
 pub fn exec_tail(
     b: &mut Builder,
     cmd: &Exec,
@@ -62,9 +65,13 @@ pub fn exec_tail(
     host: &Host,
     bounding: u64,
     report_ns: bool,
+    announce: bool,
 ) -> TailMarks {
     let d = Origin::Default;
     b.phase(PhaseKind::Exec, side);
+    if announce {
+        b.step(Op::SyncSend { end: 1, msg: STARTED.into() }, d.clone());
+    }
     b.step(Op::Setsid, d.clone());
     b.step(Op::ResetSignals { ignored: host.sig_ignored }, d.clone());
     b.step(Op::Umask { mask: COMMAND_UMASK }, d.clone());

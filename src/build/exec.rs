@@ -60,7 +60,7 @@ pub fn exec(state: &State, argv: &[String], joined: &Joined, host: &Host) -> Pla
     // procjail exec runs on the host with the host's whole bounding set.
     let report_ns = host.uid != 0 || joined.namespaces.contains(&"user");
     let all = crate::host::caps::all(host.cap_last_cap);
-    let tail = init::exec_tail(&mut b, &command, Side::Command, host, all, report_ns);
+    let tail = init::exec_tail(&mut b, &command, Side::Command, host, all, report_ns, false);
     b.phase(PhaseKind::Supervise, Side::Parent);
     b.step(Op::AwaitReady, d.clone());
     if let Some(checks) = &state.checks {
@@ -72,7 +72,7 @@ pub fn exec(state: &State, argv: &[String], joined: &Joined, host: &Host) -> Pla
             let u = &command.user;
             checks.ids.value = (u.uid, u.gid, u.groups.clone());
         }
-        b.step(Op::Verify { pid: Proc::Command, checks: Box::new(checks) }, d.clone());
+        b.step(Op::Verify { pid: Proc::Command, checks: Box::new(checks), observed: false }, d.clone());
     }
     b.step(Op::SyncSend { end: 0, msg: VERIFIED.into() }, d.clone());
     b.step(Op::AwaitExec, d.clone());

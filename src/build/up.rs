@@ -46,9 +46,16 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
     let at = confine::CheckSteps { clone, slave: m.slave, mounts: mount_checks, cgroups };
     let checks = confine::checks(spec, host, &tail, at);
     b.phase(PhaseKind::Supervise, Side::Parent);
-    b.step(Op::AwaitReady, Origin::Default);
     let who = if spec.init == crate::config::InitMode::Builtin { Proc::Command } else { Proc::Child };
-    b.step(Op::Verify { pid: who, checks: Box::new(checks.clone()) }, Origin::Default);
+    // Root reads the command's namespaces itself: while the command takes its last steps
+    // (init::exec_tail announces them), the rest of what it reads.
+    let observed = host.uid == 0;
+    if observed {
+        b.step(Op::AwaitStarted, Origin::Default);
+        b.step(Op::Observe { pid: who, paths: checks.paths() }, Origin::Default);
+    }
+    b.step(Op::AwaitReady, Origin::Default);
+    b.step(Op::Verify { pid: who, checks: Box::new(checks.clone()), observed }, Origin::Default);
     b.step(Op::SyncSend { end: 0, msg: crate::plan::VERIFIED.into() }, Origin::Default);
     b.step(Op::AwaitExec, Origin::Default);
     let wait = Op::Wait { pid: Proc::Child, grace_ms: spec.grace_ms, timeout_ms: spec.timeout_ms };

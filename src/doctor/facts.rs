@@ -291,7 +291,8 @@ fn paths(points: &BTreeMap<std::path::PathBuf, Point>) -> Vec<PathFact> {
     masked
         .chain(readonly)
         .map(|(path, want)| {
-            let point = points.get(std::path::Path::new(path)).cloned().unwrap_or_default();
+            let none = Point::default();
+            let point = points.get(std::path::Path::new(path)).unwrap_or(&none);
             let masked = point.mount.as_ref().and_then(|m| {
                 if m.root.ends_with("/null") {
                     Some("masked (/dev/null)")

@@ -73,7 +73,8 @@ fn points(mounts: &[mountinfo::Mount], exists: &[&str]) -> BTreeMap<PathBuf, Poi
                     path == m.point || path.starts_with(&format!("{}/", m.point.trim_end_matches('/')))
                 })
                 .max_by_key(|m| m.point.len())
-                .cloned();
+                .cloned()
+                .map(std::rc::Rc::new);
             let mount = on.clone().filter(|m| m.point == path);
             (p, Point { exists: exists.contains(&path.as_str()), mount, on })
         })

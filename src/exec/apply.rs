@@ -91,10 +91,12 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::MountSetattr { target, set, recursive } => ok(mount::setattr(target, *set, *recursive, h)),
         Op::DeviceFilter { cgroup: cg, program, .. } => ok(cgroup::device_filter(cg, program)),
         Op::InitLoop { grace_ms } => init_loop::run(*grace_ms, h),
+        Op::AwaitStarted => ok(supervise::await_started(&ctx.h, &mut ctx.j)),
+        Op::Observe { pid, paths } => ok(check::observe(*pid, paths, ctx.plan, &ctx.h, &mut ctx.j)),
         Op::AwaitReady => ok(supervise::await_ready(&ctx.h, &mut ctx.j)),
         Op::SendReadyNs => ok(sync::send_ready_ns(h)),
-        Op::Verify { pid, checks } => {
-            ok(check::verify(*pid, checks, ctx.plan, &ctx.h, &ctx.j.own_ns, ctx.opts))
+        Op::Verify { pid, checks, .. } => {
+            ok(check::verify(*pid, checks, ctx.plan, &ctx.h, &mut ctx.j, ctx.opts))
         }
         Op::AwaitExec => ok(supervise::await_exec(&ctx.h, &mut ctx.j)),
         Op::Wait { pid, grace_ms, timeout_ms } => {

@@ -44,43 +44,83 @@ pub fn private(path: &Path, uid: u32) -> Result<(), Failure> {
     Err(Failure::new(Errno::EPERM, msg))
 }
 
-/// The kernel's answer before the command's execve: its /proc entries read back and compared
-/// with the plan. A mismatch fails this step, naming the step whose effect is missing.
+/// /proc opened here, unless the walk holds the host's procfs already (opened before entering a
+/// jail): then None.
+fn open_procfs(h: &super::ctx::Handles) -> Result<Option<std::os::fd::OwnedFd>, Failure> {
+    if h.procfd.is_some() {
+        return Ok(None);
+    }
+    let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
+    Ok(Some(nix::fcntl::open("/proc", flags, nix::sys::stat::Mode::empty())?))
+}
+
+/// The pid of the process the checks are about, as the host sees it.
+fn checked_pid(
+    who: crate::plan::Proc,
+    h: &super::ctx::Handles,
+    proc: std::os::fd::BorrowedFd<'_>,
+) -> Result<i32, Failure> {
+    use crate::plan::Proc;
+    match (who, h.pid(who)) {
+        (_, Some(p)) => Ok(p.as_raw()),
+        // The command of the built-in init: the init's only child.
+        (Proc::Command, None) => {
+            let init = h.child.ok_or(Errno::ESRCH)?.as_raw();
+            crate::host::probe::only_child(proc, init)
+                .ok_or_else(|| Failure::new(Errno::ESRCH, "the init has no command"))
+        }
+        (Proc::Child, None) => Err(Errno::ESRCH.into()),
+    }
+}
+
+/// What the command's last steps do not change, read while it takes them: Verify finishes it.
+pub fn observe(
+    who: crate::plan::Proc,
+    paths: &[std::path::PathBuf],
+    plan: &Plan,
+    h: &super::ctx::Handles,
+    j: &mut super::ctx::Journal,
+) -> Result<(), Failure> {
+    use std::os::fd::AsFd;
+    let opened = open_procfs(h)?;
+    let proc = opened.as_ref().or(h.procfd.as_ref()).ok_or(Errno::EBADF)?;
+    let pid = checked_pid(who, h, proc.as_fd())?;
+    let seen = crate::host::probe::observe_jail(proc.as_fd(), pid, paths, &plan.host.view)
+        .map_err(|e| Failure::from(e).with_detail(format!("cannot read /proc/{pid}")))?;
+    j.observed = Some(seen);
+    Ok(())
+}
+
+/// The kernel's answer before the command's execve: its /proc entries read back (after an
+/// Observe step, only what its last steps changed) and compared with the plan. A mismatch
+/// fails this step, naming the step whose effect is missing.
 pub fn verify(
     who: crate::plan::Proc,
     checks: &crate::plan::verify::Checks,
     plan: &Plan,
     h: &super::ctx::Handles,
-    own_ns: &std::collections::BTreeMap<String, String>,
+    j: &mut super::ctx::Journal,
     opts: &Options,
 ) -> Result<(), Failure> {
     use crate::host::probe;
-    use crate::plan::Proc;
     use std::os::fd::AsFd;
-    let opened;
-    let proc = match &h.procfd {
-        Some(fd) => fd.as_fd(),
+    let opened = open_procfs(h)?;
+    let proc = opened.as_ref().or(h.procfd.as_ref()).ok_or(Errno::EBADF)?;
+    let read =
+        |pid: i32| move |e: std::io::Error| Failure::from(e).with_detail(format!("cannot read /proc/{pid}"));
+    let mut seen = match j.observed.take() {
+        Some(mut seen) => {
+            probe::observe_process(proc.as_fd(), &mut seen).map_err(read(seen.pid))?;
+            seen
+        }
         None => {
-            let flags =
-                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
-            opened = nix::fcntl::open("/proc", flags, nix::sys::stat::Mode::empty())?;
-            opened.as_fd()
+            let pid = checked_pid(who, h, proc.as_fd())?;
+            probe::observe(proc.as_fd(), pid, &checks.paths(), &plan.host.view).map_err(read(pid))?
         }
     };
-    let pid = match (who, h.pid(who)) {
-        (_, Some(p)) => p.as_raw(),
-        // The command of the built-in init: the init's only child.
-        (Proc::Command, None) => {
-            let init = h.child.ok_or(Errno::ESRCH)?.as_raw();
-            probe::only_child(proc, init)
-                .ok_or_else(|| Failure::new(Errno::ESRCH, "the init has no command"))?
-        }
-        (Proc::Child, None) => return Err(Errno::ESRCH.into()),
-    };
-    let mut seen = probe::observe(proc, pid, &checks.paths(), &plan.host.view)
-        .map_err(|e| Failure::from(e).with_detail(format!("cannot read /proc/{pid}")))?;
+    let pid = seen.pid;
     // The namespaces the command read itself, where the supervisor could not read them.
-    for (n, link) in own_ns {
+    for (n, link) in &j.own_ns {
         seen.ns.entry(n.clone()).or_insert_with(|| link.clone());
     }
     let rows = checks.compare(&seen);

@@ -106,6 +106,8 @@ pub struct Journal {
     pub child_error: Option<(usize, Failure)>,
     /// The command's namespaces as it read them itself (`SendReadyNs`): name → link.
     pub own_ns: std::collections::BTreeMap<String, String>,
+    /// What the Observe step read of the command, for Verify to finish.
+    pub observed: Option<crate::host::probe::Observed>,
 }
 
 /// [`Proc`] as a set key.

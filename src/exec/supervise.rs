@@ -42,6 +42,18 @@ pub fn await_ready(h: &Handles, j: &mut Journal) -> Result<(), Failure> {
     failed_step(&buf[..n], j)
 }
 
+/// Waits for "started": the command begins its last steps.
+pub fn await_started(h: &Handles, j: &mut Journal) -> Result<(), Failure> {
+    let (buf, n) = read_sync(h)?;
+    if &buf[..n] == crate::plan::STARTED.as_bytes() {
+        return Ok(());
+    }
+    if n == 0 {
+        return Err(Failure::new(Errno::EPIPE, "the jail ended before its command started"));
+    }
+    failed_step(&buf[..n], j)
+}
+
 /// One message from the jail on the sync channel (0 bytes: every copy of its end is closed).
 fn read_sync(h: &Handles) -> Result<([u8; 4096], usize), Failure> {
     let fd = h.sync[0].as_ref().ok_or(Errno::EBADF)?;

@@ -41,9 +41,17 @@ impl Mount {
 /// the path crosses, and at each mount up its stack to the top. `None` where the path has no
 /// mount of its own (it is inside another's). Pure: one read of mountinfo answers every path.
 pub fn visible<'m>(mounts: &'m [Mount], path: &str) -> Option<&'m Mount> {
-    let ids: std::collections::HashSet<u32> = mounts.iter().map(|m| m.id).collect();
-    // The root: a mount at "/" whose parent is not in this table (or is itself).
-    let mut at = mounts.iter().find(|m| m.point == "/" && (!ids.contains(&m.parent) || m.parent == m.id))?;
+    visible_from(mounts, root(mounts)?, path)
+}
+
+/// The root of a mount table: a mount at "/" whose parent is not in the table (or is itself).
+pub fn root(mounts: &[Mount]) -> Option<&Mount> {
+    mounts.iter().find(|m| m.point == "/" && (m.parent == m.id || !mounts.iter().any(|p| p.id == m.parent)))
+}
+
+/// [`visible`], from the table's [`root`] found once for many paths.
+pub fn visible_from<'m>(mounts: &'m [Mount], root: &'m Mount, path: &str) -> Option<&'m Mount> {
+    let mut at = root;
     let crosses = |point: &str| path == point || path.strip_prefix(point).is_some_and(|r| r.starts_with('/'));
     loop {
         // Mounted on top of this one (the same point): the last listed is the top.

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::Mode;
@@ -44,9 +45,9 @@ pub struct Observed {
 #[derive(Debug, Clone, Default)]
 pub struct Point {
     pub exists: bool,
-    pub mount: Option<mountinfo::Mount>,
+    pub mount: Option<Rc<mountinfo::Mount>>,
     /// The mount the path lies on, whether or not it is its root.
-    pub on: Option<mountinfo::Mount>,
+    pub on: Option<Rc<mountinfo::Mount>>,
 }
 
 /// The namespaces /proc/PID/ns has.
@@ -138,7 +139,19 @@ pub fn observe(
     paths: &[PathBuf],
     host: &HostView,
 ) -> std::io::Result<Observed> {
-    let status = parse_status(&read_at(proc, &format!("{pid}/status"), Shows::Once)?);
+    let mut o = observe_jail(proc, pid, paths, host)?;
+    observe_process(proc, &mut o)?;
+    Ok(o)
+}
+
+/// What the process shares with the rest of its jail and keeps through its last steps before
+/// execve: its namespaces, mount table (and the paths resolved in it), cgroups and id maps.
+pub fn observe_jail(
+    proc: BorrowedFd<'_>,
+    pid: i32,
+    paths: &[PathBuf],
+    host: &HostView,
+) -> std::io::Result<Observed> {
     let mut ns = BTreeMap::new();
     for n in NAMESPACES {
         if let Ok(l) = nix::fcntl::readlinkat(proc, format!("{pid}/ns/{n}").as_str()) {
@@ -156,19 +169,27 @@ pub fn observe(
     };
     Ok(Observed {
         pid,
-        status,
         ns,
         host_ns: host.ns.clone(),
         mounts,
         host_peer_groups: host.peer_groups.clone(),
         cgroup: read_at(proc, &format!("{pid}/cgroup"), Shows::Once)?,
-        limits: read_at(proc, &format!("{pid}/limits"), Shows::Once)?,
         uid_map,
         gid_map,
         host_uid_map: host.uid_map.clone(),
         host_gid_map: host.gid_map.clone(),
         points,
+        ..Observed::default()
     })
+}
+
+/// What the process's own last steps set: its status (credentials, capabilities,
+/// no_new_privs, seccomp) and its limits.
+pub fn observe_process(proc: BorrowedFd<'_>, o: &mut Observed) -> std::io::Result<()> {
+    let pid = o.pid;
+    o.status = parse_status(&read_at(proc, &format!("{pid}/status"), Shows::Once)?);
+    o.limits = read_at(proc, &format!("{pid}/limits"), Shows::Once)?;
+    Ok(())
 }
 
 /// The planned mount points: each the mount mountinfo shows there
@@ -180,18 +201,23 @@ fn points(
     paths: &[PathBuf],
     mounts: &[mountinfo::Mount],
 ) -> BTreeMap<PathBuf, Point> {
+    // Each mount copied once, shared by the points on it.
+    let shared: Vec<Rc<mountinfo::Mount>> = mounts.iter().cloned().map(Rc::new).collect();
+    let root = mountinfo::root(mounts);
     let mut out = BTreeMap::new();
     let mut rest = Vec::new();
     for p in paths {
-        match p.to_str().and_then(|s| mountinfo::visible(mounts, s)) {
-            Some(m) => {
+        let seen = p.to_str().zip(root).and_then(|(s, root)| mountinfo::visible_from(mounts, root, s));
+        match seen.and_then(|m| mounts.iter().position(|x| std::ptr::eq(x, m))) {
+            Some(i) => {
+                let m = &shared[i];
                 out.insert(p.clone(), Point { exists: true, mount: Some(m.clone()), on: Some(m.clone()) });
             }
             None => rest.push(p.clone()),
         }
     }
     if !rest.is_empty() {
-        out.extend(resolve(proc, pid, &rest, mounts));
+        out.extend(resolve(proc, pid, &rest, &shared));
     }
     out
 }
@@ -203,7 +229,7 @@ pub fn resolve(
     proc: BorrowedFd<'_>,
     pid: i32,
     paths: &[PathBuf],
-    mounts: &[mountinfo::Mount],
+    mounts: &[Rc<mountinfo::Mount>],
 ) -> BTreeMap<PathBuf, Point> {
     let mut out = BTreeMap::new();
     let root = format!("{pid}/root");

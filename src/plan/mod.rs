@@ -34,6 +34,9 @@ use crate::spec::{Exec, Origin};
 /// What the command says when it is ready for its execve, and what the supervisor answers once
 /// the kernel has shown it what the plan asked for.
 pub const READY: &str = "ready";
+/// What the command says when it starts its last steps: from then on its namespaces, mounts
+/// and cgroups are those it will exec with, and the supervisor reads them meanwhile.
+pub const STARTED: &str = "started";
 pub const VERIFIED: &str = "verified";
 
 /// Which process performs a step.

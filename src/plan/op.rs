@@ -318,13 +318,24 @@ pub enum Op {
     InitLoop {
         grace_ms: u64,
     },
+    /// The parent waits for the command to start its last steps ("started" on the sync
+    /// channel), or for a failed step's report.
+    AwaitStarted,
+    /// The command's entries that its last steps do not change (namespaces, mount table,
+    /// cgroups, id maps, the planned mount points) read while it takes those steps.
+    Observe {
+        pid: Proc,
+        paths: Vec<std::path::PathBuf>,
+    },
     /// The parent waits for the command to be ready for its execve ("ready" on the sync
     /// channel), or for a failed step's report.
     AwaitReady,
-    /// The kernel's answer: the command's /proc entries read back and compared with the plan.
+    /// The kernel's answer: the command's /proc entries read back (only status and limits
+    /// when an Observe step read the rest) and compared with the plan.
     Verify {
         pid: Proc,
         checks: Box<super::verify::Checks>,
+        observed: bool,
     },
     /// The parent waits for the command's exec: EOF on the sync channel, or an error report.
     AwaitExec,

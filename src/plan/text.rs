@@ -13,7 +13,7 @@ use super::text_rootfs::{
     dir_var, in_root, mask, mount, mount_point, mount_setattr, read_only, symlink_in, sysctl,
 };
 use super::words::{
-    bounding_drop, capset, device_filter, id_map_helper, reset_signals, seccomp, set_user, verify,
+    bounding_drop, capset, device_filter, id_map_helper, observe, reset_signals, seccomp, set_user, verify,
 };
 use super::{Cond, Counter, Op, Proc, SignalSet, Value};
 use crate::config::Duration;
@@ -187,11 +187,13 @@ impl Op {
             Op::MountSetattr { target, set, recursive } => mount_setattr(target, *set, *recursive),
             Op::DeviceFilter { cgroup, rules, insns, .. } => device_filter(cgroup, rules, *insns),
             Op::InitLoop { grace_ms } => init_loop(*grace_ms),
+            Op::AwaitStarted => "read(sync[0]) = \"started\" (or the report of a failed step)".into(),
+            Op::Observe { pid, paths } => observe(*pid, paths.len()),
             Op::AwaitReady => "read(sync[0]) = \"ready\" (or the report of a failed step)".into(),
             Op::SendReadyNs => {
                 "readlink(\"/proc/self/ns/*\"); write(sync[1], \"ready\" and the links)".into()
             }
-            Op::Verify { pid, checks } => verify(*pid, checks.len()),
+            Op::Verify { pid, checks, observed } => verify(*pid, checks.len(), *observed),
             Op::AwaitExec => "read(sync[0]) = 0 (EOF: the command has exec'd)".into(),
             Op::Wait { pid, grace_ms, timeout_ms } => wait(*pid, *grace_ms, *timeout_ms),
             Op::AwaitExit { timeout_ms } => {

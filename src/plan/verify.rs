@@ -294,7 +294,8 @@ fn mount_row(m: &MountCheck, o: &Observed) -> Row {
         MountIs::ReadOnly => ("read-only", "ro"),
     };
     let what = format!("mount {point} {}", is.0);
-    let found = o.points.get(&m.point).cloned().unwrap_or_default();
+    let none = crate::host::probe::Point::default();
+    let found = o.points.get(&m.point).unwrap_or(&none);
     let read = match (&found.mount, m.is) {
         (None, _) if m.if_exists && !found.exists => "absent (if it exists)".to_string(),
         (None, _) if !found.exists => "no such path".to_string(),

@@ -26,9 +26,19 @@ pub(super) fn seccomp(p: &crate::seccomp::Program) -> String {
     )
 }
 
-pub(super) fn verify(pid: Proc, checks: usize) -> String {
-    let files = "{status,ns/*,mountinfo,cgroup,limits,uid_map,gid_map}";
-    format!("read(\"/proc/{}/{files}\"): {checks} checks against the plan", pid.var())
+pub(super) fn verify(pid: Proc, checks: usize, observed: bool) -> String {
+    let files =
+        if observed { "{status,limits}" } else { "{status,ns/*,mountinfo,cgroup,limits,uid_map,gid_map}" };
+    let and = if observed { ", the rest read before" } else { "" };
+    format!("read(\"/proc/{}/{files}\"){and}: {checks} checks against the plan", pid.var())
+}
+
+pub(super) fn observe(pid: Proc, points: usize) -> String {
+    let files = "{ns/*,mountinfo,cgroup,uid_map,gid_map}";
+    format!(
+        "read(\"/proc/{}/{files}\"), {points} planned points resolved in its root, while it takes its last steps",
+        pid.var()
+    )
 }
 
 pub(super) fn id_map_helper(program: &std::path::Path, map: &[crate::spec::IdRange]) -> String {
