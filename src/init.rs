@@ -22,8 +22,14 @@ pub const COMMAND_UMASK: u32 = 0o022;
 pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
     let d = Origin::Default;
     let builtin = spec.init == InitMode::Builtin;
+    // Root's supervisor reads the jail's namespaces, mounts and cgroups while the rest runs:
+    // from the init as it makes the command, or with no init from the command itself.
+    let announce = host.uid == 0;
     let exec_side = if builtin {
         b.phase(PhaseKind::Init, Side::Child);
+        if announce {
+            b.step(Op::SyncSend { end: 1, msg: STARTED.into() }, d.clone());
+        }
         b.step(Op::NotDumpable, d.clone());
         b.step(Op::BlockSignals { set: crate::plan::SignalSet::All }, d.clone());
         crate::confine::child_bounding(b, spec, host);
@@ -37,8 +43,7 @@ pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
     } else {
         crate::host::caps::all(host.cap_last_cap)
     };
-    let report_ns = host.uid != 0;
-    let marks = exec_tail(b, &spec.exec(), exec_side, host, bounding, report_ns, !report_ns);
+    let marks = exec_tail(b, &spec.exec(), exec_side, host, bounding, !announce, announce && !builtin);
     if builtin {
         b.phase(PhaseKind::Reap, Side::Child);
         b.step(Op::Close { channel: Channel::Sync, end: 1 }, d.clone());

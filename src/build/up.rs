@@ -47,12 +47,13 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
     let checks = confine::checks(spec, host, &tail, at);
     b.phase(PhaseKind::Supervise, Side::Parent);
     let who = if spec.init == crate::config::InitMode::Builtin { Proc::Command } else { Proc::Child };
-    // Root reads the command's namespaces itself: while the command takes its last steps
-    // (init::exec_tail announces them), the rest of what it reads.
+    // Root reads the jail's namespaces, mounts and cgroups from its first process once it
+    // says "started" (init::plan), while the command is made and takes its last steps; after
+    // "ready", only the command's own status and limits.
     let observed = host.uid == 0;
     if observed {
         b.step(Op::AwaitStarted, Origin::Default);
-        b.step(Op::Observe { pid: who, paths: checks.paths() }, Origin::Default);
+        b.step(Op::Observe { pid: Proc::Child, paths: checks.paths() }, Origin::Default);
     }
     b.step(Op::AwaitReady, Origin::Default);
     b.step(Op::Verify { pid: who, checks: Box::new(checks.clone()), observed }, Origin::Default);

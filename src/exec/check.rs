@@ -14,11 +14,11 @@ use crate::plan::Plan;
 pub fn mounts(plan: &Plan, opts: &Options) -> Result<(), Failure> {
     let Some(root) = &plan.facts.rootfs else { return Ok(()) };
     let now = read_small("/proc/self/mountinfo")?;
-    let before = mountinfo::points(&opts.mounts_before);
-    let leaked: Vec<String> = mountinfo::points(&now)
-        .into_iter()
-        .filter(|m| !before.contains(m) && Path::new(m).starts_with(root))
-        .collect();
+    let under = |text: &str| -> Vec<String> {
+        mountinfo::points(text).into_iter().filter(|m| Path::new(m).starts_with(root)).collect()
+    };
+    let before = under(&opts.mounts_before);
+    let leaked: Vec<String> = under(&now).into_iter().filter(|m| !before.contains(m)).collect();
     if leaked.is_empty() {
         Ok(())
     } else {
@@ -54,26 +54,31 @@ fn open_procfs(h: &super::ctx::Handles) -> Result<Option<std::os::fd::OwnedFd>, 
     Ok(Some(nix::fcntl::open("/proc", flags, nix::sys::stat::Mode::empty())?))
 }
 
-/// The pid of the process the checks are about, as the host sees it.
+/// The pid of the process the checks are about, as the host sees it. The command of the built-in
+/// init: the sender of "ready" (its credentials), or the init's only child.
 fn checked_pid(
     who: crate::plan::Proc,
     h: &super::ctx::Handles,
+    j: &super::ctx::Journal,
     proc: std::os::fd::BorrowedFd<'_>,
 ) -> Result<i32, Failure> {
     use crate::plan::Proc;
     match (who, h.pid(who)) {
         (_, Some(p)) => Ok(p.as_raw()),
-        // The command of the built-in init: the init's only child.
-        (Proc::Command, None) => {
-            let init = h.child.ok_or(Errno::ESRCH)?.as_raw();
-            crate::host::probe::only_child(proc, init)
-                .ok_or_else(|| Failure::new(Errno::ESRCH, "the init has no command"))
-        }
+        (Proc::Command, None) => match j.ready_pid {
+            Some(pid) => Ok(pid),
+            None => {
+                let init = h.child.ok_or(Errno::ESRCH)?.as_raw();
+                crate::host::probe::only_child(proc, init)
+                    .ok_or_else(|| Failure::new(Errno::ESRCH, "the init has no command"))
+            }
+        },
         (Proc::Child, None) => Err(Errno::ESRCH.into()),
     }
 }
 
-/// What the command's last steps do not change, read while it takes them: Verify finishes it.
+/// What the jail's first process shares with the command, read while the command takes its last
+/// steps: Verify finishes it.
 pub fn observe(
     who: crate::plan::Proc,
     paths: &[std::path::PathBuf],
@@ -84,7 +89,7 @@ pub fn observe(
     use std::os::fd::AsFd;
     let opened = open_procfs(h)?;
     let proc = opened.as_ref().or(h.procfd.as_ref()).ok_or(Errno::EBADF)?;
-    let pid = checked_pid(who, h, proc.as_fd())?;
+    let pid = checked_pid(who, h, j, proc.as_fd())?;
     let seen = crate::host::probe::observe_jail(proc.as_fd(), pid, paths, &plan.host.view)
         .map_err(|e| Failure::from(e).with_detail(format!("cannot read /proc/{pid}")))?;
     j.observed = Some(seen);
@@ -108,17 +113,15 @@ pub fn verify(
     let proc = opened.as_ref().or(h.procfd.as_ref()).ok_or(Errno::EBADF)?;
     let read =
         |pid: i32| move |e: std::io::Error| Failure::from(e).with_detail(format!("cannot read /proc/{pid}"));
+    let pid = checked_pid(who, h, j, proc.as_fd())?;
     let mut seen = match j.observed.take() {
         Some(mut seen) => {
-            probe::observe_process(proc.as_fd(), &mut seen).map_err(read(seen.pid))?;
+            seen.pid = pid;
+            probe::observe_process(proc.as_fd(), &mut seen).map_err(read(pid))?;
             seen
         }
-        None => {
-            let pid = checked_pid(who, h, proc.as_fd())?;
-            probe::observe(proc.as_fd(), pid, &checks.paths(), &plan.host.view).map_err(read(pid))?
-        }
+        None => probe::observe(proc.as_fd(), pid, &checks.paths(), &plan.host.view).map_err(read(pid))?,
     };
-    let pid = seen.pid;
     // The namespaces the command read itself, where the supervisor could not read them.
     for (n, link) in &j.own_ns {
         seen.ns.entry(n.clone()).or_insert_with(|| link.clone());

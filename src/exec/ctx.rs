@@ -106,7 +106,9 @@ pub struct Journal {
     pub child_error: Option<(usize, Failure)>,
     /// The command's namespaces as it read them itself (`SendReadyNs`): name → link.
     pub own_ns: std::collections::BTreeMap<String, String>,
-    /// What the Observe step read of the command, for Verify to finish.
+    /// The pid of the process that said "ready" (its credentials on the sync channel).
+    pub ready_pid: Option<i32>,
+    /// What the Observe step read of the jail, for Verify to finish.
     pub observed: Option<crate::host::probe::Observed>,
 }
 

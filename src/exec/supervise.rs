@@ -26,7 +26,8 @@ pub fn interrupted() -> Option<Signal> {
 /// Waits for the command to be ready for its execve: "ready" on the sync channel; anything
 /// else is a failed step's report.
 pub fn await_ready(h: &Handles, j: &mut Journal) -> Result<(), Failure> {
-    let (buf, n) = read_sync(h)?;
+    let (buf, n, sender) = read_sync_from(h)?;
+    j.ready_pid = sender;
     if &buf[..n] == crate::plan::READY.as_bytes() {
         return Ok(());
     }
@@ -56,12 +57,29 @@ pub fn await_started(h: &Handles, j: &mut Journal) -> Result<(), Failure> {
 
 /// One message from the jail on the sync channel (0 bytes: every copy of its end is closed).
 fn read_sync(h: &Handles) -> Result<([u8; 4096], usize), Failure> {
+    read_sync_from(h).map(|(buf, n, _)| (buf, n))
+}
+
+/// The same, and the pid of its sender (SO_PASSCRED), if the kernel passed it.
+fn read_sync_from(h: &Handles) -> Result<([u8; 4096], usize, Option<i32>), Failure> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, UnixCredentials, recvmsg};
+    use std::os::fd::AsRawFd;
     let fd = h.sync[0].as_ref().ok_or(Errno::EBADF)?;
     let mut buf = [0u8; 4096];
+    let mut space = nix::cmsg_space!(UnixCredentials);
     loop {
-        match nix::unistd::read(fd, &mut buf) {
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        match recvmsg::<()>(fd.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
             Err(Errno::EINTR) => continue,
-            other => return Ok((buf, other?)),
+            Err(e) => return Err(e.into()),
+            Ok(msg) => {
+                let pid = msg.cmsgs().ok().into_iter().flatten().find_map(|c| match c {
+                    ControlMessageOwned::ScmCredentials(cred) => Some(cred.pid()),
+                    _ => None,
+                });
+                let n = msg.bytes;
+                return Ok((buf, n, pid.filter(|p| *p > 0)));
+            }
         }
     }
 }

@@ -10,9 +10,15 @@ use super::ctx::Handles;
 use crate::error::Failure;
 use crate::plan::{Channel, Step};
 
+/// The sync channel's parent end receives each message with its sender's credentials
+/// (SO_PASSCRED): the pid of the command that says "ready", as the supervisor's pid namespace
+/// numbers it, with no lookup in /proc.
 pub fn socketpair(channel: Channel, h: &mut Handles) -> Result<(), Failure> {
     let (a, b) =
         nix::sys::socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+    if channel == Channel::Sync {
+        nix::sys::socket::setsockopt(&a, nix::sys::socket::sockopt::PassCred, &true)?;
+    }
     *h.channel(channel) = [Some(a), Some(b)];
     Ok(())
 }

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use super::{Op, Target};
+use super::{Channel, Op, Target};
 
 /// How many times a step makes a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +110,7 @@ impl Op {
             Op::Unshare { .. } => vec![once(&["unshare"])],
             Op::Sethostname { name } => vec![once(&["sethostname"]).arg(format!("{name:?}"))],
             Op::SetNs { .. } => vec![once(&["setns"])],
+            Op::SocketPair { channel: Channel::Sync } => vec![once(&["socketpair"]), once(&["setsockopt"])],
             Op::SocketPair { .. } => vec![once(&["socketpair"])],
             Op::SyncSend { msg, .. } => vec![once(&["write"]).arg(format!("{msg:?}"))],
             Op::Pdeathsig => vec![once(&["prctl"]).arg("PR_SET_PDEATHSIG")],

@@ -321,8 +321,9 @@ pub enum Op {
     /// The parent waits for the command to start its last steps ("started" on the sync
     /// channel), or for a failed step's report.
     AwaitStarted,
-    /// The command's entries that its last steps do not change (namespaces, mount table,
-    /// cgroups, id maps, the planned mount points) read while it takes those steps.
+    /// What the jail's first process shares with the command it makes (namespaces, mount
+    /// table, cgroups, id maps, the planned mount points), read while the command takes its
+    /// last steps.
     Observe {
         pid: Proc,
         paths: Vec<std::path::PathBuf>,

@@ -15,7 +15,7 @@ use super::text_rootfs::{
 use super::words::{
     bounding_drop, capset, device_filter, id_map_helper, observe, reset_signals, seccomp, set_user, verify,
 };
-use super::{Cond, Counter, Op, Proc, SignalSet, Value};
+use super::{Channel, Cond, Counter, Op, Proc, SignalSet, Value};
 use crate::config::Duration;
 use crate::host::caps;
 
@@ -144,6 +144,9 @@ impl Op {
             Op::OpenProc => "open(\"/proc\", O_PATH|O_DIRECTORY|O_CLOEXEC) = procfd".into(),
             Op::OpenNs { ns, path } => format!("open({}, O_RDONLY|O_CLOEXEC) = {ns}fd", qp(path)),
             Op::SetNs { ns, flag } => format!("setns({ns}fd, {})", clone_flags(*flag)),
+            Op::SocketPair { channel: Channel::Sync } => {
+                "socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, sync); setsockopt(sync[0], SOL_SOCKET, SO_PASSCRED, 1)".into()
+            }
             Op::SocketPair { channel } => {
                 format!("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, {})", channel.as_str())
             }

@@ -36,7 +36,7 @@ pub(super) fn verify(pid: Proc, checks: usize, observed: bool) -> String {
 pub(super) fn observe(pid: Proc, points: usize) -> String {
     let files = "{ns/*,mountinfo,cgroup,uid_map,gid_map}";
     format!(
-        "read(\"/proc/{}/{files}\"), {points} planned points resolved in its root, while it takes its last steps",
+        "read(\"/proc/{}/{files}\"), {points} planned points resolved in its root, while the command takes its last steps",
         pid.var()
     )
 }

@@ -100,6 +100,7 @@ const ALWAYS: &[&str] = &[
     "flock",
     "close_range",
     "socketpair",
+    "setsockopt",
     "rt_sigprocmask",
     "rt_sigaction",
     "copy_file_range",
