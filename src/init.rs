@@ -33,7 +33,7 @@ pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
         b.step(Op::NotDumpable, d.clone());
         b.step(Op::BlockSignals { set: crate::plan::SignalSet::All }, d.clone());
         crate::confine::child_bounding(b, spec, host);
-        b.step(Op::Fork, d.clone());
+        b.step(Op::Fork { until_exec: true }, d.clone());
         Side::Command
     } else {
         Side::Child

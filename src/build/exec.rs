@@ -50,7 +50,8 @@ pub fn exec(state: &State, argv: &[String], joined: &Joined, host: &Host) -> Pla
     let chroot = b.step(Op::Chroot, d.clone());
     b.step(Op::CloseRoot, d.clone());
     b.step(Op::SocketPair { channel: Channel::Sync }, d.clone());
-    let fork = b.step(Op::Fork, d.clone());
+    // The supervisor must not wait for the exec: it answers the command's "ready".
+    let fork = b.step(Op::Fork { until_exec: false }, d.clone());
     b.step(Op::Close { channel: Channel::Sync, end: 1 }, d.clone());
     b.phase(PhaseKind::Enter, Side::Command);
     b.step(Op::Close { channel: Channel::Sync, end: 0 }, d.clone());

@@ -62,7 +62,7 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::Pdeathsig => ok(proc::pdeathsig()),
         Op::NotDumpable => ok(proc::not_dumpable()),
         Op::BlockSignals { set } => ok(proc::block_signals(*set)),
-        Op::Fork => proc::fork(h),
+        Op::Fork { until_exec } => proc::fork(*until_exec, h),
         Op::Setsid => ok(proc::setsid()),
         Op::ResetSignals { ignored } => ok(proc::reset_signals(*ignored)),
         Op::Setrlimit { key, soft, hard } => ok(proc::setrlimit(key, *soft, *hard)),

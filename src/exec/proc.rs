@@ -47,9 +47,11 @@ pub fn block_signals(set: SignalSet) -> Result<(), Failure> {
     Ok(())
 }
 
-/// fork(2): the new process walks the command's steps; the parent notes its pid.
-pub fn fork(h: &mut Handles) -> Result<Done, Failure> {
-    match sys::fork()? {
+/// fork(2), or with `until_exec` clone(CLONE_VFORK): the new process walks the command's steps;
+/// the parent notes its pid (with `until_exec`, once the command has exec'd or exited).
+pub fn fork(until_exec: bool, h: &mut Handles) -> Result<Done, Failure> {
+    let forked = if until_exec { sys::clone_fork(libc::CLONE_VFORK as u64) } else { sys::fork() };
+    match forked? {
         Forked::Child => Ok(Done::Became(Side::Command)),
         Forked::Parent(pid) => {
             h.command = Some(pid);

@@ -116,7 +116,7 @@ impl Op {
             Op::Pdeathsig => vec![once(&["prctl"]).arg("PR_SET_PDEATHSIG")],
             Op::NotDumpable => vec![once(&["prctl"]).arg("PR_SET_DUMPABLE")],
             Op::BlockSignals { .. } => vec![once(&["rt_sigprocmask"])],
-            Op::Fork => vec![once(&["clone", "clone3"])],
+            Op::Fork { .. } => vec![once(&["clone", "clone3"])],
             Op::Setsid => vec![once(&["setsid"])],
             Op::ResetSignals { ignored } => vec![
                 once(&["rt_sigprocmask"]),

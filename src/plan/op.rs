@@ -175,8 +175,12 @@ pub enum Op {
     BlockSignals {
         set: SignalSet,
     },
-    /// fork(): the child becomes the command.
-    Fork,
+    /// fork(): the child becomes the command. `until_exec`: CLONE_VFORK (without CLONE_VM: the
+    /// child has its own copy of memory, as with fork), so the parent sleeps until the child's
+    /// execve or exit: the built-in init leaves the cpus to the command's last steps.
+    Fork {
+        until_exec: bool,
+    },
     /// setsid(): the command leads its own session and process group.
     Setsid,
     /// Restores the signal mask and puts the signals procjail was started with ignored back to

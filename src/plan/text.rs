@@ -157,7 +157,10 @@ impl Op {
             Op::NotDumpable => "prctl(PR_SET_DUMPABLE, 0)".into(),
             Op::BlockSignals { set: SignalSet::All } => "sigprocmask(SIG_SETMASK, [all], NULL)".into(),
             Op::BlockSignals { set: SignalSet::Supervisor } => supervisor_mask(),
-            Op::Fork => "fork() = $COMMAND_PID".into(),
+            Op::Fork { until_exec: false } => "fork() = $COMMAND_PID".into(),
+            Op::Fork { until_exec: true } => {
+                "clone(CLONE_VFORK|SIGCHLD) = $COMMAND_PID, which runs while this process waits for its execve".into()
+            }
             Op::Setsid => "setsid()".into(),
             Op::ResetSignals { ignored } => reset_signals(*ignored),
             Op::Setrlimit { key, soft, hard } => setrlimit(key, *soft, *hard),

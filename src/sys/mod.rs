@@ -32,7 +32,8 @@ fn forked(r: libc::c_long) -> Result<Forked, Errno> {
     }
 }
 
-/// clone(2) with namespace flags and no new stack: like fork, the child goes on from here.
+/// clone(2) with namespace flags (or CLONE_VFORK) and no new stack: like fork, the child goes on
+/// from here.
 pub fn clone_fork(flags: u64) -> Result<Forked, Errno> {
     let raw = flags as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
     // SAFETY: a fork-like clone (no CLONE_VM, no new stack) of a process with one thread; the

@@ -227,6 +227,10 @@ impl Traced {
 fn outcomes(plan: &Plan, stderr: &str) -> BTreeMap<usize, Vec<String>> {
     let mut out: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for line in stderr.lines() {
+        // The init's steps after the command's exec run beside the command, whose own output (a
+        // shell's message, written in pieces) may hold a trace line in the middle of its line.
+        let Some(at) = line.find("procjail: trace: step ") else { continue };
+        let line = &line[at..];
         let Some(rest) = line.strip_prefix("procjail: trace: step ") else { continue };
         let index: usize = rest.split('/').next().unwrap().parse().unwrap();
         let step = plan.step(index).unwrap_or_else(|| panic!("no step {index} in the plan: {line}"));

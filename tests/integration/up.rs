@@ -259,7 +259,9 @@ fn trace_prints_every_step_it_runs() {
         let line = run.stderr.lines().position(|l| l.contains(what) && l.contains("= ok"));
         line.unwrap_or_else(|| panic!("no {what:?} that ran: {run:?}"))
     };
-    assert!(at("[child] write(sync[1], \"started\")") < at("[child] fork() = $COMMAND_PID"));
+    assert!(
+        at("[child] write(sync[1], \"started\")") < at("[child] clone(CLONE_VFORK|SIGCHLD) = $COMMAND_PID")
+    );
     assert!(at("[parent] read(sync[0]) = \"started\"") < at("{ns/*,mountinfo,cgroup,uid_map,gid_map}\"), "));
     assert!(at("{ns/*,mountinfo,cgroup,uid_map,gid_map}\"), ") < at("[parent] read(sync[0]) = \"ready\""));
     assert!(at("[parent] read(sync[0]) = \"ready\"") < at("{status,limits}\"), the rest read before"));
