@@ -92,6 +92,8 @@ pub fn observe(
     let pid = checked_pid(who, h, j, proc.as_fd())?;
     let seen = crate::host::probe::observe_jail(proc.as_fd(), pid, paths, &plan.host.view)
         .map_err(|e| Failure::from(e).with_detail(format!("cannot read /proc/{pid}")))?;
+    // The plan's checks (Verify's): those of the jail are made now, off the way to the execve.
+    j.jail_rows = plan.facts.checks.as_ref().map(|c| c.compare_jail(&seen));
     j.observed = Some(seen);
     Ok(())
 }
@@ -126,7 +128,10 @@ pub fn verify(
     for (n, link) in &j.own_ns {
         seen.ns.entry(n.clone()).or_insert_with(|| link.clone());
     }
-    let rows = checks.compare(&seen);
+    let rows = match j.jail_rows.take() {
+        Some(jail) if j.own_ns.is_empty() => checks.compare_with(&seen, jail),
+        _ => checks.compare(&seen),
+    };
     if opts.verify {
         let table = crate::plan::verify::table(&rows);
         super::say(&format!(

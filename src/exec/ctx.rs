@@ -108,6 +108,8 @@ pub struct Journal {
     pub own_ns: std::collections::BTreeMap<String, String>,
     /// The pid of the process that said "ready" (its credentials on the sync channel).
     pub ready_pid: Option<i32>,
+    /// The checks of the jail the Observe step made, for Verify to finish.
+    pub jail_rows: Option<crate::plan::verify::JailRows>,
     /// What the Observe step read of the jail, for Verify to finish.
     pub observed: Option<crate::host::probe::Observed>,
 }

@@ -91,6 +91,14 @@ pub struct Row {
     pub step: usize,
 }
 
+/// The rows of [`Checks::compare_jail`]: namespaces, mounts, peer groups and cgroups; the id
+/// maps' row, which comes last.
+#[derive(Debug, Clone)]
+pub struct JailRows {
+    pub rows: Vec<Row>,
+    pub maps: Row,
+}
+
 /// A uid_map or gid_map as one line: `0 1000 1; 1 100000 65536` (/proc aligns its columns).
 fn one_line(map: &str) -> String {
     let lines: Vec<String> = map
@@ -160,7 +168,13 @@ impl Checks {
 
     /// Every check against what the kernel shows.
     pub fn compare(&self, o: &Observed) -> Vec<Row> {
-        let mut rows = self.status_rows(o);
+        self.compare_with(o, self.compare_jail(o))
+    }
+
+    /// The checks of what a process shares with its jail (namespaces, mounts, cgroups, id
+    /// maps): they can be made before the process's own last steps ([`Checks::compare_with`]).
+    pub fn compare_jail(&self, o: &Observed) -> JailRows {
+        let mut rows = Vec::new();
         for n in &self.namespaces {
             rows.push(ns_row(n, o));
         }
@@ -185,10 +199,17 @@ impl Checks {
         for cg in &self.cgroups {
             rows.push(cgroup_row(cg, o));
         }
+        JailRows { rows, maps: self.maps_row(o) }
+    }
+
+    /// Every check, those of the jail already made: in the order of [`Checks::compare`].
+    pub fn compare_with(&self, o: &Observed, jail: JailRows) -> Vec<Row> {
+        let mut rows = self.status_rows(o);
+        rows.extend(jail.rows);
         for r in &self.rlimits {
             rows.push(rlimit_row(r, o));
         }
-        rows.push(self.maps_row(o));
+        rows.push(jail.maps);
         rows
     }
 

@@ -29,14 +29,14 @@ pub(super) fn seccomp(p: &crate::seccomp::Program) -> String {
 pub(super) fn verify(pid: Proc, checks: usize, observed: bool) -> String {
     let files =
         if observed { "{status,limits}" } else { "{status,ns/*,mountinfo,cgroup,limits,uid_map,gid_map}" };
-    let and = if observed { ", the rest read before" } else { "" };
+    let and = if observed { ", the jail's read and checked before" } else { "" };
     format!("read(\"/proc/{}/{files}\"){and}: {checks} checks against the plan", pid.var())
 }
 
 pub(super) fn observe(pid: Proc, points: usize) -> String {
     let files = "{ns/*,mountinfo,cgroup,uid_map,gid_map}";
     format!(
-        "read(\"/proc/{}/{files}\"), {points} planned points resolved in its root, while the command takes its last steps",
+        "read(\"/proc/{}/{files}\"), {points} planned points resolved in its root, and checked against the plan, while the command takes its last steps",
         pid.var()
     )
 }
