@@ -264,7 +264,10 @@ fn trace_prints_every_step_it_runs() {
     );
     assert!(at("[parent] read(sync[0]) = \"started\"") < at("{ns/*,mountinfo,cgroup,uid_map,gid_map}\"), "));
     assert!(at("{ns/*,mountinfo,cgroup,uid_map,gid_map}\"), ") < at("[parent] read(sync[0]) = \"ready\""));
-    assert!(at("[parent] read(sync[0]) = \"ready\"") < at("{status,limits}\"), the jail's read and checked before"));
+    assert!(
+        at("[parent] read(sync[0]) = \"ready\"")
+            < at("{status,limits}\"), the jail's read and checked before")
+    );
 }
 
 #[test]
