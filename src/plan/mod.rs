@@ -66,7 +66,7 @@ impl Side {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PhaseKind {
-    /// /run/procjail/NAME and its lock.
+    /// /run/procjail and the jail's lock in it, NAME.lock.
     State,
     /// The rootfs, when `from` makes it.
     Rootfs,
