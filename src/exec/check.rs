@@ -92,8 +92,13 @@ pub fn observe(
     let pid = checked_pid(who, h, j, proc.as_fd())?;
     let seen = crate::host::probe::observe_jail(proc.as_fd(), pid, paths, &plan.host.view)
         .map_err(|e| Failure::from(e).with_detail(format!("cannot read /proc/{pid}")))?;
-    // The plan's checks (Verify's): those of the jail are made now, off the way to the execve.
-    j.jail_rows = plan.facts.checks.as_ref().map(|c| c.compare_jail(&seen));
+    // The checks of the plan's Verify step: those of the jail are made now, off the way to the
+    // execve.
+    let checks = plan.steps().find_map(|s| match &s.op {
+        crate::plan::Op::Verify { checks, .. } => Some(checks),
+        _ => None,
+    });
+    j.jail_rows = checks.map(|c| c.compare_jail(&seen));
     j.observed = Some(seen);
     Ok(())
 }
