@@ -17,19 +17,27 @@ use crate::spec::{Exec, Origin, Spec};
 /// The umask the command starts with, as runc and podman give it.
 pub const COMMAND_UMASK: u32 = 0o022;
 
+/// Whether the jail's first process says "started" once its namespaces, mounts and cgroups are
+/// those the command will have, so that the supervisor reads them while the command is made
+/// and takes its last steps (`build::up` plans the reading on this same answer). Root's
+/// supervisor only: another user's cannot read the jail's /proc/PID/ns (the command sends its
+/// own with "ready").
+pub fn announces_start(host: &Host) -> bool {
+    host.uid == 0
+}
+
 /// Phases "init" (child, builtin only), "exec" (the command) and "reap" (child, builtin only).
 /// Returns the steps of the exec tail that the checks before execve point at.
 pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
     let d = Origin::Default;
     let builtin = spec.init == InitMode::Builtin;
-    // Root's supervisor reads the jail's namespaces, mounts and cgroups while the rest runs:
-    // from the init as it makes the command, or with no init from the command itself.
-    let announce = host.uid == 0;
+    let started = Op::SyncSend { end: 1, msg: STARTED.into() };
+    if announces_start(host) {
+        // The init as it makes the command; with no init, the command itself, before its tail.
+        b.step(started, d.clone());
+    }
     let exec_side = if builtin {
         b.phase(PhaseKind::Init, Side::Child);
-        if announce {
-            b.step(Op::SyncSend { end: 1, msg: STARTED.into() }, d.clone());
-        }
         b.step(Op::NotDumpable, d.clone());
         b.step(Op::BlockSignals { set: crate::plan::SignalSet::All }, d.clone());
         crate::confine::child_bounding(b, spec, host);
@@ -43,7 +51,7 @@ pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
     } else {
         crate::host::caps::all(host.cap_last_cap)
     };
-    let marks = exec_tail(b, &spec.exec(), exec_side, host, bounding, !announce, announce && !builtin);
+    let marks = exec_tail(b, &spec.exec(), exec_side, host, bounding, !announces_start(host));
     if builtin {
         b.phase(PhaseKind::Reap, Side::Child);
         b.step(Op::Close { channel: Channel::Sync, end: 1 }, d.clone());
@@ -60,9 +68,7 @@ pub fn plan(b: &mut Builder, spec: &Spec, host: &Host) -> TailMarks {
 /// and execve. The process is already in the jail's root, with "/" as its working directory.
 /// `bounding`: the bounding set the process holds when the tail starts. `report_ns`: the
 /// supervisor cannot read the command's /proc/PID/ns (it is not root on the host, or it has
-/// joined the jail's user namespace), so the command sends its own with "ready". `announce`:
-/// "started" first, so that the supervisor reads what these steps do not change (namespaces,
-/// mounts, cgroups) while they run, and after "ready" only the rest.
+/// joined the jail's user namespace), so the command sends its own with "ready".
 pub fn exec_tail(
     b: &mut Builder,
     cmd: &Exec,
@@ -70,13 +76,9 @@ pub fn exec_tail(
     host: &Host,
     bounding: u64,
     report_ns: bool,
-    announce: bool,
 ) -> TailMarks {
     let d = Origin::Default;
     b.phase(PhaseKind::Exec, side);
-    if announce {
-        b.step(Op::SyncSend { end: 1, msg: STARTED.into() }, d.clone());
-    }
     b.step(Op::Setsid, d.clone());
     b.step(Op::ResetSignals { ignored: host.sig_ignored }, d.clone());
     b.step(Op::Umask { mask: COMMAND_UMASK }, d.clone());

@@ -158,8 +158,7 @@ pub fn all() -> Vec<Entry> {
         .into_iter()
         .map(|(name, legacy)| {
             let files = JailFiles::of(&root, &name);
-            let mut present: Vec<PathBuf> =
-                files.all().into_iter().filter(|f| f.symlink_metadata().is_ok()).collect();
+            let mut present = files.present();
             if let Some(dir) = &legacy {
                 let mut inside: Vec<PathBuf> =
                     std::fs::read_dir(dir).into_iter().flatten().flatten().map(|f| f.path()).collect();

@@ -61,7 +61,7 @@ pub fn exec(state: &State, argv: &[String], joined: &Joined, host: &Host) -> Pla
     // procjail exec runs on the host with the host's whole bounding set.
     let report_ns = host.uid != 0 || joined.namespaces.contains(&"user");
     let all = crate::host::caps::all(host.cap_last_cap);
-    let tail = init::exec_tail(&mut b, &command, Side::Command, host, all, report_ns, false);
+    let tail = init::exec_tail(&mut b, &command, Side::Command, host, all, report_ns);
     b.phase(PhaseKind::Supervise, Side::Parent);
     b.step(Op::AwaitReady, d.clone());
     if let Some(checks) = &state.checks {

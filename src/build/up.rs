@@ -47,10 +47,10 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
     let checks = confine::checks(spec, host, &tail, at);
     b.phase(PhaseKind::Supervise, Side::Parent);
     let who = if spec.init == crate::config::InitMode::Builtin { Proc::Command } else { Proc::Child };
-    // Root reads the jail's namespaces, mounts and cgroups from its first process once it
-    // says "started" (init::plan), while the command is made and takes its last steps; after
+    // The jail's namespaces, mounts and cgroups read from its first process once it says
+    // "started" (init::plan), while the command is made and takes its last steps; after
     // "ready", only the command's own status and limits.
-    let observed = host.uid == 0;
+    let observed = init::announces_start(host);
     if observed {
         b.step(Op::AwaitStarted, Origin::Default);
         b.step(Op::Observe { pid: Proc::Child, paths: checks.paths() }, Origin::Default);

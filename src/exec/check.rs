@@ -55,24 +55,18 @@ fn open_procfs(h: &super::ctx::Handles) -> Result<Option<std::os::fd::OwnedFd>, 
 }
 
 /// The pid of the process the checks are about, as the host sees it. The command of the built-in
-/// init: the sender of "ready" (its credentials), or the init's only child.
+/// init: the sender of "ready" (the sync channel passes its credentials).
 fn checked_pid(
     who: crate::plan::Proc,
     h: &super::ctx::Handles,
     j: &super::ctx::Journal,
-    proc: std::os::fd::BorrowedFd<'_>,
 ) -> Result<i32, Failure> {
     use crate::plan::Proc;
     match (who, h.pid(who)) {
         (_, Some(p)) => Ok(p.as_raw()),
-        (Proc::Command, None) => match j.ready_pid {
-            Some(pid) => Ok(pid),
-            None => {
-                let init = h.child.ok_or(Errno::ESRCH)?.as_raw();
-                crate::host::probe::only_child(proc, init)
-                    .ok_or_else(|| Failure::new(Errno::ESRCH, "the init has no command"))
-            }
-        },
+        (Proc::Command, None) => {
+            j.ready_pid.ok_or_else(|| Failure::new(Errno::ESRCH, "\"ready\" came without its sender's pid"))
+        }
         (Proc::Child, None) => Err(Errno::ESRCH.into()),
     }
 }
@@ -89,7 +83,7 @@ pub fn observe(
     use std::os::fd::AsFd;
     let opened = open_procfs(h)?;
     let proc = opened.as_ref().or(h.procfd.as_ref()).ok_or(Errno::EBADF)?;
-    let pid = checked_pid(who, h, j, proc.as_fd())?;
+    let pid = checked_pid(who, h, j)?;
     let seen = crate::host::probe::observe_jail(proc.as_fd(), pid, paths, &plan.host.view)
         .map_err(|e| Failure::from(e).with_detail(format!("cannot read /proc/{pid}")))?;
     // The checks of the plan's Verify step: those of the jail are made now, off the way to the
@@ -120,7 +114,7 @@ pub fn verify(
     let proc = opened.as_ref().or(h.procfd.as_ref()).ok_or(Errno::EBADF)?;
     let read =
         |pid: i32| move |e: std::io::Error| Failure::from(e).with_detail(format!("cannot read /proc/{pid}"));
-    let pid = checked_pid(who, h, j, proc.as_fd())?;
+    let pid = checked_pid(who, h, j)?;
     let mut seen = match j.observed.take() {
         Some(mut seen) => {
             seen.pid = pid;

@@ -23,36 +23,35 @@ pub fn interrupted() -> Option<Signal> {
     sys::sigtimedwait(&set, Some(Duration::ZERO))
 }
 
-/// Waits for the command to be ready for its execve: "ready" on the sync channel; anything
-/// else is a failed step's report.
+/// Waits for the command to be ready for its execve: "ready" on the sync channel (with the
+/// command's namespaces where it read them itself); anything else is a failed step's report.
+/// Its pid comes with it (the sender's credentials).
 pub fn await_ready(h: &Handles, j: &mut Journal) -> Result<(), Failure> {
     let (buf, n, sender) = read_sync_from(h)?;
     j.ready_pid = sender;
-    if &buf[..n] == crate::plan::READY.as_bytes() {
-        return Ok(());
-    }
     if let Some(links) =
         buf[..n].strip_prefix(crate::plan::READY.as_bytes()).and_then(|r| r.strip_prefix(b"\n"))
     {
         j.own_ns = sync::parse_ns(links);
         return Ok(());
     }
-    if n == 0 {
-        return Err(Failure::new(Errno::EPIPE, "the jail ended before its command was ready"));
-    }
-    failed_step(&buf[..n], j)
+    expect(&buf[..n], crate::plan::READY, "the jail ended before its command was ready", j)
 }
 
-/// Waits for "started": the command begins its last steps.
+/// Waits for "started": the jail's first process has its namespaces, mounts and cgroups.
 pub fn await_started(h: &Handles, j: &mut Journal) -> Result<(), Failure> {
     let (buf, n) = read_sync(h)?;
-    if &buf[..n] == crate::plan::STARTED.as_bytes() {
-        return Ok(());
+    expect(&buf[..n], crate::plan::STARTED, "the jail ended before its command started", j)
+}
+
+/// `msg` is the message expected; nothing (every copy of the jail's end closed) says `ended`;
+/// anything else is a failed step's report.
+fn expect(msg: &[u8], want: &str, ended: &str, j: &mut Journal) -> Result<(), Failure> {
+    match msg {
+        m if m == want.as_bytes() => Ok(()),
+        [] => Err(Failure::new(Errno::EPIPE, ended.to_string())),
+        m => failed_step(m, j),
     }
-    if n == 0 {
-        return Err(Failure::new(Errno::EPIPE, "the jail ended before its command started"));
-    }
-    failed_step(&buf[..n], j)
 }
 
 /// One message from the jail on the sync channel (0 bytes: every copy of its end is closed).

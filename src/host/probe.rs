@@ -263,11 +263,3 @@ pub fn children(proc: BorrowedFd<'_>, pid: i32) -> Vec<i32> {
         read_at(proc, &format!("{pid}/task/{pid}/children"), Shows::Records(CHILD_LINE)).unwrap_or_default();
     text.split_whitespace().filter_map(|p| p.parse().ok()).collect()
 }
-
-/// The pid of the only child of `pid` (the command the jail's init forked).
-pub fn only_child(proc: BorrowedFd<'_>, pid: i32) -> Option<i32> {
-    match children(proc, pid).as_slice() {
-        [one] => Some(*one),
-        _ => None,
-    }
-}

@@ -71,10 +71,7 @@ impl Snapshot {
             cgroups: cgroups_of(name),
             processes: processes_of(name),
             mounts: mounts_under(rootfs),
-            state: user::JailFiles::of(&user::state_dir(), name)
-                .all()
-                .iter()
-                .any(|f| f.symlink_metadata().is_ok()),
+            state: !user::JailFiles::of(&user::state_dir(), name).present().is_empty(),
         }
     }
 

@@ -52,6 +52,11 @@ impl JailFiles {
         [self.tmp(), self.state.clone(), self.lock.clone()]
     }
 
+    /// Those of the three that are there.
+    pub fn present(&self) -> Vec<PathBuf> {
+        self.all().into_iter().filter(|f| f.symlink_metadata().is_ok()).collect()
+    }
+
     /// The jail a file of a state folder belongs to, by its name: `NAME.lock`, `NAME.json` or
     /// `NAME.json.tmp`.
     pub fn name_of(file: &str) -> Option<&str> {
