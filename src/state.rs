@@ -1,8 +1,9 @@
 //! The state of a running jail, in /run/procjail: NAME.lock, a lock the supervisor holds for its
 //! whole life (so two jails of one name cannot run, and a dead supervisor is told from a live
 //! one without trusting pids), and NAME.json (pids, start times, the file and its hash, the
-//! cgroups, the command, the plan), written atomically by the plan's SaveState step and
-//! removed at teardown. This module is the file's format and its readers; it writes nothing.
+//! cgroups, the command and its checks), written atomically by the plan's SaveState step,
+//! written again with the plan once the jail has run 100 ms (the Wait step), and removed at
+//! teardown. This module is the file's format and its readers; it writes nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -46,8 +47,12 @@ pub struct State<P = serde_json::Value> {
     /// the same).
     #[serde(default)]
     pub checks: Option<crate::plan::verify::Checks>,
-    /// The plan that was run, as `plan --json` prints it.
-    pub plan: P,
+    /// Whether the built-in init is the jail's PID 1 (the command is its first child).
+    #[serde(default)]
+    pub builtin_init: bool,
+    /// The plan that was run, as `plan --json` prints it: written once the jail has run 100 ms
+    /// (most of the file, and most of the cost of writing it: a short jail never pays it).
+    pub plan: Option<P>,
 }
 
 /// The processes and times a run's state names, as the executor saw them.
@@ -60,7 +65,7 @@ pub struct Pids {
 
 impl<'p> State<crate::plan::print::JsonPlan<'p>> {
     /// The state of a run: from its plan (what was asked for) and what the executor saw.
-    pub fn of(plan: &'p Plan, file: PathBuf, file_sha256: String, pids: Pids) -> Self {
+    pub fn of(plan: &'p Plan, file: PathBuf, file_sha256: String, pids: Pids, with_plan: bool) -> Self {
         let f = &plan.facts;
         State {
             version: 2,
@@ -81,7 +86,8 @@ impl<'p> State<crate::plan::print::JsonPlan<'p>> {
             pids_limit: f.pids_limit,
             command: f.command.clone().expect("an up plan has a command"),
             checks: f.checks.clone(),
-            plan: crate::plan::print::json_doc(plan),
+            builtin_init: plan.phases.iter().any(|p| p.kind == crate::plan::PhaseKind::Reap),
+            plan: with_plan.then(|| crate::plan::print::json_doc(plan)),
         }
     }
 }
@@ -195,6 +201,19 @@ pub fn running(name: &str) -> anyhow::Result<State> {
             "the jail {name:?} has no first process any more (pid {} is gone or reused)",
             state.init_pid
         );
+    }
+    Ok(state)
+}
+
+/// A running jail's state with its plan: a jail that has not yet run the 100 ms after which its
+/// supervisor writes the plan into NAME.json is waited for (at most a second).
+pub fn running_with_plan(name: &str) -> anyhow::Result<State> {
+    let files = files(name);
+    let mut state = running(name)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while state.plan.is_none() && std::time::Instant::now() < deadline && is_live(&files) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        state = read(&files)?;
     }
     Ok(state)
 }

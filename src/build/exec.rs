@@ -77,7 +77,7 @@ pub fn exec(state: &State, argv: &[String], joined: &Joined, host: &Host) -> Pla
     }
     b.step(Op::SyncSend { end: 0, msg: VERIFIED.into() }, d.clone());
     b.step(Op::AwaitExec, d.clone());
-    b.step(Op::Wait { pid: Proc::Command, grace_ms: GRACE_MS, timeout_ms: None }, d.clone());
+    b.step(Op::Wait { pid: Proc::Command, grace_ms: GRACE_MS, timeout_ms: None, state: None }, d.clone());
     b.phase(PhaseKind::Teardown, Side::Parent);
     b.step_when(Op::Kill { pid: Proc::Command }, d, vec![Cond::Ran(fork), Cond::NotReaped(Proc::Command)]);
     let facts = Facts { command: Some(command), ..Facts::default() };

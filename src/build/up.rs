@@ -59,7 +59,8 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
     b.step(Op::Verify { pid: who, checks: Box::new(checks.clone()), observed }, Origin::Default);
     b.step(Op::SyncSend { end: 0, msg: crate::plan::VERIFIED.into() }, Origin::Default);
     b.step(Op::AwaitExec, Origin::Default);
-    let wait = Op::Wait { pid: Proc::Child, grace_ms: spec.grace_ms, timeout_ms: spec.timeout_ms };
+    let state = Some(files.state.clone());
+    let wait = Op::Wait { pid: Proc::Child, grace_ms: spec.grace_ms, timeout_ms: spec.timeout_ms, state };
     b.step(wait, Origin::Default);
     b.phase(PhaseKind::Report, Side::Parent);
     cgroups::plan_report(&mut b, &cg);

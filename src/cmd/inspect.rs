@@ -78,8 +78,7 @@ fn open_proc() -> Option<std::os::fd::OwnedFd> {
 /// none), or the init itself when the jail has no built-in init (the command is its PID 1).
 pub fn command_pid(s: &State) -> Option<i32> {
     use std::os::fd::AsFd;
-    let builtin = s.plan["phases"].as_array().is_some_and(|p| p.iter().any(|p| p["name"] == "reap"));
-    if !builtin {
+    if !s.builtin_init {
         return Some(s.init_pid);
     }
     probe::children(open_proc()?.as_fd(), s.init_pid).first().copied()
@@ -98,7 +97,7 @@ fn verification(s: &State) -> Value {
 }
 
 pub fn inspect(name: &str, as_json: bool) -> anyhow::Result<i32> {
-    let s = state::running(name)?;
+    let s = state::running_with_plan(name)?;
     let v = inspect_value(&s);
     if as_json {
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -153,6 +152,11 @@ pub fn inspect(name: &str, as_json: bool) -> anyhow::Result<i32> {
             println!("  {line}");
         }
     }
-    println!("\nplan: {} steps (`procjail inspect --json {name}` has them all)", s.plan["steps"]);
+    match &s.plan {
+        Some(plan) => {
+            println!("\nplan: {} steps (`procjail inspect --json {name}` has them all)", plan["steps"])
+        }
+        None => println!("\nplan: not in its state yet (written once the jail has run 100 ms)"),
+    }
     Ok(0)
 }

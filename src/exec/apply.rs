@@ -18,7 +18,7 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::Unlink { path } => ok(fs::unlink(path)),
         Op::Rmdir { path } => ok(fs::rmdir(path)),
         Op::Lock { path } => ok(fs::lock(path, h)),
-        Op::SaveState { path } => ok(fs::save_state(path, ctx.plan, &ctx.h)),
+        Op::SaveState { path } => ok(fs::save_state(path, ctx.plan, &ctx.h, &mut ctx.j, false)),
         Op::OpenRoot { path } => ok(mount::open_root(path, h)),
         Op::MountPoint { at, dir, no_symlinks, via } => {
             ok(mount::mount_point(at, *dir, *no_symlinks, *via, h))
@@ -99,8 +99,10 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
             ok(check::verify(*pid, checks, ctx.plan, &ctx.h, &mut ctx.j, ctx.opts))
         }
         Op::AwaitExec => ok(supervise::await_exec(&ctx.h, &mut ctx.j)),
-        Op::Wait { pid, grace_ms, timeout_ms } => {
-            ok(supervise::wait(*pid, *grace_ms, *timeout_ms, &ctx.h, &mut ctx.j))
+        Op::Wait { pid, grace_ms, timeout_ms, state } => {
+            let w = supervise::Wait { who: *pid, grace_ms: *grace_ms, timeout_ms: *timeout_ms };
+            let state = state.as_deref().map(|path| (path, ctx.plan));
+            ok(supervise::wait(w, state, &ctx.h, &mut ctx.j))
         }
         Op::AwaitExit { timeout_ms } => ok(proc::await_exit(*timeout_ms, h)),
         Op::KillCgroup { path, kill_file } => ok(cgroup::kill(path, *kill_file)),

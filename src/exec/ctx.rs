@@ -112,6 +112,8 @@ pub struct Journal {
     pub jail_rows: Option<crate::plan::verify::JailRows>,
     /// What the Observe step read of the jail, for Verify to finish.
     pub observed: Option<crate::host::probe::Observed>,
+    /// The pids and times NAME.json was first written with (SaveState), for its second write.
+    pub saved: Option<crate::state::Pids>,
 }
 
 /// [`Proc`] as a set key.

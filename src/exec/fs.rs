@@ -11,7 +11,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-use super::ctx::Handles;
+use super::ctx::{Handles, Journal};
 use crate::error::Failure;
 use crate::host::procfs;
 use crate::plan::{Plan, Value};
@@ -107,25 +107,36 @@ pub fn lock(path: &Path, h: &mut Handles) -> Result<(), Failure> {
     Err(Failure::new(Errno::EAGAIN, format!("{} was removed under each lock taken", path.display())))
 }
 
-/// Writes state.json.tmp and renames it over state.json, so readers never see half a file.
-pub fn save_state(path: &Path, plan: &Plan, h: &Handles) -> Result<(), Failure> {
-    let (me, start) = procfs::self_start_time().unwrap_or((std::process::id() as i32, 0));
-    let init = h.child.map_or(0, |p| p.as_raw());
+/// Writes NAME.json.tmp and renames it over NAME.json, so readers never see half a file. The
+/// first time (SaveState) without the plan; again with it (`with_plan`, the Wait step once the
+/// jail has run 100 ms), with the pids and times of the first.
+pub fn save_state(
+    path: &Path,
+    plan: &Plan,
+    h: &Handles,
+    j: &mut Journal,
+    with_plan: bool,
+) -> Result<(), Failure> {
+    let pids = *j.saved.get_or_insert_with(|| {
+        let (me, start) = procfs::self_start_time().unwrap_or((std::process::id() as i32, 0));
+        let init = h.child.map_or(0, |p| p.as_raw());
+        crate::state::Pids {
+            supervisor: (me, start),
+            init: (init, procfs::start_time(init).unwrap_or(0)),
+            started_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        }
+    });
     let file = std::path::absolute(&plan.file).unwrap_or_else(|_| plan.file.clone());
     let sha = plan.facts.file_sha256.clone();
-    let pids = crate::state::Pids {
-        supervisor: (me, start),
-        init: (init, procfs::start_time(init).unwrap_or(0)),
-        started_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    };
-    let state = crate::state::State::of(plan, file, sha, pids);
+    let state = crate::state::State::of(plan, file, sha, pids, with_plan);
     let tmp = path.with_extension("json.tmp");
     let f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o644).open(&tmp)?;
     // Compact, and in one write: it is read by programs (`jq .` shows it to a person). The
-    // buffer is made big enough at once (the busybox jail's is 55 KB): no copy as it grows.
-    let mut text = Vec::with_capacity(64 << 10);
+    // buffer is made big enough at once (the busybox jail's is 9 KB, 55 KB with the plan): no
+    // copy as it grows.
+    let mut text = Vec::with_capacity(if with_plan { 64 << 10 } else { 16 << 10 });
     serde_json::to_writer(&mut text, &state).map_err(|e| Failure::new(Errno::EIO, e.to_string()))?;
     (&f).write_all(&text)?;
     std::fs::rename(&tmp, path)?;

@@ -2,6 +2,7 @@
 //! forwarding signals to its init and enforcing `--timeout`.
 
 use std::os::fd::AsFd;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -11,7 +12,7 @@ use super::ctx::{Ctx, Handles, Journal, ProcKey};
 use super::proc::signals;
 use super::{step_error, sync};
 use crate::error::{Failure, StepError};
-use crate::plan::{Proc, SignalSet};
+use crate::plan::{Plan, Proc, SignalSet};
 use crate::sys;
 
 /// A stopping signal (INT, TERM, HUP or QUIT) that arrived during setup, if any.
@@ -127,16 +128,19 @@ pub fn take_child_error(ctx: &mut Ctx<'_>) -> Option<StepError> {
     Some(step_error(ctx.plan, step, &f))
 }
 
+/// What a Wait step waits for, and how long it lets it end.
+pub struct Wait {
+    pub who: Proc,
+    pub grace_ms: u64,
+    pub timeout_ms: Option<u64>,
+}
+
 /// Waits for the process to end, forwarding signals to it. A first INT or TERM is forwarded and
 /// starts the grace period; a second one, or the end of the grace period, kills it. `--timeout`
-/// sends TERM when it runs out, then the same grace.
-pub fn wait(
-    who: Proc,
-    grace_ms: u64,
-    timeout_ms: Option<u64>,
-    h: &Handles,
-    j: &mut Journal,
-) -> Result<(), Failure> {
+/// sends TERM when it runs out, then the same grace. With `state`, once the jail has run
+/// [`sys::memory::IDLE`], NAME.json is written again with the plan.
+pub fn wait(w: Wait, state: Option<(&Path, &Plan)>, h: &Handles, j: &mut Journal) -> Result<(), Failure> {
+    let Wait { who, grace_ms, timeout_ms } = w;
     let child = h.pid(who).ok_or(Errno::ECHILD)?;
     let start = Instant::now();
     let grace = Duration::from_millis(grace_ms);
@@ -173,6 +177,9 @@ pub fn wait(
             }
             None => {
                 if trim_at.is_some_and(|t| now >= t) {
+                    if let Some((path, plan)) = state {
+                        super::fs::save_state(path, plan, h, j, true)?;
+                    }
                     sys::trim_idle();
                     trim_at = None;
                 }

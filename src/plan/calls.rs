@@ -129,7 +129,14 @@ impl Op {
             Op::Kill { .. } => vec![once(&["kill"])],
             Op::Signal { .. } => vec![once(&["pidfd_send_signal"])],
             Op::InitLoop { .. } => vec![Call::new(&["kill", "write"], Times::Any)],
-            Op::Wait { .. } => vec![Call::new(&["kill"], Times::Any)],
+            // Signals forwarded before and after NAME.json's second write, if the jail runs
+            // that long.
+            Op::Wait { state, .. } => {
+                let kill = || Call::new(&["kill"], Times::Any);
+                let again = state.as_deref().map(save_state).unwrap_or_default();
+                let again = again.into_iter().map(|c| Call { times: Times::Any, ..c });
+                std::iter::once(kill()).chain(again).chain(std::iter::once(kill())).collect()
+            }
             Op::KillCgroup { path: p, kill_file: true } => {
                 vec![once(&["openat"]).arg(path(&p.join("cgroup.kill"))), once(&["write"])]
             }

@@ -345,11 +345,13 @@ pub enum Op {
     /// The parent waits for the command's exec: EOF on the sync channel, or an error report.
     AwaitExec,
     /// wait4 for a process, forwarding signals to it; with a timeout, SIGTERM when it runs out
-    /// and SIGKILL after the grace period.
+    /// and SIGKILL after the grace period. With `state`, NAME.json is written again with the
+    /// plan once the jail has run 100 ms (the first write, SaveState, leaves it out).
     Wait {
         pid: Proc,
         grace_ms: u64,
         timeout_ms: Option<u64>,
+        state: Option<PathBuf>,
     },
     /// poll on the pidfd of the last Signal step until that process has exited (`down`).
     AwaitExit {

@@ -201,7 +201,7 @@ impl Op {
             }
             Op::Verify { pid, checks, observed } => verify(*pid, checks.len(), *observed),
             Op::AwaitExec => "read(sync[0]) = 0 (EOF: the command has exec'd)".into(),
-            Op::Wait { pid, grace_ms, timeout_ms } => wait(*pid, *grace_ms, *timeout_ms),
+            Op::Wait { pid, grace_ms, timeout_ms, state } => wait(*pid, *grace_ms, *timeout_ms, state.as_deref()),
             Op::AwaitExit { timeout_ms } => {
                 format!("poll(pidfd, POLLIN, {}) = 1: it has exited", Duration(*timeout_ms))
             }
@@ -290,7 +290,7 @@ fn init_loop(grace_ms: u64) -> String {
     )
 }
 
-fn wait(pid: Proc, grace_ms: u64, timeout_ms: Option<u64>) -> String {
+fn wait(pid: Proc, grace_ms: u64, timeout_ms: Option<u64>, state: Option<&Path>) -> String {
     let p = pid.var();
     let mut s = format!("wait4({p}, &status, 0, &rusage) forwarding {}", signal_list(SUPERVISOR_SIGNALS));
     s += &format!("; a second INT or TERM, or {} after the first: kill({p}, SIGKILL)", Duration(grace_ms));
@@ -300,7 +300,11 @@ fn wait(pid: Proc, grace_ms: u64, timeout_ms: Option<u64>) -> String {
     if pid == Proc::Child {
         s += "; read(status[0]): how the command ended";
     }
-    s + "; once it has run 100 ms: __libc_thread_freeres() (malloc's thread cache), malloc_trim(0), madvise(procjail's code, MADV_DONTNEED)"
+    s += "; once it has run 100 ms: ";
+    if let Some(path) = state {
+        s += &format!("the state again, now with the plan: {}; ", save_state(path));
+    }
+    s + "__libc_thread_freeres() (malloc's thread cache), malloc_trim(0), madvise(procjail's code, MADV_DONTNEED)"
 }
 
 fn read_counter(path: &Path, counter: Counter) -> String {

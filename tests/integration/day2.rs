@@ -67,7 +67,15 @@ fn inspect_matches_proc_and_cgroupfs() {
         }
     }
     assert!(v["mounts"].as_array().unwrap().iter().any(|m| m["target"] == "/proc" && m["fstype"] == "proc"));
+    // The plan, which the supervisor writes into NAME.json once the jail has run 100 ms (its
+    // first write leaves it out), is the one `plan --json` prints for the file.
     assert_eq!(v["plan"]["jail"], "day2-inspect");
+    let planned = json(&procjail(&["plan", "--json", j.file.to_str().unwrap()]));
+    assert_eq!(v["plan"]["phases"], planned["phases"]);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("/run/procjail/day2-inspect.json").unwrap()).unwrap();
+    assert_eq!(saved["plan"], v["plan"]);
+    assert_eq!(saved["builtin_init"], true);
     // The kernel's answer for the running command matches the plan, row by row.
     let rows = v["verification"]["rows"].as_array().unwrap_or_else(|| panic!("no verification: {v:#}"));
     assert!(rows.len() > 40, "{rows:?}");
