@@ -82,8 +82,8 @@ pub fn export(spec: &Spec, init: InitChoice, root: &Path, v2: bool) -> anyhow::R
         linux["uidMappings"] = lines(&m.uid);
         linux["gidMappings"] = lines(&m.gid);
     }
-    if let Some(f) = &spec.confine.seccomp_filter {
-        linux["seccomp"] = super::export_seccomp::profile(f).map_err(|e| {
+    if let Some(r) = &spec.confine.seccomp_rules {
+        linux["seccomp"] = super::export_seccomp::profile(&r.filter()).map_err(|e| {
             anyhow::anyhow!("the jail's seccomp filter cannot be written for an OCI runtime: {e}")
         })?;
         notes.push(format!("seccomp: the rules procjail compiled for this jail's capabilities, on {} and this host's kernel; a syscall of another architecture gets libseccomp's bad-arch action (procjail kills it)", crate::seccomp::ARCH));

@@ -56,9 +56,9 @@ pub struct Confine {
     pub no_new_privs: Setting<bool>,
     /// None: `seccomp = "none"`.
     pub seccomp: Setting<Option<Program>>,
-    /// The rules the program was compiled from, for this jail's capabilities, architecture and
-    /// kernel (what `export oci` writes as the bundle's profile).
-    pub seccomp_filter: Option<seccomp::Filter>,
+    /// Where the program's rules come from, for this jail's capabilities, architecture and
+    /// kernel (`export oci` writes them as the bundle's profile).
+    pub seccomp_rules: Option<seccomp::Rules>,
     pub masked: Setting<Vec<PathBuf>>,
     pub readonly: Setting<Vec<PathBuf>>,
     pub devices: Setting<Vec<DeviceRule>>,
@@ -128,7 +128,7 @@ impl Validator<'_> {
             Some(b) => Setting { value: b.value, origin: self.origin(b, "security.no_new_privs") },
             None => Setting { value: true, origin: unset("security.no_new_privs") },
         };
-        let (seccomp, seccomp_filter) = self.seccomp(s.seccomp.as_ref(), caps.value, host);
+        let (seccomp, seccomp_rules) = self.seccomp(s.seccomp.as_ref(), caps.value, host);
         let masked = self.paths(s.masked_paths.as_ref(), "security.masked_paths", MASKED);
         let readonly = self.paths(s.readonly_paths.as_ref(), "security.readonly_paths", READONLY);
         let devices = self.devices(s.devices.as_ref());
@@ -157,7 +157,7 @@ impl Validator<'_> {
             ambient,
             no_new_privs,
             seccomp,
-            seccomp_filter,
+            seccomp_rules,
             masked,
             readonly,
             devices,
@@ -255,20 +255,32 @@ impl Validator<'_> {
         s: Option<&Sp<String>>,
         caps_kept: u64,
         host: &Host,
-    ) -> (Setting<Option<Program>>, Option<seccomp::Filter>) {
+    ) -> (Setting<Option<Program>>, Option<seccomp::Rules>) {
         let key = "security.seccomp";
+        let default = |origin| {
+            let rules = seccomp::Rules {
+                profile: seccomp::DEFAULT_PROFILE.into(),
+                caps: caps_kept,
+                kernel: host.kernel,
+            };
+            seccomp::default_program(caps_kept).map(|p| (Setting { value: Some(p), origin }, Some(rules)))
+        };
         let (text, origin, span) = match s {
-            None => (seccomp::DEFAULT_PROFILE.to_string(), unset(key), None),
-            Some(s) if s.value == "default" => {
-                (seccomp::DEFAULT_PROFILE.to_string(), self.origin(s, key), Some(s))
-            }
+            None => match default(unset(key)) {
+                Some(compiled) => return compiled,
+                None => (seccomp::DEFAULT_PROFILE.into(), unset(key), None),
+            },
+            Some(s) if s.value == "default" => match default(self.origin(s, key)) {
+                Some(compiled) => return compiled,
+                None => (seccomp::DEFAULT_PROFILE.into(), self.origin(s, key), Some(s)),
+            },
             Some(s) if s.value == "none" => {
                 return (Setting { value: None, origin: self.origin(s, key) }, None);
             }
             Some(s) => {
                 let path = self.host_path(&s.value);
                 match std::fs::read_to_string(&path) {
-                    Ok(t) => (t, self.origin(s, key), Some(s)),
+                    Ok(t) => (std::borrow::Cow::Owned(t), self.origin(s, key), Some(s)),
                     Err(e) => {
                         self.err(
                             Diag::new(s.span.clone(), key, format!("cannot read the profile {}: {e}", path.display()))
@@ -293,7 +305,10 @@ impl Validator<'_> {
         };
         let filter = parsed.filter(caps_kept, host.kernel);
         match seccomp::compile(&filter) {
-            Ok(p) => (Setting { value: Some(p), origin }, Some(filter)),
+            Ok(p) => {
+                let rules = seccomp::Rules { profile: text.clone(), caps: caps_kept, kernel: host.kernel };
+                (Setting { value: Some(p), origin }, Some(rules))
+            }
             Err(e) => {
                 fail(self, e);
                 (Setting { value: None, origin }, None)
