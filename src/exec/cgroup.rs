@@ -13,8 +13,13 @@ use crate::error::Failure;
 use crate::host::scan::cgroup_procs;
 use crate::plan::Counter;
 
+/// SIGKILL to every process of a cgroup: cgroup.kill (none to kill: nothing written, the
+/// usual case once the jail's init has been reaped), or kill(2) for each pid.
 pub fn kill(dir: &Path, kill_file: bool) -> Result<(), Failure> {
     if kill_file {
+        if cgroup_procs(dir)?.is_empty() {
+            return Ok(());
+        }
         let mut f = std::fs::OpenOptions::new().write(true).open(dir.join("cgroup.kill"))?;
         f.write_all(b"1")?;
         return Ok(());

@@ -230,30 +230,40 @@ pub enum Shows {
 const PAGE: usize = 4096;
 
 /// Reads a procfs (or sysfs) file through its descriptor in as few reads as `shows` allows:
-/// one, for a file made in one go, with no fstat or lseek first as `read_to_string` does.
+/// one, for a file made in one go, with no fstat or lseek first as `read_to_string` does. The
+/// first read goes into a buffer on the stack (every file procjail reads at start fits a page
+/// or two): no heap buffer zeroed and shrunk for each file, and the text is allocated once, at
+/// its size.
 pub fn read_fd(fd: impl std::os::fd::AsFd, shows: Shows) -> std::io::Result<String> {
-    let mut buf = vec![0u8; 16 << 10];
-    let mut len = 0;
-    loop {
-        let want = buf.len() - len;
-        let n = nix::unistd::read(&fd, &mut buf[len..])?;
-        len += n;
-        let whole = n == 0
+    let whole = |n: usize, want: usize| {
+        n == 0
             || n < want
                 && match shows {
                     Shows::Once => true,
                     Shows::Records(max) => n.saturating_add(max) <= PAGE,
-                };
-        if whole {
-            break;
+                }
+    };
+    let mut first = [0u8; 2 * PAGE];
+    let n = nix::unistd::read(&fd, &mut first)?;
+    let mut buf = first[..n].to_vec();
+    if !whole(n, first.len()) {
+        buf.resize(4 * PAGE, 0);
+        let mut len = n;
+        loop {
+            let want = buf.len() - len;
+            let n = nix::unistd::read(&fd, &mut buf[len..])?;
+            len += n;
+            if whole(n, want) {
+                break;
+            }
+            if len == buf.len() {
+                buf.resize(buf.len() * 2, 0);
+            }
         }
-        if len == buf.len() {
-            buf.resize(buf.len() * 2, 0);
-        }
+        buf.truncate(len);
+        // Kept texts (the host's id maps, the mount table before the run) hold only their bytes.
+        buf.shrink_to_fit();
     }
-    buf.truncate(len);
-    // Kept texts (the host's id maps, the mount table before the run) hold only their bytes.
-    buf.shrink_to_fit();
     String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
@@ -292,4 +302,21 @@ fn kernel_version() -> (u32, u32) {
         nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
     let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Shows, read_proc};
+
+    /// A text that fits the first read, and one that does not (/proc/crypto: 11 KB here, made
+    /// record by record), read whole.
+    #[test]
+    fn reads_procfs_files_whole() {
+        for path in ["/proc/self/mountinfo", "/proc/crypto"] {
+            let ours = read_proc(path, Shows::Records(usize::MAX)).unwrap();
+            assert_eq!(ours, std::fs::read_to_string(path).unwrap(), "{path}");
+        }
+        let status = read_proc("/proc/self/status", Shows::Once).unwrap();
+        assert!(status.starts_with("Name:") && status.ends_with('\n'), "{status}");
+    }
 }

@@ -138,7 +138,8 @@ impl Op {
                 std::iter::once(kill()).chain(again).chain(std::iter::once(kill())).collect()
             }
             Op::KillCgroup { path: p, kill_file: true } => {
-                vec![once(&["openat"]).arg(path(&p.join("cgroup.kill"))), once(&["write"])]
+                let open = Call::new(&["openat"], Times::Any).arg(path(&p.join("cgroup.kill")));
+                vec![open, Call::new(&["write"], Times::Any)]
             }
             Op::KillCgroup { kill_file: false, .. } => vec![Call::new(&["kill"], Times::Any)],
             Op::CapBoundingDrop { drop } => each("PR_CAPBSET_DROP", *drop),

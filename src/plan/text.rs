@@ -206,7 +206,8 @@ impl Op {
                 format!("poll(pidfd, POLLIN, {}) = 1: it has exited", Duration(*timeout_ms))
             }
             Op::KillCgroup { path, kill_file: true } => {
-                format!("write({}, \"1\")", qp(&path.join("cgroup.kill")))
+                let procs = qp(&path.join("cgroup.procs"));
+                format!("write({}, \"1\") unless {procs} is empty", qp(&path.join("cgroup.kill")))
             }
             Op::KillCgroup { path, kill_file: false } => {
                 format!("kill(each pid of {}, SIGKILL)", qp(&path.join("cgroup.procs")))
