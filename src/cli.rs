@@ -112,6 +112,11 @@ pub enum Command {
         /// and the command, each step a slice with its syscall, duration and result.
         #[arg(long, value_name = "FILE")]
         trace_json: Option<PathBuf>,
+        /// Print the report line even when the command exited 0 with nothing else to report
+        /// (it is printed anyway for another status, a signal, an OOM kill, a pids limit hit
+        /// or the timeout, and with --trace).
+        #[arg(long)]
+        report: bool,
     },
     /// Run the experiments: the jail files with an [expect] table; check what each shows.
     Test {
@@ -324,8 +329,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check { files, json } => cmd::check::check(&files, json),
         Command::Plan { file, host, json, width } => cmd::plan::plan(&file, host, json, width),
-        Command::Up { file, trace, timeout, json_report, name, verify, trace_json } => {
-            cmd::up::up(cmd::up::Args { file, trace, timeout, json_report, name, verify, trace_json })
+        Command::Up { file, trace, timeout, json_report, name, verify, trace_json, report } => {
+            cmd::up::up(cmd::up::Args { file, trace, timeout, json_report, name, verify, trace_json, report })
         }
         Command::Test { paths, jobs, json } => {
             let paths = if paths.is_empty() { cmd::test::default_paths() } else { paths };

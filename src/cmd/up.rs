@@ -15,6 +15,7 @@ pub struct Args {
     pub name: Option<String>,
     pub verify: bool,
     pub trace_json: Option<PathBuf>,
+    pub report: bool,
 }
 
 pub fn up(a: Args) -> anyhow::Result<i32> {
@@ -38,9 +39,14 @@ pub fn up(a: Args) -> anyhow::Result<i32> {
     if let (Some(path), Some(t)) = (&a.trace_json, &timeline) {
         super::write_output(path, &(serde_json::to_string_pretty(&t.document(&plan)?)? + "\n"))?;
     }
-    // The report line says how the command ended: only when it ran to its end.
+    // The report line says how the command ended: only when it ran to its end, and, unless
+    // asked for, only when there is more to say than "exited 0" (a clean run is silent, as
+    // bubblewrap's, runc's and crun's are).
     let stopped = result.as_ref().err().is_some_and(|e| e.stop.is_some());
-    if !stopped && let Some(line) = report.line(&plan.jail) {
+    if !stopped
+        && (a.report || a.trace || report.notable())
+        && let Some(line) = report.line(&plan.jail)
+    {
         exec::say(&line);
     }
     if let Some(path) = &a.json_report {

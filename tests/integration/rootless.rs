@@ -226,7 +226,7 @@ fn root_maps_its_jail_to_unused_ids() {
         "id -u; cat /proc/self/uid_map; echo x > /tmp/f; ls -ln /tmp/f | tr -s ' ' | cut -d' ' -f3; cat /proc/1/uid_map",
         "[namespaces]\nuser = true\n[limits]\npids = 20\n[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/tmp\"",
     );
-    let run = up_with(&j, &["--verify"]);
+    let run = up_with(&j, &["--verify", "--report"]);
     assert_eq!(run.code, 0, "{run:?}");
     let lines: Vec<String> =
         run.stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
