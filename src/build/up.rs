@@ -59,6 +59,10 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
     b.step(Op::Verify { pid: who, checks: Box::new(checks.clone()), observed }, Origin::Default);
     b.step(Op::SyncSend { end: 0, msg: crate::plan::VERIFIED.into() }, Origin::Default);
     b.step(Op::AwaitExec, Origin::Default);
+    // The host's mount table checked while the command runs, off the way out: every mount the
+    // jail makes is in its own namespace, a slave of the host's, made before the command's
+    // execve; teardown checks again only on a way out that did not get here.
+    let checked = b.step(Op::CheckMounts, Origin::Default);
     let state = Some(files.state.clone());
     let wait = Op::Wait { pid: Proc::Child, grace_ms: spec.grace_ms, timeout_ms: spec.timeout_ms, state };
     b.step(wait, Origin::Default);
@@ -69,7 +73,7 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
     b.step_when(kill, Origin::Default, vec![Cond::Ran(clone), Cond::NotReaped(Proc::Child)]);
     cgroups::plan_teardown(&mut b, host, &cg);
     plan_state_removal(&mut b, &files, lock, save);
-    b.step(Op::CheckMounts, Origin::Default);
+    b.step_when(Op::CheckMounts, Origin::Default, vec![Cond::NotRan(checked)]);
     let facts = Facts {
         rootfs: Some(spec.rootfs.clone()),
         cgroups: cg.leaves.iter().map(|l| l.path.clone()).collect(),

@@ -96,6 +96,7 @@ pub fn run(plan: &Plan, opts: &Options) -> (Report, Result<(), RunError>) {
 fn unmet(cond: &Cond, ctx: &mut Ctx<'_>) -> Option<String> {
     match cond {
         Cond::Ran(n) => (!ctx.j.done.contains(n)).then(|| format!("step {n} did not run")),
+        Cond::NotRan(n) => ctx.j.done.contains(n).then(|| format!("step {n} ran")),
         Cond::Exists(p) => (!p.exists()).then(|| format!("{} does not exist", p.display())),
         Cond::NotReaped(p) => ctx.j.reaped.contains(&(*p).into()).then(|| format!("{} was reaped", p.var())),
         Cond::InRootExists(p) => {

@@ -190,6 +190,8 @@ pub enum Via {
 pub enum Cond {
     /// Step N ran and succeeded (teardown undoes only what was done).
     Ran(usize),
+    /// Step N did not run (a check teardown makes only on a way out that skipped it).
+    NotRan(usize),
     /// The path exists now (something a killed run left, a file this kernel may not have).
     Exists(PathBuf),
     /// The process has not been waited for yet.

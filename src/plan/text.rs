@@ -93,6 +93,7 @@ impl Display for Cond {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
             Cond::Ran(n) => write!(f, "if step {n} ran"),
+            Cond::NotRan(n) => write!(f, "unless step {n} ran"),
             Cond::Exists(p) => write!(f, "if {} exists", qp(p)),
             Cond::NotReaped(p) => write!(f, "if {} is not reaped", p.var()),
             Cond::InRootExists(p) => write!(f, "if {} exists in the jail", qp(p)),
