@@ -93,14 +93,15 @@ pub fn init(b: &mut Builder, spec: &Spec, host: &Host) {
 }
 
 /// The child's first confinement: a new anonymous session keyring, before anything else runs
-/// with the host's; loopback up in its own net namespace.
-pub fn child_start(b: &mut Builder, spec: &Spec) {
+/// with the host's; loopback up in its own net namespace, unless the supervisor brings it up
+/// from outside (`loopback_outside`, see `namespaces::loopback_from_supervisor`).
+pub fn child_start(b: &mut Builder, spec: &Spec, loopback_outside: bool) {
     let k = &spec.confine.new_keyring;
     if k.value {
         b.step(Op::JoinKeyring, k.origin.clone());
     }
-    if spec.namespaces.net {
-        b.step(Op::LinkUp { name: "lo".into() }, Origin::Unset { key: "namespaces.net".into() });
+    if spec.namespaces.net && !loopback_outside {
+        b.step(Op::LinkUp { name: "lo".into(), of: None }, Origin::Unset { key: "namespaces.net".into() });
     }
 }
 

@@ -62,9 +62,17 @@ pub const GO: &str = "go";
 /// The message the supervisor sends once it has written the user namespace's id maps.
 pub const MAPPED: &str = "mapped";
 
+/// Whether the supervisor brings the jail's loopback up, from outside, while the child makes its
+/// mounts (it enters the jail's net namespace for the call: root can, whatever user namespace
+/// owns it), rather than the child on its way to the command (0.04 ms there).
+pub fn loopback_from_supervisor(spec: &Spec, host: &Host) -> bool {
+    spec.namespaces.net && host.uid == 0
+}
+
 /// Phase "spawn" (parent): the channels, clone (straight into the jail's cgroup2 folder when
-/// there is one), the move into the v1 cgroups, "go". Returns the index of the clone step.
-pub fn plan_spawn(b: &mut Builder, spec: &Spec, cg: &Cgroups) -> usize {
+/// there is one), the move into the v1 cgroups, the jail's loopback up (root), "go". Returns the
+/// index of the clone step.
+pub fn plan_spawn(b: &mut Builder, spec: &Spec, host: &Host, cg: &Cgroups) -> usize {
     b.phase(PhaseKind::Spawn, Side::Parent);
     let d = Origin::Default;
     let status = spec.init == InitMode::Builtin;
@@ -83,6 +91,10 @@ pub fn plan_spawn(b: &mut Builder, spec: &Spec, cg: &Cgroups) -> usize {
         b.step(Op::SyncSend { end: 0, msg: MAPPED.into() }, d.clone());
     }
     cgroups::plan_join(b, cg);
+    if loopback_from_supervisor(spec, host) {
+        let up = Op::LinkUp { name: "lo".into(), of: Some(crate::plan::Proc::Child) };
+        b.step(up, Origin::Unset { key: "namespaces.net".into() });
+    }
     b.step(Op::SyncSend { end: 0, msg: GO.into() }, d);
     clone
 }

@@ -19,10 +19,10 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
         crate::rootfs::plan(&mut b, &spec.rootfs, &spec.rootfs_parents, &spec.rootfs_origin);
     }
     let cg = cgroups::plan_setup(&mut b, spec, host);
-    let clone = namespaces::plan_spawn(&mut b, spec, &cg);
+    let clone = namespaces::plan_spawn(&mut b, spec, host, &cg);
     let save = b.step(Op::SaveState { path: files.state.clone() }, Origin::Default);
     namespaces::plan_child_start(&mut b, spec, host);
-    confine::child_start(&mut b, spec);
+    confine::child_start(&mut b, spec, namespaces::loopback_from_supervisor(spec, host));
     let m = mounts::plan_mounts(&mut b, spec);
     let mut mount_checks = m.checks;
     if let Some(ro) = mounts::plan_pivot(&mut b, spec) {

@@ -83,7 +83,7 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         Op::Seccomp { program } => ok(caps::seccomp(program)),
         Op::JoinKeyring => ok(ns::join_keyring()),
         Op::OomScoreAdj { value } => ok(proc::oom_score_adj(*value)),
-        Op::LinkUp { name } => ok(ns::link_up(name)),
+        Op::LinkUp { name, of } => ok(ns::link_up(name, *of, h)),
         Op::Sysctl { key, value } => ok(mount::sysctl(key, value, h)),
         Op::OpenNull { path } => ok(mount::open_null(path, h)),
         Op::Mask { at } => ok(mount::mask(at, h)),

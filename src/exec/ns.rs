@@ -9,7 +9,7 @@ use nix::sys::stat::Mode;
 
 use super::ctx::{Done, Handles, Journal};
 use crate::error::Failure;
-use crate::plan::Side;
+use crate::plan::{Proc, Side};
 use crate::sys::{self, Forked};
 
 /// clone(2) (or clone3 into a cgroup2 folder) without a new stack: like fork, the child goes on
@@ -73,10 +73,26 @@ pub fn setns(ns: &str, flag: CloneFlags, h: &mut Handles) -> Result<(), Failure>
     Ok(())
 }
 
-/// The interface up, in this process's net namespace.
-pub fn link_up(name: &str) -> Result<(), Failure> {
+/// The interface up: in this process's net namespace, or in that of the process `of`, which
+/// this one enters for the call (its socket is made there) and leaves again.
+pub fn link_up(name: &str, of: Option<Proc>, h: &Handles) -> Result<(), Failure> {
     use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
-    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+    let new_socket = || socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None);
+    let sock = match of {
+        None => new_socket()?,
+        Some(p) => {
+            let pid = h.pid(p).ok_or(nix::errno::Errno::ESRCH)?;
+            let open = |path: &str| nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty());
+            let ours = open("/proc/self/ns/net")?;
+            let theirs = open(&format!("/proc/{pid}/ns/net"))?;
+            nix::sched::setns(&theirs, CloneFlags::CLONE_NEWNET)
+                .map_err(|e| Failure::new(e, format!("setns(/proc/{pid}/ns/net)")))?;
+            let sock = new_socket();
+            nix::sched::setns(&ours, CloneFlags::CLONE_NEWNET)
+                .map_err(|e| Failure::new(e, "setns back to procjail's own net namespace"))?;
+            sock?
+        }
+    };
     crate::sys::link_up(sock.as_fd(), name)?;
     Ok(())
 }

@@ -279,9 +279,12 @@ pub enum Op {
     OomScoreAdj {
         value: i32,
     },
-    /// ioctl(SIOCSIFFLAGS, IFF_UP) on an interface of the jail's own net namespace.
+    /// ioctl(SIOCSIFFLAGS, IFF_UP) on an interface of the jail's own net namespace: by the
+    /// jail's process, or (`of`) by the supervisor, which enters that process's net namespace
+    /// for the call and goes back to its own.
     LinkUp {
         name: String,
+        of: Option<Proc>,
     },
     /// A namespaced sysctl, written through the jail's own /proc before it goes read-only.
     Sysctl {

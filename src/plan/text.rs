@@ -182,8 +182,15 @@ impl Op {
             Op::Seccomp { program: p } => seccomp(p),
             Op::JoinKeyring => "keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)".into(),
             Op::OomScoreAdj { value } => format!("write(\"/proc/self/oom_score_adj\", \"{value}\")"),
-            Op::LinkUp { name } => {
-                format!("ioctl(socket(AF_INET, SOCK_DGRAM), SIOCSIFFLAGS, {{{}, IFF_UP}})", quote(name))
+            Op::LinkUp { name, of } => {
+                let flags = format!("SIOCSIFFLAGS, {{{}, IFF_UP}}", quote(name));
+                match of {
+                    None => format!("ioctl(socket(AF_INET, SOCK_DGRAM), {flags})"),
+                    Some(p) => format!(
+                        "setns(open(\"/proc/{}/ns/net\"), CLONE_NEWNET); $sock = socket(AF_INET, SOCK_DGRAM) there; setns(open(\"/proc/self/ns/net\") before it, CLONE_NEWNET); ioctl($sock, {flags})",
+                        p.var()
+                    ),
+                }
             }
             Op::Sysctl { key, value } => sysctl(key, value),
             Op::OpenNull { path } => {
