@@ -100,7 +100,8 @@ pub fn apply(step: &Step, ctx: &mut Ctx<'_>) -> Result<Done, Failure> {
         }
         Op::AwaitExec => ok(supervise::await_exec(&ctx.h, &mut ctx.j)),
         Op::Wait { pid, grace_ms, timeout_ms, state } => {
-            let w = supervise::Wait { who: *pid, grace_ms: *grace_ms, timeout_ms: *timeout_ms };
+            let w =
+                supervise::Wait { step: step.index, who: *pid, grace_ms: *grace_ms, timeout_ms: *timeout_ms };
             let state = state.as_deref().map(|path| (path, ctx.plan));
             ok(supervise::wait(w, state, &ctx.h, &mut ctx.j))
         }

@@ -131,14 +131,17 @@ pub fn save_state(
     let file = std::path::absolute(&plan.file).unwrap_or_else(|_| plan.file.clone());
     let sha = plan.facts.file_sha256.clone();
     let state = crate::state::State::of(plan, file, sha, pids, with_plan);
-    let tmp = path.with_extension("json.tmp");
-    let f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o644).open(&tmp)?;
     // Compact, and in one write: it is read by programs (`jq .` shows it to a person). The
     // buffer is made big enough at once (the busybox jail's is 9 KB, 55 KB with the plan): no
     // copy as it grows.
     let mut text = Vec::with_capacity(if with_plan { 64 << 10 } else { 16 << 10 });
     serde_json::to_writer(&mut text, &state).map_err(|e| Failure::new(Errno::EIO, e.to_string()))?;
-    (&f).write_all(&text)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    let tmp = path.with_extension("json.tmp");
+    let f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o644).open(&tmp)?;
+    let written = (&f).write_all(&text).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        // A full disk, say: the half-written file goes, not left for `gc`.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Ok(written?)
 }

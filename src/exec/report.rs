@@ -86,18 +86,18 @@ impl Report {
         self.oom_killed = self.oom_kills.is_some_and(|n| n > 0);
     }
 
-    /// The one line: how it ended, then the figures.
     /// Whether the run has something to say beyond "exited 0": another status, a signal, an
-    /// OOM kill, forks refused at the pids limit, the timeout.
+    /// OOM kill (what [`Self::finish`] makes `oom_killed` of), forks refused at the pids limit,
+    /// the timeout.
     pub fn notable(&self) -> bool {
         self.exit_code != Some(0)
             || self.command_signal.is_some()
-            || self.oom_killed
             || self.oom_kills.is_some_and(|n| n > 0)
             || self.pids_max_hit.is_some_and(|n| n > 0)
             || self.timed_out
     }
 
+    /// The one line: how it ended, then the figures.
     pub fn line(&mut self, jail: &str) -> Option<String> {
         self.finish();
         let code = self.exit_code?;

@@ -130,6 +130,8 @@ pub fn take_child_error(ctx: &mut Ctx<'_>) -> Option<StepError> {
 
 /// What a Wait step waits for, and how long it lets it end.
 pub struct Wait {
+    /// The step's index, for what it says when NAME.json cannot be written again.
+    pub step: usize,
     pub who: Proc,
     pub grace_ms: u64,
     pub timeout_ms: Option<u64>,
@@ -140,7 +142,7 @@ pub struct Wait {
 /// sends TERM when it runs out, then the same grace. With `state`, once the jail has run
 /// [`sys::memory::IDLE`], NAME.json is written again with the plan.
 pub fn wait(w: Wait, state: Option<(&Path, &Plan)>, h: &Handles, j: &mut Journal) -> Result<(), Failure> {
-    let Wait { who, grace_ms, timeout_ms } = w;
+    let Wait { step, who, grace_ms, timeout_ms } = w;
     let child = h.pid(who).ok_or(Errno::ECHILD)?;
     let start = Instant::now();
     let grace = Duration::from_millis(grace_ms);
@@ -177,8 +179,12 @@ pub fn wait(w: Wait, state: Option<(&Path, &Plan)>, h: &Handles, j: &mut Journal
             }
             None => {
                 if trim_at.is_some_and(|t| now >= t) {
-                    if let Some((path, plan)) = state {
-                        super::fs::save_state(path, plan, h, j, true)?;
+                    // Without it `inspect` lacks only the plan: the jail runs on, and is told.
+                    if let Some((path, plan)) = state
+                        && let Err(f) = super::fs::save_state(path, plan, h, j, true)
+                        && let Some(s) = plan.step(step)
+                    {
+                        super::say(&format!("procjail: warning: {}", step_error(plan, s, &f)));
                     }
                     sys::trim_idle();
                     trim_at = None;

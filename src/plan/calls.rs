@@ -63,7 +63,12 @@ fn once(names: &'static [&'static str]) -> Call {
 
 fn save_state(p: &Path) -> Vec<Call> {
     let tmp = path(&p.with_extension("json.tmp"));
-    vec![once(&["openat"]).arg(tmp), Call::new(&["write"], Times::OneOrMore), once(&["rename"]).arg(path(p))]
+    vec![
+        once(&["openat"]).arg(tmp.clone()),
+        Call::new(&["write"], Times::OneOrMore),
+        Call::new(&["rename"], Times::Any).arg(path(p)),
+        Call::new(&["unlink", "unlinkat"], Times::Any).arg(tmp),
+    ]
 }
 
 fn mount(source: &Option<String>, target: &Target) -> Vec<Call> {

@@ -254,7 +254,10 @@ fn symlinks(target: &str, dir: &Path, names: &[String]) -> String {
 
 fn save_state(path: &Path) -> String {
     let tmp = qp(&path.with_extension("json.tmp"));
-    format!("open({tmp}, O_CREAT|O_TRUNC|O_WRONLY|O_CLOEXEC, 0644); write(state); rename(→ {})", qp(path))
+    format!(
+        "open({tmp}, O_CREAT|O_TRUNC|O_WRONLY|O_CLOEXEC, 0644); write(state); rename(→ {}), or unlink({tmp}) if either fails",
+        qp(path)
+    )
 }
 
 fn clone(flags: CloneFlags, into_cgroup: Option<&Path>) -> String {

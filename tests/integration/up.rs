@@ -308,3 +308,23 @@ fn ctrl_c_during_setup_stops_it_and_tears_down_what_was_done() {
     assert_eq!(run.stdout, "", "{run:?}");
     assert!(run.stderr.contains("interrupted by SIGINT before the spawn phase"), "{run:?}");
 }
+
+#[test]
+fn a_state_file_that_cannot_be_written_stops_the_jail_and_leaves_no_temporary_file() {
+    // NAME.json is a folder here: the rename of NAME.json.tmp over it fails.
+    let j = sh("state-eisdir", "echo should not run", "");
+    let state = std::path::Path::new("/run/procjail/state-eisdir.json");
+    std::fs::create_dir_all(state).unwrap();
+    // Not `up`: its check of the host would count the folder the test made as state left.
+    let run = procjail(&["up", j.file.to_str().unwrap()]);
+    std::fs::remove_dir(state).unwrap();
+    assert!(jail_processes("state-eisdir").is_empty(), "{run:?}");
+    for hierarchy in cgroup_hierarchies() {
+        assert!(!hierarchy.join("procjail/state-eisdir").exists(), "{run:?}");
+    }
+    assert_eq!(run.code, 125, "{run:?}");
+    assert!(run.stderr.contains("state-eisdir.json.tmp") && run.stderr.contains("EISDIR"), "{run:?}");
+    assert!(!run.stdout.contains("should not run"), "{run:?}");
+    assert!(!std::path::Path::new("/run/procjail/state-eisdir.json.tmp").exists());
+    assert!(!std::path::Path::new("/run/procjail/state-eisdir.lock").exists());
+}
