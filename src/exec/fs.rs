@@ -136,7 +136,7 @@ pub fn save_state(
     // copy as it grows.
     let mut text = Vec::with_capacity(if with_plan { 64 << 10 } else { 16 << 10 });
     serde_json::to_writer(&mut text, &state).map_err(|e| Failure::new(Errno::EIO, e.to_string()))?;
-    let tmp = path.with_extension("json.tmp");
+    let tmp = crate::host::user::state_tmp(path);
     let f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o644).open(&tmp)?;
     let written = (&f).write_all(&text).and_then(|()| std::fs::rename(&tmp, path));
     if written.is_err() {

@@ -37,6 +37,12 @@ pub struct JailFiles {
     pub state: PathBuf,
 }
 
+/// NAME.json.tmp for NAME.json: where the state is written before its rename (the one place
+/// that spells it: the SaveState and Wait steps, their text and calls, `gc`).
+pub fn state_tmp(state: &Path) -> PathBuf {
+    state.with_extension("json.tmp")
+}
+
 impl JailFiles {
     pub fn of(dir: &Path, name: &str) -> JailFiles {
         JailFiles { lock: dir.join(format!("{name}.lock")), state: dir.join(format!("{name}.json")) }
@@ -44,7 +50,7 @@ impl JailFiles {
 
     /// The file the state is written to before it is renamed over `state`.
     pub fn tmp(&self) -> PathBuf {
-        self.state.with_extension("json.tmp")
+        state_tmp(&self.state)
     }
 
     /// All three, in the order teardown removes them.

@@ -62,7 +62,7 @@ fn once(names: &'static [&'static str]) -> Call {
 }
 
 fn save_state(p: &Path) -> Vec<Call> {
-    let tmp = path(&p.with_extension("json.tmp"));
+    let tmp = path(&crate::host::user::state_tmp(p));
     vec![
         once(&["openat"]).arg(tmp.clone()),
         Call::new(&["write"], Times::OneOrMore),

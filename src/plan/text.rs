@@ -253,7 +253,7 @@ fn symlinks(target: &str, dir: &Path, names: &[String]) -> String {
 }
 
 fn save_state(path: &Path) -> String {
-    let tmp = qp(&path.with_extension("json.tmp"));
+    let tmp = qp(&crate::host::user::state_tmp(path));
     format!(
         "open({tmp}, O_CREAT|O_TRUNC|O_WRONLY|O_CLOEXEC, 0644); write(state); rename(→ {}), or unlink({tmp}) if either fails",
         qp(path)
