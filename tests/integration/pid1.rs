@@ -197,6 +197,14 @@ fn the_init_holds_only_0_1_2_and_its_status_channel() {
     std::io::BufRead::read_line(&mut out, &mut line).unwrap();
     assert_eq!(line, "ready\n");
     let init = jail_processes("init-fds").into_iter().min().expect("the init");
+    // The init takes its last steps (closing what it kept for the command) beside the command,
+    // after the command's execve: read its descriptors once it waits in its loop (sigtimedwait).
+    let in_loop =
+        || std::fs::read_to_string(format!("/proc/{init}/wchan")).is_ok_and(|w| w.contains("sigtimedwait"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !in_loop() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     let fds: Vec<String> = std::fs::read_dir(format!("/proc/{init}/fd"))
         .unwrap()
         .flatten()
