@@ -93,15 +93,16 @@ pub fn init(b: &mut Builder, spec: &Spec, host: &Host) {
 }
 
 /// The child's first confinement: a new anonymous session keyring, before anything else runs
-/// with the host's; loopback up in its own net namespace, unless the supervisor brings it up
-/// from outside (`loopback_outside`, see `namespaces::loopback_from_supervisor`).
-pub fn child_start(b: &mut Builder, spec: &Spec, loopback_outside: bool) {
+/// with the host's; loopback up in its own net namespace, unless the supervisor made that
+/// namespace and brought it up there (`net_outside`, see `namespaces::net_from_supervisor`).
+pub fn child_start(b: &mut Builder, spec: &Spec, net_outside: bool) {
     let k = &spec.confine.new_keyring;
     if k.value {
         b.step(Op::JoinKeyring, k.origin.clone());
     }
-    if spec.namespaces.net && !loopback_outside {
-        b.step(Op::LinkUp { name: "lo".into(), of: None }, Origin::Unset { key: "namespaces.net".into() });
+    if spec.namespaces.net && !net_outside {
+        let up = Op::LinkUp { name: crate::plan::LOOPBACK.into() };
+        b.step(up, Origin::Unset { key: "namespaces.net".into() });
     }
 }
 

@@ -2,8 +2,10 @@
 //!
 //! Order (as runc and bubblewrap do it): make `/` a recursive slave so nothing propagates back
 //! to the host; bind the rootfs onto itself so it is a mount point; the default /proc, /dev
-//! (with devpts and shm) and /sys; the jail's own mounts; pivot_root into the rootfs and detach
-//! the old root; remount the root read-only if asked.
+//! (with devpts and shm) and /sys; the jail's own mounts; the masks and read-only paths, last so
+//! that no mount of the jail covers them (those under /proc come right after /proc when no mount
+//! of the jail can); pivot_root into the rootfs and detach the old root; remount the root
+//! read-only if asked.
 //!
 //! Every target inside the rootfs is an in-root path ([`Target::InRoot`]): the executor opens it
 //! with openat2(rootfd, RESOLVE_IN_ROOT), so a symlink in the rootfs never leads a mount, a mkdir
@@ -40,6 +42,10 @@ struct InRoot<'b> {
     at: std::collections::HashMap<PathBuf, usize>,
     /// The folder an OpenDir step holds open, that entries in it are made through.
     open: Option<PathBuf>,
+    /// The net namespace the supervisor makes is still to be entered ([`InRoot::join_net`]).
+    net_pending: bool,
+    /// The masks' /dev/null is open (the OpenNull step ran).
+    null_open: bool,
 }
 
 impl InRoot<'_> {
@@ -67,6 +73,16 @@ impl InRoot<'_> {
             Some(p) if p == Path::new("/") => Via::Root,
             Some(p) if self.open.as_deref() == Some(p) => Via::Dir,
             _ => Via::Lookup,
+        }
+    }
+
+    /// Enters the net namespace the supervisor made, once, before the first step that depends
+    /// on it: sysfs (its mount shows the net devices of the mounter's namespace) and the
+    /// sysctls (/proc/sys/net is the writer's). As late as that, the child makes its first
+    /// mounts while the supervisor makes the namespace.
+    fn join_net(&mut self) {
+        if std::mem::take(&mut self.net_pending) {
+            self.b.step(Op::JoinNetns, Origin::Unset { key: "namespaces.net".into() });
         }
     }
 
@@ -129,8 +145,9 @@ pub struct Mounts {
 
 /// Phase "mounts" (child): `/` a slave, the rootfs bound onto itself (nodev: procjail makes
 /// /dev), the defaults, the jail's mounts, then the masks and read-only paths last, so that no
-/// mount of the jail covers them.
-pub fn plan_mounts(b: &mut Builder, spec: &Spec) -> Mounts {
+/// mount of the jail covers them. `join_net`: the child enters the net namespace the supervisor
+/// makes (`namespaces::net_from_supervisor`) on the way, by the end of the phase at the latest.
+pub fn plan_mounts(b: &mut Builder, spec: &Spec, join_net: bool) -> Mounts {
     b.phase(PhaseKind::Mounts, Side::Child);
     let d = Origin::Default;
     let root = spec.rootfs.clone();
@@ -146,32 +163,73 @@ pub fn plan_mounts(b: &mut Builder, spec: &Spec) -> Mounts {
         checks: Vec::new(),
         at: Default::default(),
         open: None,
+        net_pending: join_net,
+        null_open: false,
     };
     r.check(Path::new("/"), MountIs::There, false, bound);
     plan_defaults(&mut r, spec);
     for m in &spec.mounts {
         plan_mount(&mut r, &m.spec, &m.origin);
     }
-    plan_confinement(&mut r, spec);
+    let rest = if proc_confined_early(spec) { Paths::NotUnderProc } else { Paths::All };
+    plan_confinement(&mut r, spec, rest);
+    r.join_net();
     Mounts { slave, checks: r.checks }
 }
 
-/// The masks (after the /dev/null they bind is checked), the sysctls, the read-only paths.
-fn plan_confinement(r: &mut InRoot<'_>, spec: &Spec) {
+/// Which of the masked and read-only paths a [`plan_confinement`] makes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Paths {
+    All,
+    UnderProc,
+    NotUnderProc,
+}
+
+impl Paths {
+    fn has(self, p: &Path) -> bool {
+        match self {
+            Paths::All => true,
+            Paths::UnderProc => p.starts_with("/proc"),
+            Paths::NotUnderProc => !p.starts_with("/proc"),
+        }
+    }
+}
+
+/// Whether the masks and read-only paths under /proc are made right after /proc's mount rather
+/// than last: when no mount of the jail is at or under /proc (none can cover them) and there is
+/// no sysctl (those are written through /proc/sys before it goes read-only). Then the child
+/// makes them while the supervisor makes the net namespace (`namespaces::net_from_supervisor`),
+/// which the child waits for at sysfs.
+fn proc_confined_early(spec: &Spec) -> bool {
+    let target = |m: &MountSpec| match m {
+        MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target.clone(),
+    };
+    spec.defaults.proc
+        && spec.confine.sysctl.is_empty()
+        && !spec.mounts.iter().any(|m| target(&m.spec).starts_with("/proc"))
+}
+
+/// The masks (after the /dev/null they bind is checked), the sysctls, the read-only paths: those
+/// of `which`, and the sysctls unless only those under /proc are asked for.
+fn plan_confinement(r: &mut InRoot<'_>, spec: &Spec, which: Paths) {
     let c = &spec.confine;
-    if !c.masked.value.is_empty() {
+    let masked: Vec<&PathBuf> = c.masked.value.iter().filter(|p| which.has(p)).collect();
+    if !masked.is_empty() && !std::mem::replace(&mut r.null_open, true) {
         r.b.step(Op::OpenNull { path: "/dev/null".into() }, c.masked.origin.clone());
     }
-    for p in &c.masked.value {
+    for p in masked {
         let when = vec![Cond::InRootExists(p.clone())];
         let step = r.b.step_when(Op::Mask { at: p.clone() }, c.masked.origin.clone(), when);
         r.check(p, MountIs::Masked, true, step);
     }
-    for s in &c.sysctl {
-        let (key, value) = s.value.clone();
-        r.b.step(Op::Sysctl { key, value }, s.origin.clone());
+    if which != Paths::UnderProc {
+        for s in &c.sysctl {
+            r.join_net();
+            let (key, value) = s.value.clone();
+            r.b.step(Op::Sysctl { key, value }, s.origin.clone());
+        }
     }
-    for p in &c.readonly.value {
+    for p in c.readonly.value.iter().filter(|p| which.has(p)) {
         let when = vec![Cond::InRootExists(p.clone())];
         let step = r.b.step_when(Op::ReadOnly { at: p.clone() }, c.readonly.origin.clone(), when);
         r.check(p, MountIs::ReadOnly, true, step);
@@ -184,6 +242,9 @@ fn plan_defaults(r: &mut InRoot<'_>, spec: &Spec) {
     if spec.defaults.proc {
         r.point("/proc", true, true, d);
         r.mount("/proc", Some("proc"), Some("proc"), nosuid_nodev_noexec, None, d);
+        if proc_confined_early(spec) {
+            plan_confinement(r, spec, Paths::UnderProc);
+        }
     }
     if spec.defaults.dev {
         r.point("/dev", true, true, d);
@@ -228,6 +289,7 @@ fn plan_defaults(r: &mut InRoot<'_>, spec: &Spec) {
         r.mount("/dev/mqueue", Some("mqueue"), Some("mqueue"), nosuid_nodev_noexec, None, d);
     }
     if spec.defaults.sysfs {
+        r.join_net();
         r.point("/sys", true, false, d);
         r.mount("/sys", Some("sysfs"), Some("sysfs"), MsFlags::MS_RDONLY | nosuid_nodev_noexec, None, d);
     }

@@ -22,8 +22,9 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
     let clone = namespaces::plan_spawn(&mut b, spec, host, &cg);
     let save = b.step(Op::SaveState { path: files.state.clone() }, Origin::Default);
     namespaces::plan_child_start(&mut b, spec, host);
-    confine::child_start(&mut b, spec, namespaces::loopback_from_supervisor(spec, host));
-    let m = mounts::plan_mounts(&mut b, spec);
+    let net_outside = namespaces::net_from_supervisor(spec, host);
+    confine::child_start(&mut b, spec, net_outside);
+    let m = mounts::plan_mounts(&mut b, spec, net_outside);
     let mut mount_checks = m.checks;
     if let Some(ro) = mounts::plan_pivot(&mut b, spec) {
         mount_checks.retain(|c| c.point != std::path::Path::new("/"));

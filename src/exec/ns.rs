@@ -3,13 +3,14 @@
 use std::os::fd::AsFd;
 use std::path::Path;
 
+use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 
 use super::ctx::{Done, Handles, Journal};
 use crate::error::Failure;
-use crate::plan::{Proc, Side};
+use crate::plan::Side;
 use crate::sys::{self, Forked};
 
 /// clone(2) (or clone3 into a cgroup2 folder) without a new stack: like fork, the child goes on
@@ -67,34 +68,69 @@ pub fn open_ns(ns: &str, path: &Path, h: &mut Handles) -> Result<(), Failure> {
 }
 
 pub fn setns(ns: &str, flag: CloneFlags, h: &mut Handles) -> Result<(), Failure> {
-    let i = h.ns_fds.iter().position(|(n, _)| n == ns).ok_or(nix::errno::Errno::EBADF)?;
+    let i = h.ns_fds.iter().position(|(n, _)| n == ns).ok_or(Errno::EBADF)?;
     let (_, fd) = h.ns_fds.remove(i);
     nix::sched::setns(&fd, flag)?;
     Ok(())
 }
 
-/// The interface up: in this process's net namespace, or in that of the process `of`, which
-/// this one enters for the call (its socket is made there) and leaves again.
-pub fn link_up(name: &str, of: Option<Proc>, h: &Handles) -> Result<(), Failure> {
+/// The interface up, in this process's net namespace.
+pub fn link_up(name: &str) -> Result<(), Failure> {
     use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
-    let new_socket = || socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None);
-    let sock = match of {
-        None => new_socket()?,
-        Some(p) => {
-            let pid = h.pid(p).ok_or(nix::errno::Errno::ESRCH)?;
-            let open = |path: &str| nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty());
-            let ours = open("/proc/self/ns/net")?;
-            let theirs = open(&format!("/proc/{pid}/ns/net"))?;
-            nix::sched::setns(&theirs, CloneFlags::CLONE_NEWNET)
-                .map_err(|e| Failure::new(e, format!("setns(/proc/{pid}/ns/net)")))?;
-            let sock = new_socket();
-            nix::sched::setns(&ours, CloneFlags::CLONE_NEWNET)
-                .map_err(|e| Failure::new(e, "setns back to procjail's own net namespace"))?;
-            sock?
-        }
-    };
+    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
     crate::sys::link_up(sock.as_fd(), name)?;
     Ok(())
+}
+
+/// The jail's net namespace, made in this process (the supervisor): a socket and a descriptor of
+/// it taken there, back to the host's net namespace whatever happened, the descriptor sent to
+/// the child on the sync channel (which waits for it), then `up` brought up through the socket.
+/// The namespace lives on in the descriptor alone until the child enters it: if the child is
+/// gone, it goes with the last descriptor.
+pub fn make_netns(up: &str, h: &Handles) -> Result<(), Failure> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+    let sync = h.sync[0].as_ref().ok_or(Errno::EBADF)?;
+    let open = |path: &str| {
+        nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| Failure::new(e, format!("cannot open {path}")))
+    };
+    let host = open("/proc/self/ns/net")?;
+    nix::sched::unshare(CloneFlags::CLONE_NEWNET).map_err(|e| Failure::new(e, "unshare(CLONE_NEWNET)"))?;
+    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None);
+    let net = open("/proc/thread-self/ns/net");
+    nix::sched::setns(&host, CloneFlags::CLONE_NEWNET)
+        .map_err(|e| Failure::new(e, "setns back to the host's net namespace"))?;
+    let (sock, net) = (sock?, net?);
+    match crate::sys::fdpass::send_fd(sync.as_fd(), crate::plan::NETNS.as_bytes(), net.as_fd()) {
+        Ok(()) => {}
+        Err(Errno::EPIPE) => return Err(Failure::new(Errno::EPIPE, "the jail's first process is gone")),
+        Err(e) => return Err(e.into()),
+    }
+    crate::sys::link_up(sock.as_fd(), up)?;
+    Ok(())
+}
+
+/// Enters the net namespace the supervisor made ([`make_netns`]): its descriptor is the one the
+/// "net" message on the sync channel carries.
+pub fn join_netns(h: &Handles) -> Result<(), Failure> {
+    let sync = h.sync[1].as_ref().ok_or(Errno::EBADF)?;
+    let mut buf = [0u8; 16];
+    let (n, fds) = crate::sys::fdpass::recv_fds(sync.as_fd(), &mut buf)?;
+    if n == 0 {
+        return Err(Failure::new(Errno::EPIPE, "the supervisor is gone"));
+    }
+    let expected = crate::plan::NETNS;
+    match fds.as_slice() {
+        [net] if &buf[..n] == expected.as_bytes() => {
+            nix::sched::setns(net, CloneFlags::CLONE_NEWNET)?;
+            Ok(())
+        }
+        _ => {
+            let got = String::from_utf8_lossy(&buf[..n]);
+            let why = format!("expected {expected:?} with one descriptor, got {got:?} with {}", fds.len());
+            Err(Failure::new(Errno::EPROTO, why))
+        }
+    }
 }
 
 pub fn join_keyring() -> Result<(), Failure> {
@@ -103,7 +139,7 @@ pub fn join_keyring() -> Result<(), Failure> {
 
 /// The jail's first process, which the id map steps are about.
 fn first_process(h: &Handles) -> Result<nix::unistd::Pid, Failure> {
-    h.child.ok_or_else(|| Failure::new(nix::errno::Errno::ESRCH, "the jail's first process is not there"))
+    h.child.ok_or_else(|| Failure::new(Errno::ESRCH, "the jail's first process is not there"))
 }
 
 /// /proc/CHILD/FILE of the jail's first process: its setgroups, uid_map or gid_map.
@@ -142,5 +178,5 @@ pub fn id_map_helper(program: &Path, map: &[crate::spec::IdRange], h: &Handles) 
         return Ok(());
     }
     let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    Err(Failure::new(nix::errno::Errno::EPERM, format!("{} {}: {said}", program.display(), args.join(" "))))
+    Err(Failure::new(Errno::EPERM, format!("{} {}: {said}", program.display(), args.join(" "))))
 }

@@ -167,16 +167,14 @@ impl Op {
                 vec![once(&["openat"]).arg("\"/proc/self/oom_score_adj\""), once(&["write"])]
             }
             Op::SendReadyNs => vec![once(&["write"])],
-            Op::LinkUp { of, .. } => {
-                let up = once(&["ioctl"]).arg("SIOCSIFFLAGS");
-                match of {
-                    None => vec![up],
-                    Some(_) => {
-                        let setns = || once(&["setns"]).arg("CLONE_NEWNET");
-                        vec![setns(), setns(), up]
-                    }
-                }
-            }
+            Op::LinkUp { .. } => vec![once(&["ioctl"]).arg("SIOCSIFFLAGS")],
+            Op::MakeNetns { .. } => vec![
+                once(&["unshare"]).arg("CLONE_NEWNET"),
+                once(&["setns"]).arg("CLONE_NEWNET"),
+                once(&["sendmsg"]),
+                once(&["ioctl"]).arg("SIOCSIFFLAGS"),
+            ],
+            Op::JoinNetns => vec![once(&["setns"]).arg("CLONE_NEWNET")],
             Op::Sysctl { .. } => vec![once(&["openat2"]), once(&["write"])],
             Op::Mask { .. } => vec![once(&["mount"])],
             Op::ReadOnly { .. } => vec![once(&["mount"]), once(&["mount_setattr"])],

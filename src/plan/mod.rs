@@ -38,6 +38,10 @@ pub const READY: &str = "ready";
 /// and cgroups are those it will exec with, and the supervisor reads them meanwhile.
 pub const STARTED: &str = "started";
 pub const VERIFIED: &str = "verified";
+/// The message that carries the descriptor of the net namespace the supervisor made for the jail.
+pub const NETNS: &str = "net";
+/// The jail's only network device, brought up in its net namespace.
+pub const LOOPBACK: &str = "lo";
 
 /// Which process performs a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -279,13 +279,20 @@ pub enum Op {
     OomScoreAdj {
         value: i32,
     },
-    /// ioctl(SIOCSIFFLAGS, IFF_UP) on an interface of the jail's own net namespace: by the
-    /// jail's process, or (`of`) by the supervisor, which enters that process's net namespace
-    /// for the call and goes back to its own.
+    /// ioctl(SIOCSIFFLAGS, IFF_UP) on an interface of the jail's own net namespace, by the
+    /// jail's process.
     LinkUp {
         name: String,
-        of: Option<Proc>,
     },
+    /// The jail's net namespace, made by the supervisor while the child makes its mounts:
+    /// unshare(CLONE_NEWNET) in itself, back to the host's net namespace with a socket and a
+    /// descriptor of the new one, that descriptor sent to the child on the sync channel, and the
+    /// interface `up` brought up through the socket.
+    MakeNetns {
+        up: String,
+    },
+    /// The child enters the net namespace the supervisor made and sent it ([`Op::MakeNetns`]).
+    JoinNetns,
     /// A namespaced sysctl, written through the jail's own /proc before it goes read-only.
     Sysctl {
         key: String,

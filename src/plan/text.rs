@@ -182,15 +182,12 @@ impl Op {
             Op::Seccomp { program: p } => seccomp(p),
             Op::JoinKeyring => "keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)".into(),
             Op::OomScoreAdj { value } => format!("write(\"/proc/self/oom_score_adj\", \"{value}\")"),
-            Op::LinkUp { name, of } => {
-                let flags = format!("SIOCSIFFLAGS, {{{}, IFF_UP}}", quote(name));
-                match of {
-                    None => format!("ioctl(socket(AF_INET, SOCK_DGRAM), {flags})"),
-                    Some(p) => format!(
-                        "setns(open(\"/proc/{}/ns/net\"), CLONE_NEWNET); $sock = socket(AF_INET, SOCK_DGRAM) there; setns(open(\"/proc/self/ns/net\") before it, CLONE_NEWNET); ioctl($sock, {flags})",
-                        p.var()
-                    ),
-                }
+            Op::LinkUp { name } => {
+                format!("ioctl(socket(AF_INET, SOCK_DGRAM), SIOCSIFFLAGS, {{{}, IFF_UP}})", quote(name))
+            }
+            Op::MakeNetns { up } => make_netns(up),
+            Op::JoinNetns => {
+                format!("recvmsg(sync[1]) = {}, SCM_RIGHTS [$net]; setns($net, CLONE_NEWNET); close($net)", quote(super::NETNS))
             }
             Op::Sysctl { key, value } => sysctl(key, value),
             Op::OpenNull { path } => {
@@ -233,6 +230,14 @@ impl Op {
             }
         }
     }
+}
+
+fn make_netns(up: &str) -> String {
+    format!(
+        "$host_net = open(\"/proc/self/ns/net\"); unshare(CLONE_NEWNET); $sock = socket(AF_INET, SOCK_DGRAM); $net = open(\"/proc/thread-self/ns/net\"); setns($host_net, CLONE_NEWNET); sendmsg(sync[0], {}, SCM_RIGHTS [$net]); ioctl($sock, SIOCSIFFLAGS, {{{}, IFF_UP}})",
+        quote(super::NETNS),
+        quote(up)
+    )
 }
 
 fn supervisor_mask() -> String {

@@ -1,6 +1,6 @@
 //! Every `unsafe` call of procjail, each behind a small safe function with its `SAFETY:` reason.
 //! The rest of the code calls these, or nix; nothing else writes `unsafe`. `memory`: the
-//! allocator and the trims of an idle jail's pages.
+//! allocator and the trims of an idle jail's pages; `fdpass`: a descriptor sent over a socket.
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
@@ -9,6 +9,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::Pid;
 
+pub mod fdpass;
 pub mod memory;
 pub use memory::trim_idle;
 

@@ -122,12 +122,45 @@ fn only_the_devices_procjail_makes_can_be_opened() {
 }
 
 #[test]
+fn device_rules_with_different_accesses_each_hold() {
+    // Rules of different access and major: the BPF program groups them (v2 and hybrid), the v1
+    // devices cgroup takes them line by line.
+    let j = sh(
+        "devaccess",
+        "head -c1 /dev/zero | wc -c; echo x > /dev/zero; head -c1 /dev/urandom; echo x > /dev/null && echo null",
+        "[security]\ndevices = [\"c 1:3 rwm\", \"c 1:5 r\", \"c 5:0 rw\", \"c 136:* rwm\"]",
+    );
+    let run = up(&j);
+    assert_eq!(run.stdout, "1\nnull\n", "{run:?}");
+    assert_eq!(run.stderr.matches("Operation not permitted").count(), 2, "{run:?}");
+}
+
+#[test]
 fn the_user_sysctls_oom_score_and_loopback() {
     let run = up(&jail(
         "who",
         "[rootfs]\npath = \"{rootfs}\"\n[sysctl]\n\"kernel.msgmax\" = \"4242\"\n[security]\noom_score_adj = 500\n[command]\nuser = \"1000:1000\"\ngroups = [10]\nargv = [\"/bin/sh\", \"-c\", \"id; cat /proc/sys/kernel/msgmax /proc/self/oom_score_adj /sys/class/net/lo/flags\"]\n",
     ));
     assert_eq!(run.stdout, "uid=1000 gid=1000 groups=10\n4242\n500\n0x9\n", "{run:?}");
+}
+
+#[test]
+fn the_jails_net_namespace_is_its_own_in_sysfs_and_its_sysctls() {
+    // As root the supervisor makes the net namespace and the child enters it on the way: sysfs
+    // (which shows the mounter's net devices) and a net.* sysctl must be the jail's, not the host's.
+    let key = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+    let before = std::fs::read_to_string(key).unwrap();
+    let value = if before.trim() == "80" { "81" } else { "80" };
+    let run = up(&sh(
+        "netns",
+        &format!("ls /sys/class/net; cat {key} /sys/class/net/lo/operstate; readlink /proc/self/ns/net"),
+        &format!("[sysctl]\n\"net.ipv4.ip_unprivileged_port_start\" = \"{value}\""),
+    ));
+    let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines[..3], ["lo", value, "unknown"], "{run:?}");
+    assert_ne!(lines[3], host_ns.to_str().unwrap(), "{run:?}");
+    assert_eq!(std::fs::read_to_string(key).unwrap(), before, "the host's value is untouched");
 }
 
 #[test]
