@@ -123,6 +123,9 @@ fn host_ids(spec: &Spec) -> (u32, u32, Vec<u32>) {
 /// What the kernel must show of the command before its execve.
 pub struct CheckSteps {
     pub clone: usize,
+    /// The step that puts the jail in its own net namespace: the clone, or the child's entry
+    /// into the one the supervisor made.
+    pub net: usize,
     pub slave: usize,
     pub mounts: Vec<MountCheck>,
     pub cgroups: Vec<Expect<(Option<String>, String)>>,
@@ -147,7 +150,7 @@ pub fn checks(spec: &Spec, host: &Host, tail: &TailMarks, at: CheckSteps) -> Che
         .iter()
         .map(|ns| Expect {
             value: (ns.proc_name.to_string(), crate::namespaces::is_on(&spec.namespaces, ns.key)),
-            step: at.clone,
+            step: if ns.key == "net" { at.net } else { at.clone },
         })
         .collect();
     Checks {

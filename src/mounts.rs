@@ -44,6 +44,8 @@ struct InRoot<'b> {
     open: Option<PathBuf>,
     /// The net namespace the supervisor makes is still to be entered ([`InRoot::join_net`]).
     net_pending: bool,
+    /// The step that entered it.
+    joined_net: Option<usize>,
     /// The masks' /dev/null is open (the OpenNull step ran).
     null_open: bool,
 }
@@ -82,7 +84,8 @@ impl InRoot<'_> {
     /// mounts while the supervisor makes the namespace.
     fn join_net(&mut self) {
         if std::mem::take(&mut self.net_pending) {
-            self.b.step(Op::JoinNetns, Origin::Unset { key: "namespaces.net".into() });
+            self.joined_net =
+                Some(self.b.step(Op::JoinNetns, Origin::Unset { key: "namespaces.net".into() }));
         }
     }
 
@@ -140,6 +143,8 @@ fn mount_at(target: &Path, source: Option<String>, flags: MsFlags) -> Op {
 /// what each mount must look like in the jail.
 pub struct Mounts {
     pub slave: usize,
+    /// The step that enters the net namespace the supervisor made, if there is one.
+    pub joined_net: Option<usize>,
     pub checks: Vec<MountCheck>,
 }
 
@@ -164,6 +169,7 @@ pub fn plan_mounts(b: &mut Builder, spec: &Spec, join_net: bool) -> Mounts {
         at: Default::default(),
         open: None,
         net_pending: join_net,
+        joined_net: None,
         null_open: false,
     };
     r.check(Path::new("/"), MountIs::There, false, bound);
@@ -174,7 +180,7 @@ pub fn plan_mounts(b: &mut Builder, spec: &Spec, join_net: bool) -> Mounts {
     let rest = if proc_confined_early(spec) { Paths::NotUnderProc } else { Paths::All };
     plan_confinement(&mut r, spec, rest);
     r.join_net();
-    Mounts { slave, checks: r.checks }
+    Mounts { slave, joined_net: r.joined_net, checks: r.checks }
 }
 
 /// Which of the masked and read-only paths a [`plan_confinement`] makes.

@@ -44,7 +44,8 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
         .iter()
         .map(|l| Expect { value: (l.controller.clone(), l.rel.clone()), step: l.mkdir_step })
         .collect();
-    let at = confine::CheckSteps { clone, slave: m.slave, mounts: mount_checks, cgroups };
+    let net = m.joined_net.unwrap_or(clone);
+    let at = confine::CheckSteps { clone, net, slave: m.slave, mounts: mount_checks, cgroups };
     let checks = confine::checks(spec, host, &tail, at);
     b.phase(PhaseKind::Supervise, Side::Parent);
     let who = if spec.init == crate::config::InitMode::Builtin { Proc::Command } else { Proc::Child };

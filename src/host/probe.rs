@@ -140,7 +140,7 @@ pub fn observe(
     host: &HostView,
 ) -> std::io::Result<Observed> {
     let mut o = observe_jail(proc, pid, paths, host)?;
-    observe_process(proc, &mut o)?;
+    observe_process(proc, &mut o, true)?;
     Ok(o)
 }
 
@@ -184,11 +184,13 @@ pub fn observe_jail(
 }
 
 /// What the process's own last steps set: its status (credentials, capabilities,
-/// no_new_privs, seccomp) and its limits.
-pub fn observe_process(proc: BorrowedFd<'_>, o: &mut Observed) -> std::io::Result<()> {
+/// no_new_privs, seccomp) and, when they are checked (`limits`), its limits.
+pub fn observe_process(proc: BorrowedFd<'_>, o: &mut Observed, limits: bool) -> std::io::Result<()> {
     let pid = o.pid;
     o.status = parse_status(&read_at(proc, &format!("{pid}/status"), Shows::Once)?);
-    o.limits = read_at(proc, &format!("{pid}/limits"), Shows::Once)?;
+    if limits {
+        o.limits = read_at(proc, &format!("{pid}/limits"), Shows::Once)?;
+    }
     Ok(())
 }
 

@@ -204,7 +204,9 @@ impl Op {
             Op::SendReadyNs => {
                 "readlink(\"/proc/self/ns/*\"); write(sync[1], \"ready\" and the links)".into()
             }
-            Op::Verify { pid, checks, observed } => verify(*pid, checks.len(), *observed),
+            Op::Verify { pid, checks, observed } => {
+                verify(*pid, checks.len(), *observed, !checks.rlimits.is_empty())
+            }
             Op::AwaitExec => "read(sync[0]) = 0 (EOF: the command has exec'd)".into(),
             Op::Wait { pid, grace_ms, timeout_ms, state } => wait(*pid, *grace_ms, *timeout_ms, state.as_deref()),
             Op::AwaitExit { timeout_ms } => {

@@ -26,9 +26,12 @@ pub(super) fn seccomp(p: &crate::seccomp::Program) -> String {
     )
 }
 
-pub(super) fn verify(pid: Proc, checks: usize, observed: bool) -> String {
-    let files =
-        if observed { "{status,limits}" } else { "{status,ns/*,mountinfo,cgroup,limits,uid_map,gid_map}" };
+pub(super) fn verify(pid: Proc, checks: usize, observed: bool, limits: bool) -> String {
+    let files = match (observed, limits) {
+        (true, true) => "{status,limits}",
+        (true, false) => "status",
+        (false, _) => "{status,ns/*,mountinfo,cgroup,limits,uid_map,gid_map}",
+    };
     let and = if observed { ", the jail's read and checked before" } else { "" };
     format!("read(\"/proc/{}/{files}\"){and}: {checks} checks against the plan", pid.var())
 }

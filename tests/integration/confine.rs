@@ -226,6 +226,17 @@ fn up_verify_prints_the_kernels_answer() {
             run.stderr.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("no {row}: {run:?}"));
         assert!(line.contains(" ok "), "{line}");
     }
+    // As root the child enters the net namespace the supervisor made: that step, not the
+    // clone, is the one the net row names.
+    let j = sh("verify-net", "true", "");
+    let plan = procjail(&["plan", "--json", j.file.to_str().unwrap()]);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let steps: Vec<&serde_json::Value> =
+        plan["phases"].as_array().unwrap().iter().flat_map(|p| p["steps"].as_array().unwrap()).collect();
+    let join = steps.iter().find(|s| s["op"] == "join_netns").expect("a join_netns step");
+    let run = up_with(&j, &["--verify"]);
+    let net = run.stderr.lines().find(|l| l.starts_with("ns net")).unwrap_or_else(|| panic!("{run:?}"));
+    assert!(net.ends_with(&format!("(step {})", join["index"])), "{net}");
 }
 
 /// tests/probe/probe.c, built static: probes busybox cannot make. tests/vm/run.sh builds it for
