@@ -328,6 +328,8 @@ echo "  peak RSS bubblewrap ~1.8 MB, crun ~3.4 MB"
 verdict() { if [[ -z $1 || -z $2 ]]; then echo "n/a"; elif awk -v a="$1" -v b="$2" 'BEGIN {exit !(a <= b)}'; then echo met; else echo "NOT met"; fi; }
 echo "targets for procjail:"
 printf '  median   <= bubblewrap  %8s ms <= %8s ms   %s\n' "${MED[procjail]:--}" "${B:--}" "$(verdict "${MED[procjail]:-}" "$B")"
+C4=; [[ -n ${MED[crun]:-} ]] && C4=$(awk -v c="${MED[crun]}" 'BEGIN {printf "%.2f", c / 4}')
+printf '  median   <= 0.25 x crun %8s ms <= %8s ms   %s (the crun row, its wrapper included)\n' "${MED[procjail]:--}" "${C4:--}" "$(verdict "${MED[procjail]:-}" "$C4")"
 printf '  peak RSS <= bubblewrap  %8s KiB <= %7s KiB  %s\n' "${RSS[procjail]:--}" "${RSS[bubblewrap]:--}" "$(verdict "${RSS[procjail]:-}" "${RSS[bubblewrap]:-}")"
 printf '  syscalls <  400         %8s                    %s\n' "${SYS[procjail]:--}" "$(verdict "${SYS[procjail]:-}" 399)"
 if [[ -s $RES/procjail.strace.0 ]]; then
