@@ -5,7 +5,9 @@
 //! (with devpts and shm) and /sys; the jail's own mounts; the masks and read-only paths, last so
 //! that no mount of the jail covers them (those under /proc come right after /proc when no mount
 //! of the jail can); pivot_root into the rootfs and detach the old root; remount the root
-//! read-only if asked.
+//! read-only if asked. When the supervisor makes the jail's net namespace, sysfs (which shows the
+//! mounter's net devices) waits for the child to enter it: after pivot_root when nothing can
+//! cover it ([`sysfs_after_pivot`]), else where it is.
 //!
 //! Every target inside the rootfs is an in-root path ([`Target::InRoot`]): the executor opens it
 //! with openat2(rootfd, RESOLVE_IN_ROOT), so a symlink in the rootfs never leads a mount, a mkdir
@@ -173,32 +175,41 @@ pub fn plan_mounts(b: &mut Builder, spec: &Spec, join_net: bool) -> Mounts {
         null_open: false,
     };
     r.check(Path::new("/"), MountIs::There, false, bound);
-    plan_defaults(&mut r, spec);
+    let late = sysfs_after_pivot(spec, join_net);
+    plan_defaults(&mut r, spec, late);
     for m in &spec.mounts {
         plan_mount(&mut r, &m.spec, &m.origin);
     }
-    let rest = if proc_confined_early(spec) { Paths::NotUnderProc } else { Paths::All };
-    plan_confinement(&mut r, spec, rest);
-    r.join_net();
+    let early = proc_confined_early(spec);
+    let done_elsewhere = |p: &Path| early && p.starts_with("/proc") || late && p.starts_with("/sys");
+    let rest = |p: &Path| !done_elsewhere(p);
+    plan_confinement(&mut r, spec, &rest, true);
+    if !late {
+        r.join_net();
+    }
+    plan_pivot(&mut r, spec, late);
     Mounts { slave, joined_net: r.joined_net, checks: r.checks }
 }
 
-/// Which of the masked and read-only paths a [`plan_confinement`] makes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Paths {
-    All,
-    UnderProc,
-    NotUnderProc,
+/// The target of a jail's mount.
+fn target(m: &MountSpec) -> &Path {
+    match m {
+        MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target,
+    }
 }
 
-impl Paths {
-    fn has(self, p: &Path) -> bool {
-        match self {
-            Paths::All => true,
-            Paths::UnderProc => p.starts_with("/proc"),
-            Paths::NotUnderProc => !p.starts_with("/proc"),
-        }
-    }
+/// Whether sysfs, and the masks and read-only paths under /sys, come after pivot_root, with the
+/// child's entry into the net namespace the supervisor makes (`join_net`) just before them:
+/// then all the child's other setup, the old root's detach included, overlaps the making of
+/// that namespace. Only when no mount of the jail goes under /sys, there is no sysctl, and
+/// /dev is procjail's: the masks' /dev/null is opened again there (the host's, bound by
+/// procjail), since the one opened before is on the detached old root, which a bind refuses.
+pub fn sysfs_after_pivot(spec: &Spec, join_net: bool) -> bool {
+    join_net
+        && spec.defaults.sysfs
+        && spec.defaults.dev
+        && spec.confine.sysctl.is_empty()
+        && !spec.mounts.iter().any(|m| target(&m.spec).starts_with("/sys"))
 }
 
 /// Whether the masks and read-only paths under /proc are made right after /proc's mount rather
@@ -207,19 +218,16 @@ impl Paths {
 /// makes them while the supervisor makes the net namespace (`namespaces::net_from_supervisor`),
 /// which the child waits for at sysfs.
 fn proc_confined_early(spec: &Spec) -> bool {
-    let target = |m: &MountSpec| match m {
-        MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target.clone(),
-    };
     spec.defaults.proc
         && spec.confine.sysctl.is_empty()
         && !spec.mounts.iter().any(|m| target(&m.spec).starts_with("/proc"))
 }
 
-/// The masks (after the /dev/null they bind is checked), the sysctls, the read-only paths: those
-/// of `which`, and the sysctls unless only those under /proc are asked for.
-fn plan_confinement(r: &mut InRoot<'_>, spec: &Spec, which: Paths) {
+/// The masks (after the /dev/null they bind is checked), the sysctls (`sysctls`), the read-only
+/// paths: those masked and read-only paths that `which` keeps.
+fn plan_confinement(r: &mut InRoot<'_>, spec: &Spec, which: &dyn Fn(&Path) -> bool, sysctls: bool) {
     let c = &spec.confine;
-    let masked: Vec<&PathBuf> = c.masked.value.iter().filter(|p| which.has(p)).collect();
+    let masked: Vec<&PathBuf> = c.masked.value.iter().filter(|p| which(p)).collect();
     if !masked.is_empty() && !std::mem::replace(&mut r.null_open, true) {
         r.b.step(Op::OpenNull { path: "/dev/null".into() }, c.masked.origin.clone());
     }
@@ -228,28 +236,29 @@ fn plan_confinement(r: &mut InRoot<'_>, spec: &Spec, which: Paths) {
         let step = r.b.step_when(Op::Mask { at: p.clone() }, c.masked.origin.clone(), when);
         r.check(p, MountIs::Masked, true, step);
     }
-    if which != Paths::UnderProc {
+    if sysctls {
         for s in &c.sysctl {
             r.join_net();
             let (key, value) = s.value.clone();
             r.b.step(Op::Sysctl { key, value }, s.origin.clone());
         }
     }
-    for p in c.readonly.value.iter().filter(|p| which.has(p)) {
+    for p in c.readonly.value.iter().filter(|p| which(p)) {
         let when = vec![Cond::InRootExists(p.clone())];
         let step = r.b.step_when(Op::ReadOnly { at: p.clone() }, c.readonly.origin.clone(), when);
         r.check(p, MountIs::ReadOnly, true, step);
     }
 }
 
-fn plan_defaults(r: &mut InRoot<'_>, spec: &Spec) {
+/// The default mounts; with `sys_late`, only /sys's mount point (sysfs comes after pivot_root).
+fn plan_defaults(r: &mut InRoot<'_>, spec: &Spec, sys_late: bool) {
     let d = &Origin::Default;
     let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     if spec.defaults.proc {
         r.point("/proc", true, true, d);
         r.mount("/proc", Some("proc"), Some("proc"), nosuid_nodev_noexec, None, d);
         if proc_confined_early(spec) {
-            plan_confinement(r, spec, Paths::UnderProc);
+            plan_confinement(r, spec, &|p: &Path| p.starts_with("/proc"), false);
         }
     }
     if spec.defaults.dev {
@@ -295,9 +304,13 @@ fn plan_defaults(r: &mut InRoot<'_>, spec: &Spec) {
         r.mount("/dev/mqueue", Some("mqueue"), Some("mqueue"), nosuid_nodev_noexec, None, d);
     }
     if spec.defaults.sysfs {
-        r.join_net();
+        if !sys_late {
+            r.join_net();
+        }
         r.point("/sys", true, false, d);
-        r.mount("/sys", Some("sysfs"), Some("sysfs"), MsFlags::MS_RDONLY | nosuid_nodev_noexec, None, d);
+        if !sys_late {
+            plan_sysfs(r);
+        }
     }
 }
 
@@ -360,20 +373,34 @@ pub fn plan_cgroupfs(b: &mut Builder, spec: &Spec) -> Option<MountCheck> {
     Some(MountCheck { point: at, is: MountIs::ReadOnly, if_exists: false, step })
 }
 
-/// Phase "pivot" (child): into the rootfs, old root detached, rootfd closed, the root made
-/// read-only if asked. Returns that last step, if there is one.
-pub fn plan_pivot(b: &mut Builder, spec: &Spec) -> Option<usize> {
-    b.phase(PhaseKind::Pivot, Side::Child);
+/// The read-only sysfs at /sys.
+fn plan_sysfs(r: &mut InRoot<'_>) {
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    r.mount("/sys", Some("sysfs"), Some("sysfs"), flags, None, &Origin::Default);
+}
+
+/// Phase "pivot" (child): into the rootfs, old root detached; with `sys_late`, then the net
+/// namespace entered, sysfs and what is masked or read-only under /sys (through rootfd, and the
+/// jail's own /dev/null); rootfd closed, the root made read-only if asked (its check replaces
+/// the one of the rootfs's bind).
+fn plan_pivot(r: &mut InRoot<'_>, spec: &Spec, sys_late: bool) {
+    r.b.phase(PhaseKind::Pivot, Side::Child);
     let d = Origin::Default;
-    b.step(Op::Chdir { path: spec.rootfs.clone() }, d.clone());
-    b.step(Op::PivotRoot, d.clone());
-    b.step(Op::Umount2 { target: ".".into(), flags: MntFlags::MNT_DETACH }, d.clone());
-    b.step(Op::Chdir { path: "/".into() }, d.clone());
-    b.step(Op::CloseRoot, d);
+    r.b.step(Op::Chdir { path: spec.rootfs.clone() }, d.clone());
+    r.b.step(Op::PivotRoot, d.clone());
+    r.b.step(Op::Umount2 { target: ".".into(), flags: MntFlags::MNT_DETACH }, d.clone());
+    r.b.step(Op::Chdir { path: "/".into() }, d.clone());
+    if sys_late {
+        r.join_net();
+        plan_sysfs(r);
+        r.null_open = false;
+        plan_confinement(r, spec, &|p: &Path| p.starts_with("/sys"), false);
+    }
+    r.b.step(Op::CloseRoot, d);
     if spec.rootfs_readonly {
         // The root mount alone (the jail's other mounts keep theirs), its other flags kept.
         let ro = Op::MountSetattr { target: Target::Path("/".into()), set: ATTR_RDONLY, recursive: false };
-        return Some(b.step(ro, spec.rootfs_origin.clone()));
+        let step = r.b.step(ro, spec.rootfs_origin.clone());
+        r.check(Path::new("/"), MountIs::ReadOnly, false, step);
     }
-    None
 }

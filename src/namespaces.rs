@@ -79,9 +79,11 @@ pub fn net_from_supervisor(spec: &Spec, host: &Host) -> bool {
 }
 
 /// Phase "spawn" (parent): the channels, clone (straight into the jail's cgroup2 folder when
-/// there is one), the jail's net namespace (root), the move into the v1 cgroups, "go". Returns
-/// the index of the clone step.
-pub fn plan_spawn(b: &mut Builder, spec: &Spec, host: &Host, cg: &Cgroups) -> usize {
+/// there is one), the jail's net namespace (root), the device program and the move into the v1
+/// cgroups, "go". Returns the index of the clone step. `net_late`: the child needs the net
+/// namespace only after pivot_root (`mounts::sysfs_after_pivot`), so the supervisor does the
+/// cgroups' part first; else the namespace first, which the child waits for.
+pub fn plan_spawn(b: &mut Builder, spec: &Spec, host: &Host, cg: &Cgroups, net_late: bool) -> usize {
     b.phase(PhaseKind::Spawn, Side::Parent);
     let d = Origin::Default;
     let status = spec.init == InitMode::Builtin;
@@ -99,13 +101,18 @@ pub fn plan_spawn(b: &mut Builder, spec: &Spec, host: &Host, cg: &Cgroups) -> us
         plan_id_maps(b, maps);
         b.step(Op::SyncSend { end: 0, msg: MAPPED.into() }, d.clone());
     }
-    if net_from_supervisor(spec, host) {
-        b.step(
-            Op::MakeNetns { up: crate::plan::LOOPBACK.into() },
-            Origin::Unset { key: "namespaces.net".into() },
-        );
+    let net = net_from_supervisor(spec, host);
+    let make_net = |b: &mut Builder| {
+        let op = Op::MakeNetns { up: crate::plan::LOOPBACK.into() };
+        b.step(op, Origin::Unset { key: "namespaces.net".into() });
+    };
+    if net && !net_late {
+        make_net(b);
     }
     cgroups::plan_join(b, cg);
+    if net && net_late {
+        make_net(b);
+    }
     b.step(Op::SyncSend { end: 0, msg: GO.into() }, d);
     clone
 }

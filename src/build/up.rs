@@ -3,7 +3,7 @@
 use crate::cgroups;
 use crate::host::Host;
 use crate::host::user::JailFiles;
-use crate::plan::verify::{Expect, MountCheck, MountIs};
+use crate::plan::verify::Expect;
 use crate::plan::{Builder, Cond, Facts, Op, PhaseKind, Plan, Proc, Side, SignalSet};
 use crate::spec::{Origin, Spec};
 use crate::{confine, init, mounts, namespaces};
@@ -19,22 +19,14 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
         crate::rootfs::plan(&mut b, &spec.rootfs, &spec.rootfs_parents, &spec.rootfs_origin);
     }
     let cg = cgroups::plan_setup(&mut b, spec, host);
-    let clone = namespaces::plan_spawn(&mut b, spec, host, &cg);
+    let net_outside = namespaces::net_from_supervisor(spec, host);
+    let net_late = mounts::sysfs_after_pivot(spec, net_outside);
+    let clone = namespaces::plan_spawn(&mut b, spec, host, &cg, net_late);
     let save = b.step(Op::SaveState { path: files.state.clone() }, Origin::Default);
     namespaces::plan_child_start(&mut b, spec, host);
-    let net_outside = namespaces::net_from_supervisor(spec, host);
     confine::child_start(&mut b, spec, net_outside);
     let m = mounts::plan_mounts(&mut b, spec, net_outside);
     let mut mount_checks = m.checks;
-    if let Some(ro) = mounts::plan_pivot(&mut b, spec) {
-        mount_checks.retain(|c| c.point != std::path::Path::new("/"));
-        mount_checks.push(MountCheck {
-            point: "/".into(),
-            is: MountIs::ReadOnly,
-            if_exists: false,
-            step: ro,
-        });
-    }
     namespaces::plan_hostname(&mut b, spec);
     namespaces::plan_confine(&mut b, spec);
     mount_checks.extend(mounts::plan_cgroupfs(&mut b, spec));
