@@ -161,6 +161,19 @@ fn the_jails_net_namespace_is_its_own_in_sysfs_and_its_sysctls() {
     assert_eq!(lines[..3], ["lo", value, "unknown"], "{run:?}");
     assert_ne!(lines[3], host_ns.to_str().unwrap(), "{run:?}");
     assert_eq!(std::fs::read_to_string(key).unwrap(), before, "the host's value is untouched");
+    // Without a sysctl the child enters it after pivot_root, and mounts /sys there; with a
+    // mount of the jail's under /sys, before that mount.
+    for (name, extra) in
+        [("netns-late", ""), ("netns-under-sys", "[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/sys/fs/cgroup\"")]
+    {
+        let run = up(&sh(
+            name,
+            "ls /sys/class/net; ls /sys/firmware | wc -l; grep -c ' /sys/fs/cgroup ' /proc/self/mountinfo",
+            extra,
+        ));
+        let cgroup_mounts = if extra.is_empty() { "0" } else { "1" };
+        assert_eq!(run.stdout, format!("lo\n0\n{cgroup_mounts}\n"), "{name}: {run:?}");
+    }
 }
 
 #[test]
