@@ -202,14 +202,17 @@ fn target(m: &MountSpec) -> &Path {
 /// child's entry into the net namespace the supervisor makes (`join_net`) just before them:
 /// then all the child's other setup, the old root's detach included, overlaps the making of
 /// that namespace. Only when no mount of the jail goes under /sys, there is no sysctl, and
-/// /dev is procjail's: the masks' /dev/null is opened again there (the host's, bound by
-/// procjail), since the one opened before is on the detached old root, which a bind refuses.
+/// /dev is procjail's own (no mount of the jail under it): the masks' /dev/null is opened again
+/// there (the host's, bound by procjail), since the one opened before is on the detached old
+/// root, which a bind refuses.
 pub fn sysfs_after_pivot(spec: &Spec, join_net: bool) -> bool {
+    let under = |dir: &str| spec.mounts.iter().any(|m| target(&m.spec).starts_with(dir));
     join_net
         && spec.defaults.sysfs
         && spec.defaults.dev
         && spec.confine.sysctl.is_empty()
-        && !spec.mounts.iter().any(|m| target(&m.spec).starts_with("/sys"))
+        && !under("/sys")
+        && !under("/dev")
 }
 
 /// Whether the masks and read-only paths under /proc are made right after /proc's mount rather
