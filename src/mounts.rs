@@ -150,10 +150,11 @@ pub struct Mounts {
     pub checks: Vec<MountCheck>,
 }
 
-/// Phase "mounts" (child): `/` a slave, the rootfs bound onto itself (nodev: procjail makes
-/// /dev), the defaults, the jail's mounts, then the masks and read-only paths last, so that no
-/// mount of the jail covers them. `join_net`: the child enters the net namespace the supervisor
-/// makes (`namespaces::net_from_supervisor`) on the way, by the end of the phase at the latest.
+/// Phases "mounts" and "pivot" (child): `/` a slave, the rootfs bound onto itself (nodev:
+/// procjail makes /dev), the defaults, the jail's mounts, then the masks and read-only paths last,
+/// so that no mount of the jail covers them; then into the rootfs ([`plan_pivot`]). `join_net`:
+/// the child enters the net namespace the supervisor makes (`namespaces::net_from_supervisor`)
+/// on the way, before sysfs and the sysctls.
 pub fn plan_mounts(b: &mut Builder, spec: &Spec, join_net: bool) -> Mounts {
     b.phase(PhaseKind::Mounts, Side::Child);
     let d = Origin::Default;
@@ -219,7 +220,7 @@ pub fn sysfs_after_pivot(spec: &Spec, join_net: bool) -> bool {
 /// than last: when no mount of the jail is at or under /proc (none can cover them) and there is
 /// no sysctl (those are written through /proc/sys before it goes read-only). Then the child
 /// makes them while the supervisor makes the net namespace (`namespaces::net_from_supervisor`),
-/// which the child waits for at sysfs.
+/// which the child enters later.
 fn proc_confined_early(spec: &Spec) -> bool {
     spec.defaults.proc
         && spec.confine.sysctl.is_empty()
