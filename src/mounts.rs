@@ -192,11 +192,11 @@ pub fn plan_mounts(b: &mut Builder, spec: &Spec, join_net: bool) -> Mounts {
     Mounts { slave, joined_net: r.joined_net, checks: r.checks }
 }
 
-/// The target of a jail's mount.
-fn target(m: &MountSpec) -> &Path {
-    match m {
-        MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target,
-    }
+/// Whether a mount of the jail's own is at or under `dir`.
+fn jail_mount_under(spec: &Spec, dir: &str) -> bool {
+    spec.mounts.iter().any(|m| match &m.spec {
+        MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target.starts_with(dir),
+    })
 }
 
 /// Whether sysfs, and the masks and read-only paths under /sys, come after pivot_root, with the
@@ -207,13 +207,12 @@ fn target(m: &MountSpec) -> &Path {
 /// there (the host's, bound by procjail), since the one opened before is on the detached old
 /// root, which a bind refuses.
 pub fn sysfs_after_pivot(spec: &Spec, join_net: bool) -> bool {
-    let under = |dir: &str| spec.mounts.iter().any(|m| target(&m.spec).starts_with(dir));
     join_net
         && spec.defaults.sysfs
         && spec.defaults.dev
         && spec.confine.sysctl.is_empty()
-        && !under("/sys")
-        && !under("/dev")
+        && !jail_mount_under(spec, "/sys")
+        && !jail_mount_under(spec, "/dev")
 }
 
 /// Whether the masks and read-only paths under /proc are made right after /proc's mount rather
@@ -222,9 +221,7 @@ pub fn sysfs_after_pivot(spec: &Spec, join_net: bool) -> bool {
 /// makes them while the supervisor makes the net namespace (`namespaces::net_from_supervisor`),
 /// which the child enters later.
 fn proc_confined_early(spec: &Spec) -> bool {
-    spec.defaults.proc
-        && spec.confine.sysctl.is_empty()
-        && !spec.mounts.iter().any(|m| target(&m.spec).starts_with("/proc"))
+    spec.defaults.proc && spec.confine.sysctl.is_empty() && !jail_mount_under(spec, "/proc")
 }
 
 /// The masks (after the /dev/null they bind is checked), the sysctls (`sysctls`), the read-only

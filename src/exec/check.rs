@@ -121,7 +121,7 @@ pub fn verify(
     let mut seen = match j.observed.take() {
         Some(mut seen) => {
             seen.pid = pid;
-            probe::observe_process(proc.as_fd(), &mut seen, !checks.rlimits.is_empty()).map_err(read(pid))?;
+            probe::observe_process(proc.as_fd(), &mut seen, checks.reads_limits()).map_err(read(pid))?;
             seen
         }
         None => probe::observe(proc.as_fd(), pid, &checks.paths(), &plan.host.view).map_err(read(pid))?,

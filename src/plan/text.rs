@@ -205,7 +205,7 @@ impl Op {
                 "readlink(\"/proc/self/ns/*\"); write(sync[1], \"ready\" and the links)".into()
             }
             Op::Verify { pid, checks, observed } => {
-                verify(*pid, checks.len(), *observed, !checks.rlimits.is_empty())
+                verify(*pid, checks.len(), *observed, checks.reads_limits())
             }
             Op::AwaitExec => "read(sync[0]) = 0 (EOF: the command has exec'd)".into(),
             Op::Wait { pid, grace_ms, timeout_ms, state } => wait(*pid, *grace_ms, *timeout_ms, state.as_deref()),

@@ -128,6 +128,11 @@ impl Checks {
         false
     }
 
+    /// Whether the command's /proc/PID/limits is read: only when the jail sets rlimits.
+    pub fn reads_limits(&self) -> bool {
+        !self.rlimits.is_empty()
+    }
+
     /// The same checks, pointing at the steps of another plan that reach the same state
     /// (`procjail exec`): its exec tail's, the step that joined the jail, the fork.
     /// `in_cgroupns`: the checker has joined the jail's cgroup namespace, so it sees the

@@ -106,6 +106,14 @@ pub fn procjail(args: &[&str]) -> Run {
     Run::from(out)
 }
 
+/// The steps of a jail file's plan (`plan --json`), every phase's in order.
+pub fn plan_steps(file: &std::path::Path) -> Vec<serde_json::Value> {
+    let run = procjail(&["plan", "--json", file.to_str().unwrap()]);
+    let plan: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    plan["phases"].as_array().unwrap().iter().flat_map(|p| p["steps"].as_array().unwrap().clone()).collect()
+}
+
 /// `procjail up FILE` with the host checked before and after.
 pub fn up(j: &Jail) -> Run {
     up_with(j, &[])

@@ -202,10 +202,7 @@ fn a_step_the_kernel_did_not_do_stops_the_jail_before_execve() {
     // The test hook passes over the command's capset as if it had run: the check must see the
     // capabilities it still has.
     let j = sh("unverified", "echo should not run", "");
-    let plan = procjail(&["plan", "--json", j.file.to_str().unwrap()]);
-    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
-    let steps: Vec<&serde_json::Value> =
-        plan["phases"].as_array().unwrap().iter().flat_map(|p| p["steps"].as_array().unwrap()).collect();
+    let steps = plan_steps(&j.file);
     let capset = steps.iter().find(|s| s["op"] == "capset" && s["side"] == "command").unwrap();
     let at = capset["index"].to_string();
     let before = Snapshot::take(&j.file);
@@ -242,10 +239,7 @@ fn up_verify_prints_the_kernels_answer() {
     // As root the child enters the net namespace the supervisor made: that step, not the
     // clone, is the one the net row names.
     let j = sh("verify-net", "true", "");
-    let plan = procjail(&["plan", "--json", j.file.to_str().unwrap()]);
-    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
-    let steps: Vec<&serde_json::Value> =
-        plan["phases"].as_array().unwrap().iter().flat_map(|p| p["steps"].as_array().unwrap()).collect();
+    let steps = plan_steps(&j.file);
     let join = steps.iter().find(|s| s["op"] == "join_netns").expect("a join_netns step");
     let run = up_with(&j, &["--verify"]);
     let net = run.stderr.lines().find(|l| l.starts_with("ns net")).unwrap_or_else(|| panic!("{run:?}"));

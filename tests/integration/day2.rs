@@ -147,13 +147,14 @@ fn audit_and_gc_clean_up_after_a_supervisor_killed_at_any_point() {
         "day2-killed",
         "[rootfs]\npath = \"{rootfs}\"\n[limits]\nmemory = \"48MiB\"\npids = 20\n[command]\nargv = [\"/bin/sleep\", \"1\"]\n",
     );
-    let plan = json(&procjail(&["plan", "--json", j.file.to_str().unwrap()]));
-    let steps: Vec<&serde_json::Value> =
-        plan["phases"].as_array().unwrap().iter().flat_map(|p| p["steps"].as_array().unwrap()).collect();
+    let steps = plan_steps(&j.file);
     let at = |op: &str| steps.iter().find(|s| s["op"] == op).unwrap()["index"].as_u64().unwrap().to_string();
     let write = steps.iter().find(|s| s["op"] == "write").unwrap()["index"].as_u64().unwrap().to_string();
     let lock = at("lock");
-    for point in [lock.clone(), write, at("clone"), at("save_state"), at("wait"), at("kill_cgroup")] {
+    // make_netns: the child waits for the net namespace the supervisor makes (as root).
+    let points =
+        [lock.clone(), write, at("clone"), at("make_netns"), at("save_state"), at("wait"), at("kill_cgroup")];
+    for point in points {
         let before = Snapshot::take(&j.file);
         let out = std::process::Command::new(bin())
             .args(["up", j.file.to_str().unwrap()])
