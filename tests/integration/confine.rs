@@ -106,33 +106,32 @@ fn masks_hide_and_read_only_paths_refuse() {
 #[test]
 fn only_the_devices_procjail_makes_can_be_opened() {
     // With CAP_MKNOD and a tmpfs that allows nodes, the device rules are what holds: the BPF
-    // program of the jail's cgroup2 folder (v2 and hybrid) or the v1 devices cgroup.
-    let j = sh(
-        "devices",
-        "mknod /x/kmsg c 1 11 && echo made; head -c1 /x/kmsg; echo rc=$?; mknod /x/sda b 8 0; echo rc=$?; mknod /x/null c 1 3 && echo ok > /x/null && echo null",
-        "[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/x\"\noptions = [\"dev\"]\n[security]\ncapabilities = { add = [\"CAP_MKNOD\"] }\ndevices = [\"default\", \"c 1:11 m\"]",
-    );
-    let run = up(&j);
-    assert_eq!(run.stdout, "made\nrc=1\nrc=1\nnull\n", "{run:?}");
-    assert_eq!(run.stderr.matches("Operation not permitted").count(), 2, "{run:?}");
-    let plan = procjail(&["plan", "--width", "0", j.file.to_str().unwrap()]);
-    let host = procjail::host::Host::detect();
-    let how = if host.unified.is_some() { "BPF_PROG_TYPE_CGROUP_DEVICE" } else { "devices.allow" };
-    assert!(plan.stdout.contains(how), "{plan:?}");
-}
-
-#[test]
-fn device_rules_with_different_accesses_each_hold() {
-    // Rules of different access and major: the BPF program groups them (v2 and hybrid), the v1
-    // devices cgroup takes them line by line.
-    let j = sh(
-        "devaccess",
-        "head -c1 /dev/zero | wc -c; echo x > /dev/zero; head -c1 /dev/urandom; echo x > /dev/null && echo null",
-        "[security]\ndevices = [\"c 1:3 rwm\", \"c 1:5 r\", \"c 5:0 rw\", \"c 136:* rwm\"]",
-    );
-    let run = up(&j);
-    assert_eq!(run.stdout, "1\nnull\n", "{run:?}");
-    assert_eq!(run.stderr.matches("Operation not permitted").count(), 2, "{run:?}");
+    // program of the jail's cgroup2 folder (v2 and hybrid) or the v1 devices cgroup. Then rules
+    // of different access and major: the BPF program groups them, v1 takes them line by line.
+    let cases = [
+        (
+            "devices",
+            "mknod /x/kmsg c 1 11 && echo made; head -c1 /x/kmsg; echo rc=$?; mknod /x/sda b 8 0; echo rc=$?; mknod /x/null c 1 3 && echo ok > /x/null && echo null",
+            "[[mounts]]\ntype = \"tmpfs\"\ntarget = \"/x\"\noptions = [\"dev\"]\n[security]\ncapabilities = { add = [\"CAP_MKNOD\"] }\ndevices = [\"default\", \"c 1:11 m\"]",
+            "made\nrc=1\nrc=1\nnull\n",
+        ),
+        (
+            "devaccess",
+            "head -c1 /dev/zero | wc -c; echo x > /dev/zero; head -c1 /dev/urandom; echo x > /dev/null && echo null",
+            "[security]\ndevices = [\"c 1:3 rwm\", \"c 1:5 r\", \"c 5:0 rw\", \"c 136:* rwm\"]",
+            "1\nnull\n",
+        ),
+    ];
+    for (name, script, extra, stdout) in cases {
+        let j = sh(name, script, extra);
+        let run = up(&j);
+        assert_eq!(run.stdout, stdout, "{run:?}");
+        assert_eq!(run.stderr.matches("Operation not permitted").count(), 2, "{run:?}");
+        let plan = procjail(&["plan", "--width", "0", j.file.to_str().unwrap()]);
+        let host = procjail::host::Host::detect();
+        let how = if host.unified.is_some() { "BPF_PROG_TYPE_CGROUP_DEVICE" } else { "devices.allow" };
+        assert!(plan.stdout.contains(how), "{plan:?}");
+    }
 }
 
 #[test]
