@@ -144,15 +144,28 @@ pub fn read(pid: i32, paths: &[PathBuf]) -> Result<Reading, Unreadable> {
         })
         .collect();
     let host_pidns = observed.ns.get("pid").is_some_and(|p| host.ns.get("pid") == Some(p));
-    let pid1 = if host_pidns { read_proc(proc, 1) } else { pid1_of(proc, pid, &observed) };
+    // PID 1's status and its wchan are two reads. An init that leaves sigtimedwait between them
+    // (its idle timeout, a signal) shows the mask the wait lowered (SigBlk 0) without the wait
+    // that explains it: such a pair is read again (a few times at most).
+    let mut tries = 0;
+    let (pid1, pid1_wchan) = loop {
+        let pid1 = if host_pidns { read_proc(proc, 1) } else { pid1_of(proc, pid, &observed) };
+        let wchan = pid1
+            .as_ref()
+            .and_then(|p| read_at(proc, &format!("{}/wchan", p.pid), Shows::Once).ok())
+            .unwrap_or_default();
+        let unblocked = pid1
+            .as_ref()
+            .is_some_and(|p| p.status.get("SigBlk").is_some_and(|m| m.trim_start_matches('0').is_empty()));
+        tries += 1;
+        if wchan.starts_with("do_sigtimedwait") || !unblocked || tries == 3 {
+            break (pid1, wchan);
+        }
+    };
     let pid1_children = match &pid1 {
         Some(p) if !host_pidns => children(proc, p.pid),
         _ => Vec::new(),
     };
-    let pid1_wchan = pid1
-        .as_ref()
-        .and_then(|p| read_at(proc, &format!("{}/wchan", p.pid), Shows::Once).ok())
-        .unwrap_or_default();
     Ok(Reading { observed, host_from, root, fds, cgroups, pid1, pid1_wchan, pid1_children })
 }
 
