@@ -8,7 +8,7 @@
 #   RUNS=5 benches/check.sh       (the median of 5 runs each; default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=target/$(rustc -vV | sed -n "s/^host: //p")/release/procjail
+bin=target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release/procjail
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
 runs=${RUNS:-3}

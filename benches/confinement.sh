@@ -14,7 +14,7 @@ export LC_ALL=C
 RUNS=${RUNS:-40}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
-PROCJAIL=${PROCJAIL:-$REPO/target/$(rustc -vV | sed -n "s/^host: //p")/release/procjail}
+PROCJAIL=${PROCJAIL:-$REPO/target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release/procjail}
 [[ $(id -u) == 0 ]] || { echo "confinement.sh: needs root" >&2; exit 1; }
 [[ -x $PROCJAIL ]] || { echo "confinement.sh: build first: cargo build --release" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/procjail-conf.XXXXXX)

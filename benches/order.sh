@@ -25,7 +25,7 @@ say() { printf '%s\n' "$*" >&2; }
 [[ $(id -u) == 0 ]] || { say "order.sh: needs root (the jails): sudo $0"; exit 1; }
 command -v gcc >/dev/null || { say "order.sh: needs gcc (apt-get install gcc)"; exit 1; }
 
-TUPLE=$(rustc -vV | sed -n 's/^host: //p')
+TUPLE=${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}
 BIN=$REPO/target/$TUPLE/release/procjail
 
 WORK=$(mktemp -d /tmp/procjail-order.XXXXXX)

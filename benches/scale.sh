@@ -24,7 +24,7 @@ MANY=${MANY:-500}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
 PROCJAIL_GIVEN=${PROCJAIL:-}
-PROCJAIL=${PROCJAIL:-$REPO/target/$(rustc -vV | sed -n "s/^host: //p")/release/procjail}
+PROCJAIL=${PROCJAIL:-$REPO/target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release/procjail}
 say() { printf '%s\n' "$*" >&2; }
 die() { say "scale.sh: $*"; exit 1; }
 [[ $(id -u) == 0 ]] || die "needs root: sudo $0"

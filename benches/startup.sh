@@ -17,7 +17,7 @@
 #   TIMER=loop     loop: the runtimes interleaved, timed with bash's $EPOCHREALTIME (the default:
 #                  on a shared, busy host the load hits every runtime alike); hyperfine: one
 #                  `hyperfine --export-json` per runtime, one after the other (installed if missing)
-#   PROCJAIL=      the procjail binary (default: target/<host tuple>/release/procjail of this repo)
+#   PROCJAIL=      the procjail binary (default: target/x86_64-unknown-linux-musl/release/procjail of this repo)
 #   KEEP=DIR       copy the raw results (hyperfine JSON, strace summaries) into DIR
 #
 # It leaves the host as it found it: every container is deleted, every temporary folder is
@@ -33,7 +33,7 @@ STRACE_RUNS=${STRACE_RUNS:-3}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
 PROCJAIL_GIVEN=${PROCJAIL:-}
-PROCJAIL=${PROCJAIL:-$REPO/target/$(rustc -vV | sed -n "s/^host: //p")/release/procjail}
+PROCJAIL=${PROCJAIL:-$REPO/target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release/procjail}
 UNIFIED=/sys/fs/cgroup/unified
 
 say() { printf '%s\n' "$*" >&2; }

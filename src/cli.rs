@@ -297,9 +297,10 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::parse(s).map_err(|e| format!("{} ({})", e.message, e.hint))
 }
 
-/// Runs the command line and returns the exit code. Every error is printed here, once.
-pub fn main() -> i32 {
-    let cli = Cli::parse();
+/// Runs the command line (argv, the program's name first) and returns the exit code. Every error
+/// is printed here, once.
+pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
+    let cli = Cli::parse_from(args);
     plan::print::set_color(cli.color);
     match run(cli) {
         Ok(code) => code,

@@ -160,15 +160,7 @@ pub fn kill_proc(p: Proc, h: &Handles, j: &mut Journal) -> Result<(), Failure> {
 
 /// setgroups, setresgid, setresuid.
 pub fn set_user(uid: u32, gid: u32, groups: &Option<Vec<u32>>) -> Result<(), Failure> {
-    if let Some(groups) = groups {
-        let gs: Vec<nix::unistd::Gid> = groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
-        nix::unistd::setgroups(&gs).map_err(|e| Failure::new(e, "setgroups"))?;
-    }
-    let g = nix::unistd::Gid::from_raw(gid);
-    nix::unistd::setresgid(g, g, g).map_err(|e| Failure::new(e, "setresgid"))?;
-    let u = nix::unistd::Uid::from_raw(uid);
-    nix::unistd::setresuid(u, u, u).map_err(|e| Failure::new(e, "setresuid"))?;
-    Ok(())
+    sys::set_ids(uid, gid, groups.as_deref()).map_err(|(e, call)| Failure::new(e, call))
 }
 
 pub fn oom_score_adj(value: i32) -> Result<(), Failure> {

@@ -323,7 +323,7 @@ fn wait(pid: Proc, grace_ms: u64, timeout_ms: Option<u64>, state: Option<&Path>)
     if let Some(path) = state {
         s += &format!("the state again, now with the plan: {}; ", save_state(path));
     }
-    s + "__libc_thread_freeres() (malloc's thread cache), malloc_trim(0), madvise(procjail's code, MADV_DONTNEED)"
+    s + "madvise(the heap's free top, MADV_DONTNEED), madvise(procjail's code, MADV_DONTNEED)"
 }
 
 fn read_counter(path: &Path, counter: Counter) -> String {

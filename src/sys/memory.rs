@@ -1,18 +1,21 @@
 //! What an idle jail keeps in memory: procjail's allocator, and the trims before a long wait.
 //!
 //! The jail's first process is a copy of the supervisor (clone without CLONE_VM): every page is
-//! shared, copy-on-write, until one of the two writes it. glibc's malloc would serve the child's
+//! shared, copy-on-write, until one of the two writes it. A malloc would serve the child's
 //! allocations from free chunks all over the inherited heap and write chunk headers on every
 //! free, so the child would end up with a private copy of most of the supervisor's heap (about
 //! 140 KiB for the busybox jail) that it never reads. So, from the clone on, the child (and the
 //! command it forks, until execve) allocates from pages of its own, a bump region mapped for
 //! it, and never frees into the inherited heap: what it inherited stays shared. It allocates
 //! little (setup's paths and messages; the init's loop allocates nothing), so nothing is reused.
+//! Before the clone, and in the supervisor always, blocks come from procjail's heap (`heap`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// procjail's allocator: glibc's malloc, but in a cloned child, the child's own region.
+use super::heap;
+
+/// procjail's allocator: its heap (dlmalloc), but in a cloned child, the child's own region.
 pub struct Alloc;
 
 /// How long a jail runs before its supervisor and init give back what setup left in memory
@@ -45,32 +48,6 @@ pub fn own_pages() {
     }
 }
 
-/// In a cloned child that will not read anything it inherited on the heap again (the built-in
-/// init, once it holds in locals what its loop needs): madvise(MADV_DONTNEED) over the heap it
-/// was cloned with. Those pages leave the child; the supervisor keeps its own.
-///
-/// The heap is the program break's area, from above the thread's own block: static glibc puts
-/// the TLS and the thread control block (`pthread_self()`, x86-64's variant II: the TLS below
-/// it) first in that area, before malloc's first use of it; those stay.
-fn drop_inherited_heap() {
-    if !OWN.load(Ordering::Acquire) {
-        return;
-    }
-    let page = 4096;
-    // SAFETY: pthread_self and sbrk(0) only read the thread pointer and the program break.
-    let (tcb, end) = unsafe { (libc::pthread_self() as usize, libc::sbrk(0) as usize) };
-    // struct pthread is about 2.3 KiB: a page past its start is past its end.
-    let start = (tcb + 2 * page) & !(page - 1);
-    let end = end & !(page - 1);
-    // The TLS block was taken from the break only if it lies below it and above the image (a
-    // block glibc had to mmap lies elsewhere: then nothing is dropped).
-    if start > &raw const _end as usize && end > start && end - start < REGION {
-        // SAFETY: malloc's heap, which this process no longer reads nor frees into (see
-        // `Alloc`): its pages may read back as zero.
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
-    }
-}
-
 /// The next `layout` of the child's region, or None when it is full.
 fn bump(layout: Layout) -> Option<*mut u8> {
     let mut cur = NEXT.load(Ordering::Relaxed);
@@ -87,10 +64,10 @@ fn bump(layout: Layout) -> Option<*mut u8> {
     }
 }
 
-// SAFETY: before `own_pages`, every call is System's (glibc malloc). After it, new blocks come
+// SAFETY: before `own_pages`, every call is the heap's (dlmalloc). After it, new blocks come
 // from the region, aligned and of the size asked, never handed out twice; a free is a no-op
-// (the block stays valid and unused); realloc copies into a new block. A block System made
-// before the clone is never passed back to System in the child, so its heap is not written.
+// (the block stays valid and unused); realloc copies into a new block. A block the heap made
+// before the clone is never passed back to it in the child, so the heap is not written.
 unsafe impl GlobalAlloc for Alloc {
     // SAFETY: GlobalAlloc's contract, as above.
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -100,7 +77,7 @@ unsafe impl GlobalAlloc for Alloc {
             return p;
         }
         // SAFETY: the caller's layout, as GlobalAlloc asks.
-        unsafe { System.alloc(layout) }
+        unsafe { heap::heap().malloc(layout.size(), layout.align()) }
     }
 
     // SAFETY: GlobalAlloc's contract, as above.
@@ -113,22 +90,22 @@ unsafe impl GlobalAlloc for Alloc {
             return p;
         }
         // SAFETY: as in alloc.
-        unsafe { System.alloc_zeroed(layout) }
+        unsafe { heap::heap().calloc(layout.size(), layout.align()) }
     }
 
     // SAFETY: GlobalAlloc's contract, as above.
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if !OWN.load(Ordering::Acquire) {
-            // SAFETY: `ptr` came from System with this layout (no region before own_pages).
-            unsafe { System.dealloc(ptr, layout) }
+            // SAFETY: `ptr` came from the heap with this layout (no region before own_pages).
+            unsafe { heap::heap().free(ptr, layout.size(), layout.align()) }
         }
     }
 
     // SAFETY: GlobalAlloc's contract, as above.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if !OWN.load(Ordering::Acquire) {
-            // SAFETY: `ptr` came from System with `layout`; the caller's new size.
-            return unsafe { System.realloc(ptr, layout, new_size) };
+            // SAFETY: `ptr` came from the heap with `layout`; the caller's new size.
+            return unsafe { heap::heap().realloc(ptr, layout.size(), layout.align(), new_size) };
         }
         // SAFETY: the caller guarantees new_size with layout's align is a valid layout.
         let new = unsafe { self.alloc(Layout::from_size_align_unchecked(new_size, layout.align())) };
@@ -141,46 +118,23 @@ unsafe impl GlobalAlloc for Alloc {
 }
 
 /// What a process that has gone idle gives back, once the jail has run [`IDLE`]. The
-/// supervisor: its thread's malloc cache, then malloc_trim(0) ([`trim_heap`]). A cloned child
-/// (the init, in its loop: see [`drop_inherited_heap`] for what it may no longer read): the heap
-/// it was cloned with, which malloc_trim would only write to. Both: [`drop_code_pages`].
+/// supervisor: the pages of its heap's free top ([`heap::trim`]). A cloned child (the init, in
+/// its loop, which holds in locals what it needs and no longer reads what it inherited on the
+/// heap): the whole heap it was cloned with ([`heap::drop_inherited`]); those pages leave the
+/// child, the supervisor keeps its own. Both: [`drop_code_pages`].
 pub fn trim_idle() {
     if OWN.load(Ordering::Acquire) {
-        drop_inherited_heap();
+        heap::drop_inherited();
     } else {
-        trim_heap();
+        heap::trim();
     }
     drop_code_pages();
-}
-
-/// glibc's free heap pages back to the kernel. First the thread's cache (tcache: up to seven
-/// freed blocks of each small size, kept for the next malloc of that size, which malloc_trim
-/// counts as in use; setup leaves about 85 KiB there): `__libc_thread_freeres` is what glibc
-/// runs when a thread exits, and hands those blocks back to the heap and turns the cache off for
-/// the thread (later mallocs, few in an idle supervisor, go straight to the heap). Then
-/// malloc_trim(0): madvise(MADV_DONTNEED) over every free page inside the heap, brk down at its
-/// top.
-fn trim_heap() {
-    #[cfg(target_env = "gnu")]
-    {
-        unsafe extern "C" {
-            /// glibc's (libc.a, GLIBC_PRIVATE in libc.so): a thread's malloc cache and buffers.
-            fn __libc_thread_freeres();
-        }
-        // SAFETY: the supervisor's one thread, as glibc does at its exit; malloc goes on working
-        // (from the heap itself), and nothing of ours points into glibc's per-thread buffers.
-        unsafe { __libc_thread_freeres() };
-    }
-    // SAFETY: malloc_trim works on malloc's own free memory only; nothing of ours points there.
-    unsafe { libc::malloc_trim(0) };
 }
 
 unsafe extern "C" {
     /// The linker's: the first byte of the executable's image, and the end of its code.
     static __executable_start: u8;
     static etext: u8;
-    /// The end of the image's data (bss).
-    static _end: u8;
 }
 
 /// madvise(MADV_DONTNEED) over procjail's own read-only data and code: the pages setup touched

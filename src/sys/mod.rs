@@ -1,6 +1,7 @@
 //! Every `unsafe` call of procjail, each behind a small safe function with its `SAFETY:` reason.
-//! The rest of the code calls these, or nix; nothing else writes `unsafe`. `memory`: the
-//! allocator and the trims of an idle jail's pages; `fdpass`: a descriptor sent over a socket.
+//! The rest of the code calls these, or nix; nothing else writes `unsafe`. `memory` and `heap`:
+//! the allocator and the trims of an idle jail's pages; `runtime`: the start-up and what the
+//! binary needs of its libc; `fdpass`: a descriptor sent over a socket.
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
@@ -10,8 +11,11 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::Pid;
 
 pub mod fdpass;
+mod heap;
 pub mod memory;
+mod runtime;
 pub use memory::trim_idle;
+pub use runtime::start;
 
 fn check(r: libc::c_long) -> Result<libc::c_long, Errno> {
     if r < 0 { Err(Errno::last()) } else { Ok(r) }
@@ -36,10 +40,13 @@ fn forked(r: libc::c_long) -> Result<Forked, Errno> {
 /// clone(2) with namespace flags (or CLONE_VFORK) and no new stack: like fork, the child goes on
 /// from here.
 pub fn clone_fork(flags: u64) -> Result<Forked, Errno> {
+    let tid = runtime::libc_tid();
+    let flags = flags | if tid.is_null() { 0 } else { libc::CLONE_CHILD_SETTID as u64 };
     let raw = flags as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
     // SAFETY: a fork-like clone (no CLONE_VM, no new stack) of a process with one thread; the
-    // child only walks plan steps and then execs or exits.
-    forked(unsafe { libc::syscall(libc::SYS_clone, raw, 0usize, 0usize, 0usize, 0usize) })
+    // child only walks plan steps and then execs or exits. The kernel writes the child's tid
+    // into the child's copy of libc's record of it (see libc_tid).
+    forked(unsafe { libc::syscall(libc::SYS_clone, raw, 0usize, 0usize, tid, 0usize) })
 }
 
 /// CLONE_INTO_CGROUP (Linux 5.7).
@@ -64,9 +71,12 @@ struct CloneArgs {
 
 /// clone3(2) into the cgroup2 folder `cgroup`, with namespace flags, fork-like.
 pub fn clone3_into(flags: u64, cgroup: BorrowedFd<'_>) -> Result<Forked, Errno> {
+    let tid = runtime::libc_tid();
+    let settid = if tid.is_null() { 0 } else { libc::CLONE_CHILD_SETTID as u64 };
     let args = CloneArgs {
-        flags: flags | CLONE_INTO_CGROUP,
+        flags: flags | CLONE_INTO_CGROUP | settid,
         exit_signal: libc::SIGCHLD as u64,
+        child_tid: tid as u64,
         cgroup: cgroup.as_raw_fd() as u64,
         ..CloneArgs::default()
     };
@@ -77,13 +87,25 @@ pub fn clone3_into(flags: u64, cgroup: BorrowedFd<'_>) -> Result<Forked, Errno> 
     })
 }
 
-/// fork(2).
+/// fork(2), as clone(SIGCHLD): the child allocates from pages of its own, as every cloned one.
 pub fn fork() -> Result<Forked, Errno> {
-    // SAFETY: the process has one thread; the child only walks plan steps and then execs.
-    match unsafe { nix::unistd::fork() }? {
-        nix::unistd::ForkResult::Child => Ok(Forked::Child),
-        nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent(child)),
+    clone_fork(0)
+}
+
+/// setgroups (when given), setresgid, setresuid, all to the same ids: the calling thread's
+/// credentials, as raw syscalls. procjail's processes have one thread there, and musl's
+/// wrappers would stop every thread first (signals blocked and unblocked around each call).
+pub fn set_ids(uid: u32, gid: u32, groups: Option<&[u32]>) -> Result<(), (Errno, &'static str)> {
+    if let Some(gs) = groups {
+        // SAFETY: setgroups reads gs.len() gids from a live slice.
+        check(unsafe { libc::syscall(libc::SYS_setgroups, gs.len(), gs.as_ptr()) })
+            .map_err(|e| (e, "setgroups"))?;
     }
+    // SAFETY: setresgid and setresuid with integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }).map_err(|e| (e, "setresgid"))?;
+    // SAFETY: as above.
+    check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map_err(|e| (e, "setresuid"))?;
+    Ok(())
 }
 
 pub const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
@@ -223,28 +245,6 @@ pub fn copy_file_range(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> 
         )
     };
     check(n as libc::c_long).map(|n| n as usize)
-}
-
-/// What std's runtime start-up does that procjail needs, for a binary that starts at its own C
-/// `main` (src/main.rs): fds 0, 1 and 2 open (a closed one would be taken by the first file
-/// procjail opens; it gets /dev/null, or procjail aborts, as std does), and SIGPIPE ignored (a write to a closed pipe
-/// or socket then fails with EPIPE instead of killing the supervisor before its teardown). Left
-/// out: std's stack-overflow handler; an overflow is a plain SIGSEGV.
-pub fn start() {
-    let mut fds = [0, 1, 2].map(|fd| libc::pollfd { fd, events: 0, revents: 0 });
-    // SAFETY: three pollfd of ours, and no wait.
-    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } > 0 {
-        for p in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
-            // SAFETY: a constant path; open takes the lowest free fd, which is this one, as the
-            // lower ones are open (checked in order).
-            let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
-            if fd != p.fd {
-                std::process::abort();
-            }
-        }
-    }
-    // SAFETY: SIG_IGN for SIGPIPE, as std's start-up sets it.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }
 
 /// _exit(2): no destructors, no atexit handlers, no flushing of what the parent buffered.
@@ -400,7 +400,7 @@ pub fn link_up(sock: BorrowedFd<'_>, name: &str) -> Result<(), Errno> {
     }
     req.ifr_ifru.ifru_flags = libc::IFF_UP as libc::c_short;
     // SAFETY: a valid socket and ifreq for the call's duration.
-    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req as *const libc::ifreq) }
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req as *const libc::ifreq) }
         as libc::c_long)
     .map(drop)
 }

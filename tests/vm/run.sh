@@ -18,14 +18,13 @@ t0=$SECONDS
 say() { echo "vm: $*" >&2; }
 die() { echo "vm: error: $*" >&2; exit 125; }
 
-# 1. Static procjail and integration test binaries, in their own target dir so the static
-#    flags never invalidate the normal build. The test binary has the host paths of procjail
-#    and the repo compiled in (CARGO_BIN_EXE_procjail, CARGO_MANIFEST_DIR): the initramfs puts
-#    everything at those same paths.
+# 1. procjail and the integration test binary, the release build itself (static: musl, or the
+#    glibc fallback with crt-static; .cargo/config.toml). The test binary has the host paths of
+#    procjail and the repo compiled in (CARGO_BIN_EXE_procjail, CARGO_MANIFEST_DIR): the
+#    initramfs puts everything at those same paths.
 json=$(mktemp); trap 'rm -f "$json"' EXIT
-say "building static binaries (target/vm)"
-(cd "$repo" && CARGO_TARGET_DIR=target/vm RUSTFLAGS="-C target-feature=+crt-static" \
-  cargo test --release --no-run --target x86_64-unknown-linux-gnu --test integration \
+say "building static binaries"
+(cd "$repo" && cargo test --release --no-run --test integration \
   --message-format=json-render-diagnostics) > "$json" || die "cargo build failed"
 artifact() { # KIND NAME: the executable cargo reported
   grep '"reason":"compiler-artifact"' "$json" | grep -F "\"kind\":[\"$1\"]" | grep -F "\"name\":\"$2\"" |

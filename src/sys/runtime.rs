@@ -1,0 +1,101 @@
+//! Where procjail's binary meets its libc: the start-up it does instead of std's, the thread id
+//! that a clone which is not libc's fork must leave right in the child, and, in the musl build,
+//! its own open(3).
+
+use std::os::unix::ffi::OsStrExt;
+
+/// What std's runtime start-up does that procjail needs, for a binary that starts at its own C
+/// `main` (src/main.rs): fds 0, 1 and 2 open (a closed one would be taken by the first file
+/// procjail opens; it gets /dev/null, or procjail aborts, as std does), and SIGPIPE ignored (a write to a closed pipe
+/// or socket then fails with EPIPE instead of killing the supervisor before its teardown). Left
+/// out: std's stack-overflow handler; an overflow is a plain SIGSEGV. Returns the command line,
+/// from C main's argv (std takes it by itself only from glibc, or from its own start-up).
+///
+/// # Safety
+/// `argv` is C main's: `argc` pointers to NUL-terminated strings.
+// SAFETY: unsafe to call (the caller vouches for argv); its own unsafe blocks give their reasons.
+pub unsafe fn start(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<std::ffi::OsString> {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd { fd, events: 0, revents: 0 });
+    // SAFETY: three pollfd of ours, and no wait.
+    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } > 0 {
+        for p in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
+            // SAFETY: a constant path; open takes the lowest free fd, which is this one, as the
+            // lower ones are open (checked in order).
+            let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+            if fd != p.fd {
+                std::process::abort();
+            }
+        }
+    }
+    // SAFETY: SIG_IGN for SIGPIPE, as std's start-up sets it.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    (0..argc.max(0) as usize)
+        // SAFETY: the caller's promise: argc valid C strings at argv.
+        .map(|i| unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) })
+        .map(|arg| std::ffi::OsStr::from_bytes(arg.to_bytes()).to_os_string())
+        .collect()
+}
+
+/// Where libc keeps the calling thread's id for itself, or null where that need not be kept
+/// up to date. A clone that is not libc's fork leaves the child with its parent's id there, and
+/// musl reads it instead of asking the kernel: its raise and abort (a panic, in procjail) would
+/// signal that id, which in the jail's pid namespace is some other process, or none. `clone_fork`
+/// and `clone3_into` ask the kernel to write the child's own id there (CLONE_CHILD_SETTID), as musl's fork
+/// does itself. glibc asks the kernel (gettid) where it matters: null.
+pub(super) fn libc_tid() -> *mut libc::c_int {
+    if !cfg!(target_env = "musl") {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: pthread_self is musl's `struct pthread` of this thread, far longer than 52 bytes;
+    // its `tid` follows six words (self, dtv, prev, next, sysinfo, canary). Only read here, and
+    // taken only if it holds this thread's id.
+    let (slot, own) = unsafe {
+        let slot = (libc::pthread_self() as *mut u8).add(48).cast::<libc::c_int>();
+        (slot, libc::syscall(libc::SYS_gettid) as libc::c_int)
+    };
+    // SAFETY: a read of the int at `slot`, inside the struct (above).
+    if unsafe { slot.read() } == own { slot } else { std::ptr::null_mut() }
+}
+
+/// procjail's `open` in the musl build (build.rs links it with `--wrap=open`: every call of
+/// open(3) in the binary, std's and musl's own, comes here). musl's open sets FD_CLOEXEC a second
+/// time with fcntl after an open with O_CLOEXEC (for kernels before 2.6.23, which ignored the
+/// flag): one more syscall for every file opened, and std opens every file with O_CLOEXEC. This
+/// is open as glibc makes it: one openat(AT_FDCWD, ...). musl adds O_LARGEFILE on 64-bit too.
+///
+/// # Safety
+/// open(3)'s contract: `path` is a NUL-terminated string; `mode` is read when `flags` creates.
+#[cfg(target_env = "musl")]
+#[unsafe(no_mangle)]
+// SAFETY: the C calls open(3) makes; x86-64 passes the variadic mode as it passes an int.
+pub unsafe extern "C" fn __wrap_open(
+    path: *const libc::c_char,
+    flags: libc::c_int,
+    mode: libc::c_uint,
+) -> libc::c_int {
+    // SAFETY: openat with the caller's path and flags; errno is set by libc's syscall().
+    unsafe {
+        libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path, flags | libc::O_LARGEFILE, mode) as libc::c_int
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A raw clone's child finds its own id where musl keeps it (what its raise and abort use).
+    #[test]
+    fn a_cloned_child_has_its_own_thread_id_in_libc() {
+        if cfg!(target_env = "musl") {
+            assert!(!super::libc_tid().is_null(), "musl's struct pthread is not as expected");
+        }
+        match crate::sys::clone_fork(0).unwrap() {
+            crate::sys::Forked::Child => {
+                let slot = super::libc_tid();
+                crate::sys::exit_now(i32::from(cfg!(target_env = "musl") && slot.is_null()));
+            }
+            crate::sys::Forked::Parent(pid) => {
+                let status = nix::sys::wait::waitpid(pid, None).unwrap();
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(pid, 0));
+            }
+        }
+    }
+}
