@@ -66,6 +66,9 @@ pub struct Handles {
     pub pidfd: Option<OwnedFd>,
     /// The host's /dev/null, checked, that masks are bound from.
     pub nullfd: Option<OwnedFd>,
+    /// The empty read-only tmpfs of the first folder masked (its root, opened after its mount),
+    /// which the other folder masks bind: one superblock for them all.
+    pub maskfs: Option<OwnedFd>,
     /// The host's procfs, opened before entering a jail.
     pub procfd: Option<OwnedFd>,
     /// The folder of the rootfs an OpenDir step opened (`$dev`).

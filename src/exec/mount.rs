@@ -135,7 +135,8 @@ pub fn open_null(path: &Path, h: &mut Handles) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A folder: an empty read-only tmpfs over it; a file: /dev/null bound over it.
+/// A folder: an empty read-only tmpfs over it (the first), or bound over it (the others); a
+/// file: /dev/null bound over it.
 /// The step's `$fd = openat2(rootfd, at, O_PATH)`: the descriptor its condition's lookup made
 /// (`if it exists in the jail`), or made now.
 fn found(at: &Path, h: &mut Handles) -> Result<OwnedFd, Failure> {
@@ -152,9 +153,15 @@ pub fn mask(at: &Path, h: &mut Handles) -> Result<(), Failure> {
     let st = nix::sys::stat::fstat(&fd)?;
     let dir = nix::sys::stat::SFlag::from_bits_truncate(st.st_mode) & nix::sys::stat::SFlag::S_IFMT
         == nix::sys::stat::SFlag::S_IFDIR;
-    if dir {
+    if let (true, Some(fs)) = (dir, &h.maskfs) {
+        // A bind keeps the mount's flags: read-only, nosuid, nodev, noexec, as the tmpfs is.
+        let source = PathBuf::from(format!("/proc/self/fd/{}", fs.as_raw_fd()));
+        nix::mount::mount(Some(&source), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
+    } else if dir {
         let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
         nix::mount::mount(Some("tmpfs"), &target, Some("tmpfs"), flags, Some("nr_inodes=1,mode=0555"))?;
+        // The tmpfs is on top now: opened again, the path leads to its root.
+        h.maskfs = Some(found(at, h)?);
     } else {
         let null = h.nullfd.as_ref().ok_or_else(|| Failure::new(Errno::EBADF, "no checked /dev/null"))?;
         let source = PathBuf::from(format!("/proc/self/fd/{}", null.as_raw_fd()));

@@ -35,9 +35,11 @@ pub(super) fn sysctl(key: &str, value: &str) -> String {
 
 pub(super) fn mask(at: &Path) -> String {
     format!(
-        "{}; a folder: mount(\"tmpfs\", \"/proc/self/fd/$fd\", \"tmpfs\", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, \"nr_inodes=1,mode=0555\"), \
+        "{}; the first folder: mount(\"tmpfs\", \"/proc/self/fd/$fd\", \"tmpfs\", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, \"nr_inodes=1,mode=0555\"), \
+         {}; a folder after it: mount(\"/proc/self/fd/$maskfs\", \"/proc/self/fd/$fd\", NULL, MS_BIND, NULL); \
          a file: mount(\"/proc/self/fd/$nullfd\", \"/proc/self/fd/$fd\", NULL, MS_BIND, NULL)",
-        in_root("$fd", at, "O_PATH", false)
+        in_root("$fd", at, "O_PATH", false),
+        in_root("$maskfs", at, "O_PATH", false)
     )
 }
 
