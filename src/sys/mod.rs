@@ -218,8 +218,8 @@ pub fn flock(fd: BorrowedFd<'_>, op: libc::c_int) -> Result<(), Errno> {
     check(unsafe { libc::flock(fd.as_raw_fd(), op) } as libc::c_long).map(drop)
 }
 
-/// rt_sigaction(sig, SIG_DFL), the raw syscall: glibc refuses 32 and 33, which it keeps for
-/// itself, and the jail's command should get those back too.
+/// rt_sigaction(sig, SIG_DFL), the raw syscall: libc refuses the signals it keeps for itself
+/// (glibc 32 and 33, musl 32 to 34), and the jail's command should get those back too.
 pub fn default_action(sig: i32) -> Result<(), Errno> {
     // SAFETY: sigaction is plain data; all-zero is SIG_DFL with an empty mask.
     let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
