@@ -91,30 +91,14 @@ pub unsafe extern "C" fn __wrap_open(
 #[unsafe(no_mangle)]
 // SAFETY: the C calls memcpy(3) makes, with its contract.
 pub unsafe extern "C" fn __wrap_memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
-    // SAFETY: every read is inside [src, src + n) and every write inside [dst, dst + n): the
-    // second load and store of each pair end at n, the first start at 0, and n is at least the
-    // width of each. Unaligned loads and stores, so any address does. `rep movsb` copies rcx
-    // bytes from rsi to rdi, forward (the ABI keeps the direction flag clear).
+    // SAFETY: every read is inside [src, src + n) and every write inside [dst, dst + n): see
+    // copy_ends for the pairs, whose widths are at most n. `rep movsb` copies rcx bytes from rsi
+    // to rdi, forward (the ABI keeps the direction flag clear).
     unsafe {
         match n {
-            17..=32 => {
-                let (a, b) =
-                    (src.cast::<u128>().read_unaligned(), src.add(n - 16).cast::<u128>().read_unaligned());
-                dst.cast::<u128>().write_unaligned(a);
-                dst.add(n - 16).cast::<u128>().write_unaligned(b);
-            }
-            8..=16 => {
-                let (a, b) =
-                    (src.cast::<u64>().read_unaligned(), src.add(n - 8).cast::<u64>().read_unaligned());
-                dst.cast::<u64>().write_unaligned(a);
-                dst.add(n - 8).cast::<u64>().write_unaligned(b);
-            }
-            4..=7 => {
-                let (a, b) =
-                    (src.cast::<u32>().read_unaligned(), src.add(n - 4).cast::<u32>().read_unaligned());
-                dst.cast::<u32>().write_unaligned(a);
-                dst.add(n - 4).cast::<u32>().write_unaligned(b);
-            }
+            17..=32 => copy_ends::<u128>(dst, src, n),
+            8..=16 => copy_ends::<u64>(dst, src, n),
+            4..=7 => copy_ends::<u32>(dst, src, n),
             1..=3 => {
                 let (a, b, c) = (*src, *src.add(n / 2), *src.add(n - 1));
                 *dst = a;
@@ -133,6 +117,24 @@ pub unsafe extern "C" fn __wrap_memcpy(dst: *mut u8, src: *const u8, n: usize) -
         }
     }
     dst
+}
+
+/// n bytes (from one to two widths of T) as two loads of T, one at the start and one at the
+/// end (they overlap when n is under two widths), then two stores: no loop, no call.
+///
+/// # Safety
+/// `size_of::<T>() <= n`; n bytes readable at `src` and writable at `dst`, not overlapping.
+#[cfg(target_env = "musl")]
+#[inline(always)]
+// SAFETY: unsafe to call (the caller vouches for the ranges); the reads and writes below.
+unsafe fn copy_ends<T>(dst: *mut u8, src: *const u8, n: usize) {
+    let w = std::mem::size_of::<T>();
+    // SAFETY: [0, w) and [n - w, n) are inside both ranges, as w <= n; unaligned accesses.
+    unsafe {
+        let (a, b) = (src.cast::<T>().read_unaligned(), src.add(n - w).cast::<T>().read_unaligned());
+        dst.cast::<T>().write_unaligned(a);
+        dst.add(n - w).cast::<T>().write_unaligned(b);
+    }
 }
 
 #[cfg(test)]
