@@ -25,7 +25,11 @@ pub fn parse_signal(s: &str) -> anyhow::Result<Signal> {
 pub fn kill(name: &str, signal: Signal, all: bool, plan_only: bool) -> anyhow::Result<i32> {
     let s = state::running(name)?;
     let targets: Vec<Target> = if all {
-        procfs::processes_in_pidns(s.init_pid)
+        // The init last: a SIGKILL to a pid namespace's PID 1 kills the rest with it, and their
+        // steps would then find them gone.
+        let mut procs = procfs::processes_in_pidns(s.init_pid);
+        procs.sort_by_key(|(_, inner, _)| *inner == 1);
+        procs
             .into_iter()
             .filter_map(|(pid, inner, _)| {
                 let start = procfs::start_time(pid)?;
