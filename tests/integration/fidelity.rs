@@ -376,11 +376,16 @@ fn every_experiment_makes_exactly_the_syscalls_of_its_plan() {
     let mut failed = Vec::new();
     for file in jail_files() {
         let rel = file.strip_prefix(repo()).unwrap().display().to_string();
-        let spec = procjail::spec::load(&file, &host).unwrap();
+        // A name of its own: `procjail test jails/` (experiments.rs) runs the same files under
+        // their own names at the same time, and a name runs once at a time.
+        let name = format!("fid-{}", file.file_stem().unwrap().to_string_lossy());
+        let overrides = procjail::spec::Overrides { name: Some(name.clone()), timeout_ms: None };
+        let spec = procjail::spec::load_with(&file, &host, &overrides).unwrap();
         let plan = procjail::build::up(&spec, &host);
-        let before = Snapshot::take(&file);
-        let (run, t) = traced(&["up", "--trace", &rel]);
-        Snapshot::take(&file).assert_same(&before, &run);
+        let named = std::path::PathBuf::from(format!("{name}.toml"));
+        let before = Snapshot::take(&named);
+        let (run, t) = traced(&["up", "--trace", "--name", &name, &rel]);
+        Snapshot::take(&named).assert_same(&before, &run);
         if let Err(e) = hold(&plan, &run.stderr, &t) {
             failed.push(format!("{rel}: {e}"));
         }
