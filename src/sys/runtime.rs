@@ -1,6 +1,6 @@
 //! Where procjail's binary meets its libc: the start-up it does instead of std's, the thread id
 //! that a clone which is not libc's fork must leave right in the child, and, in the musl build,
-//! its own open(3).
+//! its own open(3) and memcpy(3).
 
 use std::os::unix::ffi::OsStrExt;
 
