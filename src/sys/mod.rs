@@ -31,6 +31,7 @@ fn forked(r: libc::c_long) -> Result<Forked, Errno> {
     match check(r)? {
         0 => {
             memory::own_pages();
+            runtime::own_tid();
             Ok(Forked::Child)
         }
         pid => Ok(Forked::Parent(Pid::from_raw(pid as i32))),
@@ -40,13 +41,11 @@ fn forked(r: libc::c_long) -> Result<Forked, Errno> {
 /// clone(2) with namespace flags (or CLONE_VFORK) and no new stack: like fork, the child goes on
 /// from here.
 pub fn clone_fork(flags: u64) -> Result<Forked, Errno> {
-    let tid = runtime::libc_tid();
-    let flags = flags | if tid.is_null() { 0 } else { libc::CLONE_CHILD_SETTID as u64 };
+    runtime::find_tid();
     let raw = flags as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
     // SAFETY: a fork-like clone (no CLONE_VM, no new stack) of a process with one thread; the
-    // child only walks plan steps and then execs or exits. The kernel writes the child's tid
-    // into the child's copy of libc's record of it (see libc_tid).
-    forked(unsafe { libc::syscall(libc::SYS_clone, raw, 0usize, 0usize, tid, 0usize) })
+    // child only walks plan steps and then execs or exits.
+    forked(unsafe { libc::syscall(libc::SYS_clone, raw, 0usize, 0usize, 0usize, 0usize) })
 }
 
 /// CLONE_INTO_CGROUP (Linux 5.7).
@@ -71,12 +70,10 @@ struct CloneArgs {
 
 /// clone3(2) into the cgroup2 folder `cgroup`, with namespace flags, fork-like.
 pub fn clone3_into(flags: u64, cgroup: BorrowedFd<'_>) -> Result<Forked, Errno> {
-    let tid = runtime::libc_tid();
-    let settid = if tid.is_null() { 0 } else { libc::CLONE_CHILD_SETTID as u64 };
+    runtime::find_tid();
     let args = CloneArgs {
-        flags: flags | CLONE_INTO_CGROUP | settid,
+        flags: flags | CLONE_INTO_CGROUP,
         exit_signal: libc::SIGCHLD as u64,
-        child_tid: tid as u64,
         cgroup: cgroup.as_raw_fd() as u64,
         ..CloneArgs::default()
     };

@@ -1,8 +1,9 @@
 //! Where procjail's binary meets its libc: the start-up it does instead of std's, the thread id
-//! that a clone which is not libc's fork must leave right in the child, and, in the musl build,
+//! that a child of a clone which is not libc's fork must put right, and, in the musl build,
 //! its own open(3) and memcpy(3).
 
 use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// What std's runtime start-up does that procjail needs, for a binary that starts at its own C
 /// `main` (src/main.rs): fds 0, 1 and 2 open (a closed one would be taken by the first file
@@ -36,15 +37,19 @@ pub unsafe fn start(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<
         .collect()
 }
 
-/// Where libc keeps the calling thread's id for itself, or null where that need not be kept
-/// up to date. A clone that is not libc's fork leaves the child with its parent's id there, and
-/// musl reads it instead of asking the kernel: its raise and abort (a panic, in procjail) would
-/// signal that id, which in the jail's pid namespace is some other process, or none. `clone_fork`
-/// and `clone3_into` ask the kernel to write the child's own id there (CLONE_CHILD_SETTID), as musl's fork
-/// does itself. glibc asks the kernel (gettid) where it matters: null.
-pub(super) fn libc_tid() -> *mut libc::c_int {
-    if !cfg!(target_env = "musl") {
-        return std::ptr::null_mut();
+/// Where musl keeps the thread's id for itself (its `struct pthread`'s `tid`), once found: 0
+/// until then, or where there is no such place to keep right (glibc asks the kernel, gettid,
+/// where it matters).
+static TID: AtomicUsize = AtomicUsize::new(0);
+
+/// Before a clone that is not libc's fork (sys::clone_fork, clone3_into): finds where musl keeps
+/// the thread's id, once. Such a clone leaves the child with its parent's id there, and musl reads
+/// it instead of asking the kernel: its raise and abort (a panic, in procjail) would signal that
+/// id, which in the jail's pid namespace is some other process, or none. The child puts its own
+/// there ([`own_tid`]), as musl's fork does.
+pub(super) fn find_tid() {
+    if !cfg!(target_env = "musl") || TID.load(Ordering::Relaxed) != 0 {
+        return;
     }
     // SAFETY: pthread_self is musl's `struct pthread` of this thread, far longer than 52 bytes;
     // its `tid` follows six words (self, dtv, prev, next, sysinfo, canary). Only read here, and
@@ -54,14 +59,26 @@ pub(super) fn libc_tid() -> *mut libc::c_int {
         (slot, libc::syscall(libc::SYS_gettid) as libc::c_int)
     };
     // SAFETY: a read of the int at `slot`, inside the struct (above).
-    if unsafe { slot.read() } == own { slot } else { std::ptr::null_mut() }
+    if unsafe { slot.read() } == own {
+        TID.store(slot as usize, Ordering::Relaxed);
+    }
+}
+
+/// In a cloned child: its own id where musl keeps it (found by the parent, [`find_tid`]).
+pub(super) fn own_tid() {
+    let slot = TID.load(Ordering::Relaxed) as *mut libc::c_int;
+    if !slot.is_null() {
+        // SAFETY: the place find_tid checked, in this process's own copy of the parent's memory.
+        unsafe { slot.write(libc::syscall(libc::SYS_gettid) as libc::c_int) };
+    }
 }
 
 /// procjail's `open` in the musl build (build.rs links it with `--wrap=open`: every call of
 /// open(3) in the binary, std's and musl's own, comes here). musl's open sets FD_CLOEXEC a second
 /// time with fcntl after an open with O_CLOEXEC (for kernels before 2.6.23, which ignored the
 /// flag): one more syscall for every file opened, and std opens every file with O_CLOEXEC. This
-/// is open as glibc makes it: one openat(AT_FDCWD, ...). musl adds O_LARGEFILE on 64-bit too.
+/// is open as glibc makes it: one openat(AT_FDCWD, ...), the flags as given (a 64-bit kernel
+/// sets O_LARGEFILE itself, which musl's open passes too).
 ///
 /// # Safety
 /// open(3)'s contract: `path` is a NUL-terminated string; `mode` is read when `flags` creates.
@@ -74,9 +91,7 @@ pub unsafe extern "C" fn __wrap_open(
     mode: libc::c_uint,
 ) -> libc::c_int {
     // SAFETY: openat with the caller's path and flags; errno is set by libc's syscall().
-    unsafe {
-        libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path, flags | libc::O_LARGEFILE, mode) as libc::c_int
-    }
+    unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path, flags, mode) as libc::c_int }
 }
 
 /// procjail's memcpy in the musl build (build.rs links it with `--wrap=memcpy`): copies of up to
@@ -142,13 +157,14 @@ mod tests {
     /// A raw clone's child finds its own id where musl keeps it (what its raise and abort use).
     #[test]
     fn a_cloned_child_has_its_own_thread_id_in_libc() {
-        if cfg!(target_env = "musl") {
-            assert!(!super::libc_tid().is_null(), "musl's struct pthread is not as expected");
-        }
+        super::find_tid();
+        let slot = super::TID.load(std::sync::atomic::Ordering::Relaxed) as *const libc::c_int;
+        assert_eq!(slot.is_null(), !cfg!(target_env = "musl"), "musl's struct pthread is not as expected");
         match crate::sys::clone_fork(0).unwrap() {
             crate::sys::Forked::Child => {
-                let slot = super::libc_tid();
-                crate::sys::exit_now(i32::from(cfg!(target_env = "musl") && slot.is_null()));
+                // SAFETY: the slot find_tid checked, in this child's copy of the memory.
+                let own = slot.is_null() || unsafe { slot.read() } == nix::unistd::gettid().as_raw();
+                crate::sys::exit_now(i32::from(!own));
             }
             crate::sys::Forked::Parent(pid) => {
                 let status = nix::sys::wait::waitpid(pid, None).unwrap();
