@@ -56,9 +56,9 @@ pub fn is_on(n: &Namespaces, key: &str) -> bool {
 }
 
 /// The clone flags of the jail: all its namespaces but the cgroup one, and the net one when the
-/// supervisor makes it ([`net_from_supervisor`]); those are entered later.
-pub fn clone_flags(spec: &Spec, host: &Host) -> CloneFlags {
-    let later = |key: &str| key == "cgroup" || (key == "net" && net_from_supervisor(spec, host));
+/// supervisor makes it (`net_outside`: [`net_from_supervisor`]); those are entered later.
+pub fn clone_flags(spec: &Spec, net_outside: bool) -> CloneFlags {
+    let later = |key: &str| key == "cgroup" || (key == "net" && net_outside);
     NAMESPACES
         .iter()
         .filter(|ns| !later(ns.key) && is_on(&spec.namespaces, ns.key))
@@ -79,11 +79,12 @@ pub fn net_from_supervisor(spec: &Spec, host: &Host) -> bool {
 }
 
 /// Phase "spawn" (parent): the channels, clone (straight into the jail's cgroup2 folder when
-/// there is one), the jail's net namespace (root), the device program and the move into the v1
-/// cgroups, "go". Returns the index of the clone step. `net_late`: the child needs the net
-/// namespace only after pivot_root (`mounts::sysfs_after_pivot`), so the supervisor does the
-/// cgroups' part first; else the namespace first, which the child waits for.
-pub fn plan_spawn(b: &mut Builder, spec: &Spec, host: &Host, cg: &Cgroups, net_late: bool) -> usize {
+/// there is one), the jail's net namespace (`net_outside`: [`net_from_supervisor`]), the device
+/// program and the move into the v1 cgroups, "go". Returns the index of the clone step.
+/// `net_late`: the child needs the net namespace only after pivot_root
+/// (`mounts::sysfs_after_pivot`), so the supervisor does the cgroups' part first; else the
+/// namespace first, which the child waits for.
+pub fn plan_spawn(b: &mut Builder, spec: &Spec, cg: &Cgroups, net_outside: bool, net_late: bool) -> usize {
     b.phase(PhaseKind::Spawn, Side::Parent);
     let d = Origin::Default;
     let status = spec.init == InitMode::Builtin;
@@ -92,7 +93,7 @@ pub fn plan_spawn(b: &mut Builder, spec: &Spec, host: &Host, cg: &Cgroups, net_l
         b.step(Op::SocketPair { channel: Channel::Status }, d.clone());
     }
     let into_cgroup = cg.unified.as_ref().map(|l| l.path.clone());
-    let clone = b.step(Op::Clone { flags: clone_flags(spec, host), into_cgroup }, d.clone());
+    let clone = b.step(Op::Clone { flags: clone_flags(spec, net_outside), into_cgroup }, d.clone());
     b.step(Op::Close { channel: Channel::Sync, end: 1 }, d.clone());
     if status {
         b.step(Op::Close { channel: Channel::Status, end: 1 }, d.clone());
@@ -101,16 +102,15 @@ pub fn plan_spawn(b: &mut Builder, spec: &Spec, host: &Host, cg: &Cgroups, net_l
         plan_id_maps(b, maps);
         b.step(Op::SyncSend { end: 0, msg: MAPPED.into() }, d.clone());
     }
-    let net = net_from_supervisor(spec, host);
     let make_net = |b: &mut Builder| {
         let op = Op::MakeNetns { up: crate::plan::LOOPBACK.into() };
         b.step(op, Origin::Unset { key: "namespaces.net".into() });
     };
-    if net && !net_late {
+    if net_outside && !net_late {
         make_net(b);
     }
     cgroups::plan_join(b, cg);
-    if net && net_late {
+    if net_outside && net_late {
         make_net(b);
     }
     b.step(Op::SyncSend { end: 0, msg: GO.into() }, d);

@@ -21,7 +21,7 @@ pub fn up(spec: &Spec, host: &Host) -> Plan {
     let cg = cgroups::plan_setup(&mut b, spec, host);
     let net_outside = namespaces::net_from_supervisor(spec, host);
     let net_late = mounts::sysfs_after_pivot(spec, net_outside);
-    let clone = namespaces::plan_spawn(&mut b, spec, host, &cg, net_late);
+    let clone = namespaces::plan_spawn(&mut b, spec, &cg, net_outside, net_late);
     let save = b.step(Op::SaveState { path: files.state.clone() }, Origin::Default);
     namespaces::plan_child_start(&mut b, spec, host);
     confine::child_start(&mut b, spec, net_outside);
